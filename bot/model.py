@@ -1,0 +1,84 @@
+"""Train the Rasa model only when its inputs changed.
+
+``rasa train`` always writes a new archive; the demo and the test command call this instead so a
+second run on an unchanged tree starts at once. The fingerprint covers everything that shapes the
+model: config, domain, training data, the custom NLU components and dictionaries, and the Rasa
+version.
+
+    python -m bot.model train [--force]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, List
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "models"
+MODEL_NAME = "tuibao"
+MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
+FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
+TRAINING_DATA = ["nlu", "stories"]
+MODEL_INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/components", "bot/jieba_dict",
+                "bot/identifiers.py"]
+
+
+def _files(paths: Iterable[str]) -> List[Path]:
+    found: List[Path] = []
+    for rel in paths:
+        path = ROOT / rel
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*"))
+                         if p.is_file() and "__pycache__" not in p.parts)
+    return found
+
+
+def fingerprint() -> str:
+    import rasa  # the version is part of what shapes the model
+
+    digest = hashlib.sha256(f"rasa={rasa.__version__}\n".encode())
+    for path in _files(MODEL_INPUTS):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def is_current() -> bool:
+    return (MODEL_PATH.exists() and FINGERPRINT_PATH.exists()
+            and FINGERPRINT_PATH.read_text().strip() == fingerprint())
+
+
+def train(force: bool = False) -> int:
+    if not force and is_current():
+        print(f"bot.model: {MODEL_PATH.relative_to(ROOT)} is up to date; not training.")
+        return 0
+    print("bot.model: training data or config changed; training the model.")
+    cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--config", "config.yml",
+           "--domain", "domain.yml", "--data", *TRAINING_DATA, "--out", str(MODEL_DIR),
+           "--fixed-model-name", MODEL_NAME]
+    code = subprocess.call(cmd, cwd=ROOT)
+    if code == 0:
+        FINGERPRINT_PATH.write_text(fingerprint() + "\n")
+    return code
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.model")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train_cmd = sub.add_parser("train", help="train the model if its inputs changed")
+    train_cmd.add_argument("--force", action="store_true", help="train even if nothing changed")
+    sub.add_parser("status", help="say whether the model is current")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return train(force=args.force)
+    print("current" if is_current() else "stale or missing")
+    return 0 if is_current() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
