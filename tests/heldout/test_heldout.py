@@ -1,0 +1,97 @@
+"""The held-out set is well-formed: Rasa loads it, it covers the contract, its labels are right.
+
+A wrong label here would make every evaluation run lie, so each entity value is re-derived
+from its surface text and checked against the identifier rules.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from tests.heldout.identifiers import VALIDATORS, normalise
+
+HELDOUT = Path(__file__).with_name("heldout.yml")
+
+CONTRACT_INTENTS = {
+    "greet", "goodbye", "thank", "affirm", "deny", "request_surrender", "inform",
+    "ask_surrender_fee", "ask_refund_time", "check_surrender_status", "withdraw_surrender",
+    "request_human", "complain", "bot_challenge", "out_of_scope",
+    "faq/cooling_off", "faq/cash_value", "faq/documents", "faq/who_can_surrender",
+    "faq/coverage_after",
+}
+MINIMUM = defaultdict(lambda: 8, request_surrender=25, inform=25)
+
+
+@pytest.fixture(scope="module")
+def examples():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(HELDOUT)).training_examples
+
+
+def _intent(example) -> str:
+    # Rasa keeps a retrieval intent's topic apart; the contract names it faq/<topic>.
+    return example.get("intent_response_key") or example.get("intent")
+
+
+def test_every_contract_intent_has_enough_examples(examples):
+    counts = Counter(_intent(e) for e in examples)
+    assert len(examples) >= 170
+    short = {i: counts[i] for i in CONTRACT_INTENTS if counts[i] < MINIMUM[i]}
+    assert not short, f"intents below their minimum: {short}"
+
+
+def test_no_text_carries_two_labels(examples):
+    labels = defaultdict(set)
+    for e in examples:
+        labels[e.get("text")].add(_intent(e))
+    assert not {t: l for t, l in labels.items() if len(l) > 1}
+
+
+def test_entity_values_are_the_normalised_valid_identifiers(examples):
+    wrong = []
+    for e in examples:
+        for entity in e.get("entities") or []:
+            surface = e.get("text")[entity["start"]:entity["end"]]
+            kind, value = entity["entity"], entity["value"]
+            if kind not in VALIDATORS:
+                wrong.append((surface, kind, "unknown entity"))
+            elif normalise(surface) != value:
+                wrong.append((surface, kind, f"normalises to {normalise(surface)}, not {value}"))
+            elif not VALIDATORS[kind](value):
+                wrong.append((surface, kind, f"{value} is not a valid {kind}"))
+    assert not wrong, wrong
+
+
+def test_inform_gives_identifiers_in_varied_shapes(examples):
+    informs = [e for e in examples if _intent(e) == "inform"]
+    with_ids = [e for e in informs if e.get("entities")]
+    several = [e for e in with_ids if len(e.get("entities")) >= 2]
+    assert len(with_ids) >= 40
+    assert len(several) >= 8
+    kinds = Counter(ent["entity"] for e in with_ids for ent in e.get("entities"))
+    assert set(kinds) == set(VALIDATORS), kinds
+    # Shapes a user really types: voice digits, full-width, spaced or dashed, lower-case.
+    surfaces = [
+        e.get("text")[ent["start"]:ent["end"]] for e in with_ids for ent in e.get("entities")
+    ]
+    assert any(any(ch in "零一二三四五六七八九幺两" for ch in s) for s in surfaces)
+    assert any(any("\uff10" <= ch <= "\uff5a" for ch in s) for s in surfaces)
+    assert any((" " in s or "-" in s) for s in surfaces)
+    assert any(s != s.upper() for s in surfaces)
+
+
+def test_identifier_rules_accept_the_seed_data_and_catch_typos():
+    from tests.heldout.identifiers import valid_id_number, valid_policy_number
+
+    numbers = ["SBX1000000000012", "SBX1000000000023", "SBX2000000000035", "SBX2000000000046",
+               "SBX1000000000056", "SBX3000000000069", "SBX2000000000079", "SBX1000000000089"]
+    assert all(valid_policy_number(n) for n in numbers)
+    assert not valid_policy_number("SBX1000000000013")  # last digit mistyped
+    assert not valid_policy_number("SBX1000000000102")  # digits 11 and 12 of ...012 swapped
+    assert all(valid_id_number(i) for i in
+               ("11010519491231002X", "440106199003150028", "34052419800101001X"))
+    assert not valid_id_number("110105194912310021")  # wrong check character
+    assert not valid_id_number("110105194913310021")  # right check character, month 13
