@@ -1,0 +1,109 @@
+"""Rasa entity extractor for the surrender's identifiers, built on ``bot.identifiers``.
+
+Config name: ``bot.components.identifiers.IdentifierExtractor`` (not trainable).
+
+Every entity it emits carries, besides Rasa's usual keys, ``value`` already normalised
+(half-width, no spaces/dashes, upper-case, Chinese digits as Arabic) and two attributes the
+dialogue reads from ``tracker.latest_message["entities"]``:
+
+- ``valid`` (bool): False when the text is shaped like the identifier but fails its check,
+  above all a policy number with a wrong check character or length. The entity is still
+  emitted so the bot can say "this policy number seems to have a typo" before calling the
+  insurer. Re-check in form validation with ``bot.identifiers.is_valid_policy_number``.
+- ``ambiguous`` (bool): a bare 6-digit number with no cue word is an SMS code or the last six
+  ID digits. It is then emitted twice on the same span, as ``sms_code`` and as ``id_number``,
+  both with ``ambiguous: true``; the form decides by ``requested_slot`` (map these entities with
+  ``conditions: [{active_loop: ..., requested_slot: ...}]`` so only the asked-for slot fills).
+  With a cue word (验证码/code/短信 → sms_code; 身份证/后六位/尾号 → id_number) only one
+  entity is emitted.
+
+Why no spaCy: identifiers are exact character patterns with check digits. A regex over a
+character-for-character normalised view of the message gives exact spans and values; a spaCy
+``zh`` blank pipeline would only add Jieba tokens, which split or glue identifiers to the
+surrounding Chinese (保单号SBX…) and would cost a second tokenisation per message.
+
+DIET is configured with ``entity_recognition: false``; in addition this extractor drops
+identifier entities any other extractor put on the message, so there is one source of truth.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_CONFIDENCE,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.identifiers import IDENTIFIER_ENTITIES, find_identifiers
+
+
+def identifier_entities(text: str, extractor: str = "IdentifierExtractor") -> List[Dict[Text, Any]]:
+    """The Rasa entity dicts for the identifiers in ``text`` (see module docstring)."""
+    return [
+        {
+            ENTITY_ATTRIBUTE_TYPE: span.entity,
+            ENTITY_ATTRIBUTE_START: span.start,
+            ENTITY_ATTRIBUTE_END: span.end,
+            ENTITY_ATTRIBUTE_VALUE: span.value,
+            ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+            EXTRACTOR: extractor,
+            "valid": span.valid,
+            "ambiguous": span.ambiguous,
+        }
+        for span in find_identifiers(text or "")
+    ]
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class IdentifierExtractor(GraphComponent, EntityExtractorMixin):
+    """Extracts policy_number, id_number, phone_number, sms_code and case_number."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """``drop_other_extractors``: remove identifier entities found by other extractors."""
+        return {"drop_other_extractors": True}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._drop_others = config.get("drop_other_extractors", True)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "IdentifierExtractor":
+        """Creates the extractor (it has no state to train or load)."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the identifier entities of each message's text."""
+        for message in messages:
+            existing = message.get(ENTITIES, [])
+            if self._drop_others:
+                existing = [
+                    e for e in existing if e.get(ENTITY_ATTRIBUTE_TYPE) not in IDENTIFIER_ENTITIES
+                ]
+            found = identifier_entities(message.get(TEXT), extractor=self.name)
+            message.set(ENTITIES, existing + found, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Training data keeps its annotations: nothing to add there."""
+        return training_data
