@@ -66,7 +66,7 @@ class CodeRejected:
 class HolderSession:
     """Proof of a passed identity check, for one policy, for a short time."""
 
-    token: str
+    token: str = field(repr=False)  # a bearer credential: kept out of logs and reprs
     policy_number: str
     expires_at: dt.datetime
 

@@ -1,0 +1,316 @@
+"""Which insurer issued a policy or case number, and the one adapter that talks to it.
+
+The insurers are listed in ``insurers.yml`` (path from ``TUIBAO_INSURERS_FILE``). Each entry
+says how its policy and case numbers look, how to spot a typo in a policy number, which adapter
+class speaks its API, where it lives and which environment variable holds its API key.
+Loading the file touches no network; an adapter is built on first use and then reused.
+"""
+from __future__ import annotations
+
+import enum
+import importlib
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import yaml
+
+from insurers.base import InsurerAdapter, UnknownInsurer
+from insurers.http import CallLimits
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INSURERS_FILE = REPO_ROOT / "insurers.yml"
+INSURERS_FILE_ENV = "TUIBAO_INSURERS_FILE"
+
+
+class InsurerConfigError(Exception):
+    """insurers.yml or the environment it names is wrong; the message says what to fix."""
+
+
+class MissingApiKey(InsurerConfigError):
+    """The environment variable that should hold an insurer's API key is not set."""
+
+
+# ---------------------------------------------------------------- check-character rules
+def sbx_mod11(number: str) -> bool:
+    """Sandbox rule: the last character is "0123456789X"[Σ digit_i × i mod 11] over the 12
+    digits before it (i = 1..12)."""
+    body, check = number[-13:-1], number[-1:]
+    if len(body) != 12 or not body.isdigit():
+        return False
+    return "0123456789X"[sum(int(d) * i for i, d in enumerate(body, start=1)) % 11] == check
+
+
+def luhn(number: str) -> bool:
+    """Luhn (mod 10) over all digits of the number; letters and the prefix are ignored."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if len(digits) < 2:
+        return False
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+CHECK_RULES: Dict[str, Callable[[str], bool]] = {"sbx_mod11": sbx_mod11, "luhn": luhn}
+
+
+# ---------------------------------------------------------------- normalisation
+_CHINESE_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_.·]+")
+
+
+def normalise_identifier(text: str) -> str:
+    """A policy or case number as typed or dictated → its canonical form: full-width to
+    half-width, Chinese digits to Arabic, spaces and dashes removed, letters upper-case."""
+    text = unicodedata.normalize("NFKC", text).translate(_CHINESE_DIGITS)
+    return _SEPARATORS.sub("", text).upper()
+
+
+# ---------------------------------------------------------------- entries
+@dataclass(frozen=True)
+class InsurerEntry:
+    """One insurer as configured in insurers.yml."""
+
+    id: str
+    display_name: str
+    policy_pattern: "re.Pattern[str]"
+    case_pattern: "re.Pattern[str]"
+    adapter: str  # dotted path of an InsurerAdapter subclass with from_entry(entry, api_key)
+    base_url: str
+    api_key_env: str
+    limits: CallLimits
+    check_rule: Optional[str] = None
+    # A key that may be used when the variable is unset: only for the public sandbox demo key.
+    api_key_demo_default: Optional[str] = field(default=None, repr=False)
+
+    def issues_policy(self, number: str) -> bool:
+        return self.policy_pattern.fullmatch(number) is not None
+
+    def issues_case(self, number: str) -> bool:
+        return self.case_pattern.fullmatch(number) is not None
+
+    def check_character_ok(self, number: str) -> bool:
+        """True when the entry has no check rule or the number passes it."""
+        return self.check_rule is None or CHECK_RULES[self.check_rule](number)
+
+
+class Verdict(str, enum.Enum):
+    OK = "ok"
+    TYPO = "typo"  # shaped like this insurer's numbers but the check character is wrong
+    UNKNOWN = "unknown"  # no configured insurer issues numbers of this shape
+
+
+@dataclass(frozen=True)
+class PolicyNumberCheck:
+    """What the bot may say about a policy number before asking any insurer."""
+
+    verdict: Verdict
+    policy_number: str  # normalised
+    insurer: Optional[InsurerEntry] = None  # set for OK and TYPO
+
+
+# ---------------------------------------------------------------- registry
+class InsurerRegistry:
+    """The configured insurers, in file order (the first matching pattern wins)."""
+
+    def __init__(self, entries: List[InsurerEntry], environ: Optional[Mapping[str, str]] = None) -> None:
+        ids = [entry.id for entry in entries]
+        if len(set(ids)) != len(ids):
+            raise InsurerConfigError(f"insurer ids must be unique: {ids}")
+        self.entries: Tuple[InsurerEntry, ...] = tuple(entries)
+        self._environ = environ
+        self._adapters: Dict[str, InsurerAdapter] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: Union[str, Path], environ: Optional[Mapping[str, str]] = None) -> "InsurerRegistry":
+        """Read insurers.yml. ``environ`` (default ``os.environ``) supplies base-URL overrides
+        now and API keys when an adapter is first built."""
+        path = Path(path)
+        env = os.environ if environ is None else environ
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InsurerConfigError(f"cannot read insurer list {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise InsurerConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("insurers"), list):
+            raise InsurerConfigError(f"{path}: expected a top-level list `insurers:`")
+        entries = [_parse_entry(raw, f"{path}: insurers[{i}]", env) for i, raw in enumerate(document["insurers"])]
+        return cls(entries, environ)
+
+    @classmethod
+    def from_environment(cls, environ: Optional[Mapping[str, str]] = None) -> "InsurerRegistry":
+        """The registry of ``$TUIBAO_INSURERS_FILE``, or insurers.yml at the repository root."""
+        env = os.environ if environ is None else environ
+        return cls.from_file(env.get(INSURERS_FILE_ENV) or DEFAULT_INSURERS_FILE, environ)
+
+    def get(self, insurer_id: str) -> InsurerEntry:
+        for entry in self.entries:
+            if entry.id == insurer_id:
+                return entry
+        raise KeyError(f"no insurer with id {insurer_id!r}")
+
+    def for_policy(self, policy_number: str) -> Union[InsurerEntry, UnknownInsurer]:
+        """The insurer whose policy-number pattern matches (after normalisation)."""
+        number = normalise_identifier(policy_number)
+        for entry in self.entries:
+            if entry.issues_policy(number):
+                return entry
+        return UnknownInsurer(policy_number=number)
+
+    def for_case(self, case_number: str) -> Union[InsurerEntry, UnknownInsurer]:
+        """The insurer whose case-number pattern matches (after normalisation)."""
+        number = normalise_identifier(case_number)
+        for entry in self.entries:
+            if entry.issues_case(number):
+                return entry
+        return UnknownInsurer(policy_number=number)
+
+    def check_policy_number(self, policy_number: str) -> PolicyNumberCheck:
+        """ok / typo / unknown, decided locally so a typo is pointed out before any insurer call."""
+        number = normalise_identifier(policy_number)
+        found = self.for_policy(number)
+        if isinstance(found, UnknownInsurer):
+            return PolicyNumberCheck(Verdict.UNKNOWN, number)
+        verdict = Verdict.OK if found.check_character_ok(number) else Verdict.TYPO
+        return PolicyNumberCheck(verdict, number, found)
+
+    def adapter_for(self, insurer: Union[InsurerEntry, str]) -> InsurerAdapter:
+        """The adapter of an insurer (entry or id), built on first use and then shared.
+
+        Raises ``MissingApiKey`` when the insurer's key variable is unset (and it has no demo
+        default), ``InsurerConfigError`` when its adapter class cannot be loaded."""
+        entry = self.get(insurer) if isinstance(insurer, str) else insurer
+        with self._lock:
+            adapter = self._adapters.get(entry.id)
+            if adapter is None:
+                adapter = _build_adapter(entry, os.environ if self._environ is None else self._environ)
+                self._adapters[entry.id] = adapter
+            return adapter
+
+    def missing_api_keys(self) -> List[Tuple[str, str]]:
+        """(insurer id, variable) for every insurer whose key is not available: for a start-up warning."""
+        env = os.environ if self._environ is None else self._environ
+        return [(e.id, e.api_key_env) for e in self.entries if not (env.get(e.api_key_env) or e.api_key_demo_default)]
+
+    def close(self) -> None:
+        """Close every adapter built so far (those that have a ``close``)."""
+        with self._lock:
+            adapters, self._adapters = list(self._adapters.values()), {}
+        for adapter in adapters:
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
+
+
+_default_registry: Optional[InsurerRegistry] = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> InsurerRegistry:
+    """The process-wide registry from the environment, loaded on first use."""
+    global _default_registry
+    with _default_lock:
+        if _default_registry is None:
+            _default_registry = InsurerRegistry.from_environment()
+        return _default_registry
+
+
+def check_policy_number(policy_number: str, registry: Optional[InsurerRegistry] = None) -> PolicyNumberCheck:
+    """ok / typo / unknown for a policy number, using ``registry`` or the default one."""
+    return (registry or default_registry()).check_policy_number(policy_number)
+
+
+# ---------------------------------------------------------------- parsing insurers.yml
+_ENTRY_KEYS = {"id", "display_name", "policy_number", "case_number", "adapter", "base_url", "base_url_env",
+               "api_key_env", "api_key_demo_default", "timeouts"}
+_TIMEOUT_KEYS = {"connect": "connect_timeout", "read": "read_timeout", "budget": "call_budget",
+                 "max_attempts": "max_attempts", "backoff_base": "backoff_base", "backoff_max": "backoff_max",
+                 "max_workers": "max_workers"}
+
+
+def _parse_entry(raw: Any, where: str, env: Mapping[str, str]) -> InsurerEntry:
+    if not isinstance(raw, dict):
+        raise InsurerConfigError(f"{where}: expected a mapping")
+    where = f"{where} ({raw.get('id', '?')})"
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise InsurerConfigError(f"{where}: unknown keys {sorted(unknown)}")
+
+    def text(key: str, required: bool = True) -> Optional[str]:
+        value = raw.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise InsurerConfigError(f"{where}: `{key}` must be a non-empty string")
+        return value.strip()
+
+    policy = raw.get("policy_number")
+    case = raw.get("case_number")
+    if not isinstance(policy, dict) or not isinstance(case, dict):
+        raise InsurerConfigError(f"{where}: `policy_number` and `case_number` must be mappings with a `pattern`")
+    check_rule = policy.get("check")
+    if check_rule is not None and check_rule not in CHECK_RULES:
+        raise InsurerConfigError(f"{where}: unknown check rule {check_rule!r}; known: {sorted(CHECK_RULES)}")
+
+    timeouts = raw.get("timeouts") or {}
+    if not isinstance(timeouts, dict) or set(timeouts) - set(_TIMEOUT_KEYS):
+        raise InsurerConfigError(f"{where}: `timeouts` may only have {sorted(_TIMEOUT_KEYS)}")
+    try:
+        limits = CallLimits(**{_TIMEOUT_KEYS[k]: v for k, v in timeouts.items()})
+    except ValueError as exc:
+        raise InsurerConfigError(f"{where}: timeouts: {exc}") from None
+
+    base_url_env = text("base_url_env", required=False)
+    base_url = (env.get(base_url_env) if base_url_env else None) or text("base_url")
+    if not re.match(r"^https?://", base_url or ""):
+        raise InsurerConfigError(f"{where}: base_url must start with http:// or https://, not {base_url!r}")
+
+    return InsurerEntry(
+        id=text("id"),
+        display_name=text("display_name"),
+        policy_pattern=_pattern(policy.get("pattern"), f"{where}: policy_number.pattern"),
+        case_pattern=_pattern(case.get("pattern"), f"{where}: case_number.pattern"),
+        adapter=text("adapter"),
+        base_url=base_url,
+        api_key_env=text("api_key_env"),
+        limits=limits,
+        check_rule=check_rule,
+        api_key_demo_default=text("api_key_demo_default", required=False),
+    )
+
+
+def _pattern(value: Any, where: str) -> "re.Pattern[str]":
+    if not isinstance(value, str) or not value:
+        raise InsurerConfigError(f"{where} must be a regular expression")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise InsurerConfigError(f"{where} is not a valid regular expression: {exc}") from None
+
+
+def _build_adapter(entry: InsurerEntry, env: Mapping[str, str]) -> InsurerAdapter:
+    api_key = env.get(entry.api_key_env) or entry.api_key_demo_default
+    if not api_key:
+        raise MissingApiKey(
+            f"insurer {entry.id!r} ({entry.display_name}) needs its API key in the environment variable "
+            f"{entry.api_key_env}, which is not set"
+        )
+    module_name, _, class_name = entry.adapter.rpartition(".")
+    try:
+        adapter_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        raise InsurerConfigError(f"insurer {entry.id!r}: cannot load adapter class {entry.adapter!r}") from None
+    if not (isinstance(adapter_class, type) and issubclass(adapter_class, InsurerAdapter)):
+        raise InsurerConfigError(f"insurer {entry.id!r}: {entry.adapter!r} is not an InsurerAdapter")
+    if not callable(getattr(adapter_class, "from_entry", None)):
+        raise InsurerConfigError(f"insurer {entry.id!r}: {entry.adapter!r} has no from_entry(entry, api_key)")
+    return adapter_class.from_entry(entry, api_key)
