@@ -1,0 +1,24 @@
+"""``python -m bot.simulator``: serve the WeChat simulator (127.0.0.1:8088 unless SIM_PORT)."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.simulator.server import create_app
+from bot.simulator.settings import SimulatorSettings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = SimulatorSettings.from_env()
+    logging.getLogger(__name__).info(
+        "WeChat simulator on http://%s:%d/ → webhook %s (%s mode), sandbox %s",
+        settings.host, settings.port, settings.webhook_url, settings.encrypt_mode,
+        settings.sandbox_url)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None)
+
+
+if __name__ == "__main__":
+    main()
