@@ -1,0 +1,1 @@
+"""Rasa channels of Tuibao (``connectors.wechat.WeChatInput``, ...), named in credentials.yml."""

@@ -1,0 +1,327 @@
+"""The Rasa channel of a WeChat official account: ``connectors.wechat.WeChatInput``.
+
+Mounted at ``/webhooks/wechat/webhook``. Each verified message runs one Rasa turn, once, even
+when WeChat delivers it several times. WeChat waits 5 s for the passive reply: a turn that
+finishes within ``reply_deadline_s`` is answered passively; a slower one is answered
+``success`` and delivered through the customer-service API when ready, or, for accounts
+without that API, held across WeChat's retries and, failing that, kept for the user to
+collect with their next message.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.wechat.client import WeChatApi, mask_openid
+from connectors.wechat.dedupe import DedupeStore, RedisDedupeStore, delivery_key, \
+    dedupe_store_for
+from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
+    InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
+from connectors.wechat.render import render_turn
+from connectors.wechat.settings import WeChatSettings
+
+logger = logging.getLogger(__name__)
+
+# Menu CLICK keys and the intent each one starts (the menu is created with these keys).
+MENU_INTENTS = {
+    "SURRENDER": "request_surrender",
+    "STATUS": "check_surrender_status",
+    "WITHDRAW": "withdraw_surrender",
+    "FEE": "ask_surrender_fee",
+    "REFUND_TIME": "ask_refund_time",
+    "HUMAN": "request_human",
+}
+
+HOW_TO_SURRENDER = "想退保，直接发送“我要退保”，或点击下方菜单“退保”。查进度请发送“退保进度”。"
+NOT_UNDERSTOOD_TYPE = "抱歉，我目前只能看懂文字和语音。想退保，请直接发送“我要退保”，或点击下方菜单。"
+VOICE_NOT_RECOGNISED = "抱歉，没能听清这段语音，请再说一次，或直接打字告诉我。"
+UNKNOWN_MENU = "抱歉，这个菜单暂时不可用。想退保，请直接发送“我要退保”。"
+STILL_WORKING = "正在为您查询，请稍候。查询完成后，发送任意消息即可看到结果。"
+LATE_ANSWER_HEADER = "您之前的问题，结果如下："
+TURN_FAILED = "抱歉，系统暂时出了点问题，请稍后再试，或发送“转人工”联系人工客服。"
+
+WECHAT_ATTEMPTS = 3  # WeChat delivers a callback at most three times
+HOLD_PAST_DEADLINE_S = 1.0  # without the push API: keep an attempt open past WeChat's 5 s
+POLL_INTERVAL_S = 0.1  # how often a waiting delivery looks for a result from another process
+
+_DIGITS = re.compile(r"\d{3,}")
+
+
+def mask_text(text: str) -> str:
+    """Message content for logs: digit runs (phones, ID numbers, codes) hidden, length cut."""
+    masked = _DIGITS.sub(lambda m: "*" * len(m.group()), text)
+    return masked[:40] + ("…" if len(masked) > 40 else "")
+
+
+class WeChatTurnCollector(OutputChannel):
+    """Collects one turn's bot messages unchanged (Rasa's collector splits texts)."""
+
+    def __init__(self) -> None:
+        self.messages: List[Dict[str, Any]] = []
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.messages.append(dict(message))
+
+
+class WeChatOutput(OutputChannel):
+    """Pushes messages through the customer-service API (used by trigger_intent and agents)."""
+
+    def __init__(self, api: WeChatApi) -> None:
+        self._api = api
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        text = render_turn([message])
+        if text:
+            await self._api.send_text(recipient_id, text)
+
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class WeChatInput(InputChannel):
+    """WeChat official-account webhook (signature, AES, dedupe, the 5-second rule)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+        return cls(WeChatSettings.from_sources(credentials))
+
+    def __init__(self, settings: Optional[WeChatSettings] = None) -> None:
+        self.settings = settings or WeChatSettings.from_sources()
+        self.protocol = WeChatProtocol(self.settings)
+        # Created on first use, inside the server's event loop (no I/O at construction).
+        self._store: Optional[DedupeStore] = None
+        self._api: Optional[WeChatApi] = None
+        self._user_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = \
+            weakref.WeakValueDictionary()
+        self._turn_done: Dict[str, asyncio.Event] = {}
+        self._tasks: set = set()
+
+    # ------------------------------------------------------------------ shared resources
+    @property
+    def store(self) -> DedupeStore:
+        if self._store is None:
+            self._store = dedupe_store_for(self.settings.dedupe_redis_url)
+        return self._store
+
+    @property
+    def api(self) -> WeChatApi:
+        if self._api is None:
+            store = self.store
+            redis = store.redis if isinstance(store, RedisDedupeStore) else None
+            self._api = WeChatApi(self.settings, redis=redis)
+        return self._api
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WeChatOutput(self.api)
+
+    # ------------------------------------------------------------------ HTTP
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            query = CallbackQuery.from_args(request.args)
+            try:
+                self.protocol.verify_query(query)
+            except ProtocolError as error:
+                logger.warning("wechat GET refused: %s", error.reason)
+                return response.text(error.reason, status=error.status)
+            return response.text(query.echostr)  # unchanged, never encrypted
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            arrived = asyncio.get_running_loop().time()
+            try:
+                return await self._receive(request, on_new_message, arrived)
+            except ProtocolError as error:
+                logger.warning("wechat POST refused: %s", error.reason)
+                return response.text(error.reason, status=error.status)
+            except Exception:  # never let WeChat see a stack trace; "success" stops retries
+                logger.exception("wechat POST failed")
+                return response.text("success")
+
+        return webhook
+
+    async def _receive(self, request: Request, on_new_message: OnNewMessage,
+                       arrived: float) -> HTTPResponse:
+        body = request.body or b""
+        if len(body) > MAX_BODY_BYTES:  # before any parsing
+            raise BodyTooLarge()
+        query = CallbackQuery.from_args(request.args)
+        self.protocol.verify_query(query)
+        await self.protocol.check_replay(self.store, query, body)
+        opened = self.protocol.open(query, body)
+        message = opened.message
+        logger.info("wechat %s from %s: %s", message.event or message.msg_type,
+                    mask_openid(message.openid), mask_text(message.content))
+
+        if not message.is_event or message.event in ("subscribe", "subscribe_scan", "click"):
+            self.api.reopen_window(message.openid)  # the user acted: WeChat's window reopens
+        user_text, canned = self._user_text(message)
+        if user_text is None:
+            if canned is None:
+                return response.text("success")
+            return self._passive(opened, canned)
+
+        key = delivery_key(message.dedupe_key)
+        attempt = await self.store.count_attempt(key)
+        if await self.store.claim(key):
+            self._start_turn(key, message, user_text, on_new_message)
+        deadline = arrived + self.settings.reply_deadline_s
+        reply = await self._wait_for_result(key, deadline)
+        if reply is not None:
+            if self.settings.customer_service_api and \
+                    not await self.store.set_flag(key, "delivered"):
+                return response.text("success")  # another delivery already answered
+            return self._passive(opened, reply)
+
+        if self.settings.customer_service_api:
+            # Too slow for a passive reply: stop WeChat's retries, push when ready.
+            return await self._hand_over(key, opened, "push", fallback="success")
+        if attempt < WECHAT_ATTEMPTS:
+            # No push API: keep this attempt open; WeChat gives up at 5 s and retries, and the
+            # retry collects the result (the turn is not run again).
+            reply = await self._wait_for_result(key, deadline + HOLD_PAST_DEADLINE_S)
+            if reply is not None:
+                return self._passive(opened, reply)
+            return response.text("still working", status=503)
+        return await self._hand_over(key, opened, "collect", fallback=STILL_WORKING)
+
+    async def _hand_over(self, key: str, opened: OpenedRequest, flag: str,
+                         fallback: str) -> HTTPResponse:
+        """Mark the turn for later delivery (push or collect). The flag is set before the
+        result is looked at again, and the turn looks at the flag after storing its result,
+        so exactly one of the two delivers (``delivered`` is claimed once)."""
+        await self.store.set_flag(key, flag)
+        reply = await self.store.get_result(key)
+        if reply is not None and await self.store.set_flag(key, "delivered"):
+            return self._passive(opened, reply)
+        if fallback == "success":
+            return response.text("success")
+        return self._passive(opened, fallback)
+
+    def _passive(self, opened: OpenedRequest, reply: str) -> HTTPResponse:
+        if not reply:
+            return response.text("success")  # nothing to say (e.g. a person has the chat)
+        return response.text(self.protocol.render_reply(opened, reply),
+                             content_type="application/xml; charset=utf-8")
+
+    @staticmethod
+    def _user_text(message: InboundMessage) -> Tuple[Optional[str], Optional[str]]:
+        """(text for Rasa, None) or (None, a canned answer) or (None, None) for silence."""
+        if message.msg_type in ("text", "voice"):
+            if message.content.strip():
+                return message.content.strip(), None
+            return None, VOICE_NOT_RECOGNISED if message.msg_type == "voice" \
+                else NOT_UNDERSTOOD_TYPE
+        if not message.is_event:
+            return None, NOT_UNDERSTOOD_TYPE
+        if message.event in ("subscribe", "subscribe_scan"):
+            return "/greet", None
+        if message.event == "click":
+            intent = MENU_INTENTS.get(message.event_key.upper())
+            return (f"/{intent}", None) if intent else (None, UNKNOWN_MENU)
+        # unsubscribe, view, location reports, customer-service session events: no answer.
+        return None, None
+
+    # ------------------------------------------------------------------ the turn
+    def _start_turn(self, key: str, message: InboundMessage, text: str,
+                    on_new_message: OnNewMessage) -> None:
+        self._turn_done.setdefault(key, asyncio.Event())
+        task = asyncio.create_task(self._run_turn(key, message, text, on_new_message))
+        self._tasks.add(task)  # keep a reference until it ends
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
+        loop = asyncio.get_running_loop()
+        done = self._turn_done.get(key)
+        while True:
+            reply = await self.store.get_result(key)
+            if reply is not None:
+                return reply
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            # Woken at once by a turn of this process; polls for one of another process.
+            pause = min(remaining, POLL_INTERVAL_S)
+            if done is not None:
+                try:
+                    await asyncio.wait_for(done.wait(), timeout=pause)
+                except asyncio.TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(pause)
+
+    def _lock_for(self, openid: str) -> asyncio.Lock:
+        lock = self._user_locks.get(openid)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._user_locks[openid] = lock
+        return lock
+
+    async def _run_turn(self, key: str, message: InboundMessage, text: str,
+                        on_new_message: OnNewMessage) -> None:
+        """Run the turn in arrival order for this user, keep its reply, deliver it late if
+        the webhook already answered without it."""
+        openid = message.openid
+        async with self._lock_for(openid):
+            try:
+                late = await self.store.take_late_answers(openid)
+                collector = WeChatTurnCollector()
+                await on_new_message(UserMessage(
+                    text, collector, openid, input_channel=self.name(),
+                    message_id=str(message.msg_id) if message.msg_id else None,
+                    metadata=self._metadata(message)))
+                reply = render_turn(collector.messages)
+                if message.event.startswith("subscribe"):
+                    reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)
+                if late:
+                    reply = "\n\n".join([LATE_ANSWER_HEADER, *late, reply]).strip()
+            except Exception:
+                logger.exception("wechat turn for %s failed", mask_openid(openid))
+                reply = TURN_FAILED
+            await self.store.put_result(key, reply)
+            done = self._turn_done.pop(key, None)
+            if done is not None:
+                done.set()
+            if not reply:
+                return
+            if await self.store.has_flag(key, "push") and \
+                    await self.store.set_flag(key, "delivered"):
+                outcome = await self.api.send_text(openid, reply)
+                logger.info("wechat late answer to %s pushed: %s", mask_openid(openid),
+                            outcome.value)
+            elif await self.store.has_flag(key, "collect") and \
+                    await self.store.set_flag(key, "delivered"):
+                await self.store.add_late_answer(openid, reply)
+
+    def _metadata(self, message: InboundMessage) -> Dict[str, Any]:
+        return {"channel": "wechat", "wechat": {
+            "msg_type": message.msg_type, "msg_id": message.msg_id,
+            "create_time": message.create_time, "event": message.event or None,
+            "event_key": message.event_key or None, "account": message.account,
+            "customer_service_api": self.settings.customer_service_api}}

@@ -1,0 +1,201 @@
+"""Which deliveries WeChat has already made, and what their turns answered.
+
+WeChat retries a callback it got no answer for within 5 s (3 attempts in all), and a retry must
+never run a turn twice. The first delivery *claims* the key and runs the turn; the turn's reply
+is kept under the same key so a retry, in this process or another, can collect it. The store
+also remembers callback nonces (replay refusal) and late answers a user will collect with their
+next message.
+
+``RedisDedupeStore`` works across processes (SET NX EX); ``MemoryDedupeStore`` is for the
+single-process demo.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
+
+
+def delivery_key(parts: Sequence[str]) -> str:
+    """A fixed-length key for (openid, MsgId) or (openid, CreateTime, Event, EventKey)."""
+    digest = hashlib.sha256(json.dumps(list(parts), ensure_ascii=False).encode()).hexdigest()
+    return f"{parts[0]}:{digest[:32]}"
+
+
+class DedupeStore(abc.ABC):
+    """Shared state of deliveries; every method is a single atomic store operation."""
+
+    @abc.abstractmethod
+    async def claim(self, key: str, ttl_s: int = DEFAULT_TTL_S) -> bool:
+        """True for the one delivery that runs the turn; False for every later one."""
+
+    @abc.abstractmethod
+    async def count_attempt(self, key: str, ttl_s: int = DEFAULT_TTL_S) -> int:
+        """How many deliveries of this key arrived, this one included."""
+
+    @abc.abstractmethod
+    async def put_result(self, key: str, reply: str, ttl_s: int = DEFAULT_TTL_S) -> None:
+        """Keep the turn's rendered reply for retries."""
+
+    @abc.abstractmethod
+    async def get_result(self, key: str) -> Optional[str]:
+        """The turn's reply, or None while it runs."""
+
+    @abc.abstractmethod
+    async def set_flag(self, key: str, flag: str, ttl_s: int = DEFAULT_TTL_S) -> bool:
+        """Set ``flag`` once; True if this call set it (SET NX)."""
+
+    @abc.abstractmethod
+    async def has_flag(self, key: str, flag: str) -> bool:
+        """Whether ``flag`` was set."""
+
+    @abc.abstractmethod
+    async def remember_nonce(self, nonce_key: str, body_digest: str, ttl_s: int) -> str:
+        """Remember the body first seen with this signature+nonce; return that first digest."""
+
+    @abc.abstractmethod
+    async def add_late_answer(self, openid: str, reply: str, ttl_s: int = DEFAULT_TTL_S) -> None:
+        """Keep an answer the user could not receive, for their next message."""
+
+    @abc.abstractmethod
+    async def take_late_answers(self, openid: str) -> List[str]:
+        """Remove and return this user's late answers, oldest first."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class MemoryDedupeStore(DedupeStore):
+    """One process only (the demo's single Rasa server)."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._values: Dict[str, Tuple[float, object]] = {}
+
+    def _get(self, key: str):
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires < self._clock():
+            del self._values[key]
+            return None
+        return value
+
+    def _set(self, key: str, value, ttl_s: float) -> None:
+        self._values[key] = (self._clock() + ttl_s, value)
+        if len(self._values) > 50_000:  # bound memory: drop what expired
+            now = self._clock()
+            for k in [k for k, (exp, _) in self._values.items() if exp < now]:
+                del self._values[k]
+
+    async def claim(self, key, ttl_s=DEFAULT_TTL_S):
+        return await self.set_flag(key, "claim", ttl_s)
+
+    async def count_attempt(self, key, ttl_s=DEFAULT_TTL_S):
+        count = (self._get(f"attempts:{key}") or 0) + 1
+        self._set(f"attempts:{key}", count, ttl_s)
+        return count
+
+    async def put_result(self, key, reply, ttl_s=DEFAULT_TTL_S):
+        self._set(f"result:{key}", reply, ttl_s)
+
+    async def get_result(self, key):
+        return self._get(f"result:{key}")
+
+    async def set_flag(self, key, flag, ttl_s=DEFAULT_TTL_S):
+        name = f"flag:{flag}:{key}"
+        if self._get(name) is not None:
+            return False
+        self._set(name, True, ttl_s)
+        return True
+
+    async def has_flag(self, key, flag):
+        return self._get(f"flag:{flag}:{key}") is not None
+
+    async def remember_nonce(self, nonce_key, body_digest, ttl_s):
+        name = f"nonce:{nonce_key}"
+        first = self._get(name)
+        if first is None:
+            self._set(name, body_digest, ttl_s)
+            return body_digest
+        return first
+
+    async def add_late_answer(self, openid, reply, ttl_s=DEFAULT_TTL_S):
+        name = f"late:{openid}"
+        self._set(name, (self._get(name) or []) + [reply], ttl_s)
+
+    async def take_late_answers(self, openid):
+        answers = self._get(f"late:{openid}") or []
+        self._values.pop(f"late:{openid}", None)
+        return list(answers)
+
+
+class RedisDedupeStore(DedupeStore):
+    """Shared by every Rasa process (and replica) that serves the same official account."""
+
+    def __init__(self, url: str, prefix: str = "tuibao:wechat", timeout_s: float = 2.0) -> None:
+        import redis.asyncio as aioredis  # imported here: the demo runs without Redis
+
+        self._redis = aioredis.from_url(url, socket_timeout=timeout_s,
+                                        socket_connect_timeout=timeout_s,
+                                        decode_responses=True)
+        self._prefix = prefix
+
+    @property
+    def redis(self):
+        """The connection, shared with the access-token cache."""
+        return self._redis
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self._prefix,) + parts)
+
+    async def claim(self, key, ttl_s=DEFAULT_TTL_S):
+        return bool(await self._redis.set(self._k("claim", key), "1", nx=True, ex=ttl_s))
+
+    async def count_attempt(self, key, ttl_s=DEFAULT_TTL_S):
+        name = self._k("attempts", key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            count, _ = await pipe.incr(name).expire(name, ttl_s).execute()
+        return int(count)
+
+    async def put_result(self, key, reply, ttl_s=DEFAULT_TTL_S):
+        await self._redis.set(self._k("result", key), reply, ex=ttl_s)
+
+    async def get_result(self, key):
+        return await self._redis.get(self._k("result", key))
+
+    async def set_flag(self, key, flag, ttl_s=DEFAULT_TTL_S):
+        return bool(await self._redis.set(self._k("flag", flag, key), "1", nx=True, ex=ttl_s))
+
+    async def has_flag(self, key, flag):
+        return bool(await self._redis.exists(self._k("flag", flag, key)))
+
+    async def remember_nonce(self, nonce_key, body_digest, ttl_s):
+        name = self._k("nonce", hashlib.sha256(nonce_key.encode()).hexdigest()[:32])
+        if await self._redis.set(name, body_digest, nx=True, ex=ttl_s):
+            return body_digest
+        return await self._redis.get(name) or body_digest
+
+    async def add_late_answer(self, openid, reply, ttl_s=DEFAULT_TTL_S):
+        name = self._k("late", openid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.rpush(name, reply).expire(name, ttl_s).execute()
+
+    async def take_late_answers(self, openid):
+        name = self._k("late", openid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            answers, _ = await pipe.lrange(name, 0, -1).delete(name).execute()
+        return list(answers)
+
+    async def close(self):
+        await self._redis.close()
+
+
+def dedupe_store_for(redis_url: Optional[str]) -> DedupeStore:
+    """Redis when a URL is configured, else memory (single process)."""
+    return RedisDedupeStore(redis_url) if redis_url else MemoryDedupeStore()

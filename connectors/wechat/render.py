@@ -1,0 +1,98 @@
+"""Rasa's responses of one turn, as WeChat text.
+
+WeChat allows one passive reply per inbound message, so every message of a turn becomes one
+text. Buttons become in-text menu links (``weixin://bizmsgmenu``) that send their title back
+when tapped. A text is split only when it passes WeChat's 2048-byte limit.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List
+from urllib.parse import quote
+
+MAX_TEXT_BYTES = 2048
+
+
+def menu_link(title: str, payload: str, menu_id: int) -> str:
+    """A tappable choice inside a text; tapping sends ``payload`` back as the user's text.
+
+    The payload (e.g. ``/affirm``) is what the user "says", so Rasa gets the intent directly.
+    """
+    # Kept readable (WeChat's own examples put Chinese there); only what would end the
+    # attribute or the query is escaped.
+    content = "".join(quote(c) if c in '&"<>#%' else c for c in payload)
+    return (f'<a href="weixin://bizmsgmenu?msgmenucontent={content}&msgmenuid={menu_id}">'
+            f"{title}</a>")
+
+
+def render_message(message: Dict[str, Any], first_menu_id: int = 1) -> str:
+    """One Rasa bot message (text, buttons, image, custom) as WeChat text."""
+    parts: List[str] = []
+    if message.get("text"):
+        parts.append(str(message["text"]).strip())
+    buttons = message.get("buttons") or message.get("quick_replies") or []
+    links = []
+    for offset, button in enumerate(buttons):
+        title = str(button.get("title") or button.get("payload") or "").strip()
+        payload = str(button.get("payload") or title).strip()
+        if title:
+            links.append(menu_link(title, payload, first_menu_id + offset))
+    if links:
+        parts.append("\n".join(links))
+    if message.get("image"):
+        parts.append(str(message["image"]))
+    if message.get("attachment"):
+        parts.append(str(message["attachment"]))
+    custom = message.get("custom")
+    if isinstance(custom, dict) and isinstance(custom.get("text"), str):
+        parts.append(custom["text"])
+    return "\n".join(p for p in parts if p)
+
+
+def render_turn(messages: Iterable[Dict[str, Any]]) -> str:
+    """All of a turn's bot messages as one text, blank line between messages; menu ids keep
+    counting across messages so every link in the text is distinct."""
+    texts, menu_id = [], 1
+    for message in messages:
+        text = render_message(message, first_menu_id=menu_id)
+        menu_id += len(message.get("buttons") or message.get("quick_replies") or [])
+        if text:
+            texts.append(text)
+    return "\n\n".join(texts)
+
+
+def split_for_wechat(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:
+    """Pieces of at most ``limit`` UTF-8 bytes, cut at line ends where possible, never inside
+    a character or a menu link; text under the limit is returned whole."""
+    if len(text.encode("utf-8")) <= limit:
+        return [text] if text else []
+    pieces: List[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode("utf-8")) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while len(line.encode("utf-8")) > limit:  # one line longer than the limit
+            cut = _byte_prefix(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _byte_prefix(line: str, limit: int) -> int:
+    """Characters of ``line`` that fit in ``limit`` bytes, not ending inside ``<a …</a>``."""
+    size, cut = 0, 0
+    for index, char in enumerate(line):
+        size += len(char.encode("utf-8"))
+        if size > limit:
+            break
+        cut = index + 1
+    start = line.rfind("<a ", 0, cut)
+    if start > 0 and line.find("</a>", start) + 4 > cut:
+        cut = start
+    return max(cut, 1)

@@ -1,0 +1,95 @@
+"""Settings of the WeChat channel: credentials.yml values, overridden by the environment.
+
+Defaults run the demo (contract: token ``tuibao-demo-token``, app id ``wx00000000demo0001``,
+the demo EncodingAESKey, pointed at the local simulator). Nothing here touches the network or
+creates a client: building a ``WeChatSettings`` only reads values.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping, Optional
+
+DEMO_TOKEN = "tuibao-demo-token"
+DEMO_APP_ID = "wx00000000demo0001"
+DEMO_APP_SECRET = "demo-secret"
+DEMO_ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEMO_API_BASE_URL = "http://127.0.0.1:8088"
+
+# credentials.yml key -> environment variable that overrides it
+_ENV = {
+    "token": "WECHAT_TOKEN",
+    "app_id": "WECHAT_APP_ID",
+    "app_secret": "WECHAT_APP_SECRET",
+    "encoding_aes_key": "WECHAT_ENCODING_AES_KEY",
+    "previous_encoding_aes_key": "WECHAT_PREVIOUS_ENCODING_AES_KEY",
+    "api_base_url": "WECHAT_API_BASE_URL",
+    "customer_service_api": "WECHAT_CUSTOMER_SERVICE_API",
+    "dedupe_redis_url": "WECHAT_DEDUPE_REDIS_URL",
+    "reply_deadline_s": "WECHAT_REPLY_DEADLINE_S",
+    "max_timestamp_skew_s": "WECHAT_MAX_TIMESTAMP_SKEW_S",
+    "api_timeout_s": "WECHAT_API_TIMEOUT_S",
+}
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    """Everything the channel needs; see ``from_sources`` for where each value comes from."""
+
+    token: str = DEMO_TOKEN
+    app_id: str = DEMO_APP_ID
+    app_secret: str = DEMO_APP_SECRET
+    encoding_aes_key: Optional[str] = DEMO_ENCODING_AES_KEY
+    previous_encoding_aes_key: Optional[str] = None
+    # Root of WeChat's server API (``https://api.weixin.qq.com`` in production); the demo
+    # points at the simulator, which serves the same paths.
+    api_base_url: str = DEMO_API_BASE_URL
+    # Verified accounts may push customer-service messages; unverified subscription accounts
+    # can only answer passively.
+    customer_service_api: bool = True
+    # Empty: in-process memory (one Rasa process only). Several processes need Redis.
+    dedupe_redis_url: Optional[str] = None
+    # WeChat gives up after 5 s; answer a little before that.
+    reply_deadline_s: float = 4.5
+    # Requests older (or newer) than this are refused as stale.
+    max_timestamp_skew_s: int = 300
+    # Timeout of every call to WeChat's server API.
+    api_timeout_s: float = 5.0
+
+    @classmethod
+    def from_sources(
+        cls,
+        credentials: Optional[Mapping[str, Any]] = None,
+        environ: Optional[Mapping[str, str]] = None,
+    ) -> "WeChatSettings":
+        """credentials.yml values, each overridden by its ``WECHAT_*`` environment variable."""
+        environ = os.environ if environ is None else environ
+        values: Dict[str, Any] = {}
+        for key, value in (credentials or {}).items():
+            if key in _ENV and value not in (None, ""):
+                values[key] = value
+        for key, env_name in _ENV.items():
+            if environ.get(env_name, "") != "":
+                values[key] = environ[env_name]
+        types = {f.name: f.type for f in fields(cls)}
+        for key, value in list(values.items()):
+            if key == "customer_service_api":
+                values[key] = _as_bool(value)
+            elif types[key] in ("float",):
+                values[key] = float(value)
+            elif types[key] in ("int",):
+                values[key] = int(value)
+            else:
+                values[key] = str(value)
+        return cls(**values)
+
+    @property
+    def aes_keys(self) -> list:
+        """EncodingAESKeys to try, current first (WeChat advises keeping the previous one)."""
+        return [k for k in (self.encoding_aes_key, self.previous_encoding_aes_key) if k]

@@ -1,0 +1,124 @@
+"""Plays WeChat's server towards our webhook: builds real signed (and AES-encrypted) callback
+XML with wechatpy's crypto, posts it over HTTP, and opens the reply as WeChat would."""
+from __future__ import annotations
+
+import itertools
+import random
+import string
+import time
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import requests
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+
+from connectors.wechat.protocol import sign
+from connectors.wechat.settings import DEMO_APP_ID, DEMO_ENCODING_AES_KEY, DEMO_TOKEN
+
+ACCOUNT = "gh_tuibao_demo"
+_msg_ids = itertools.count(int(time.time() * 1000) * 1000)
+
+
+def new_openid() -> str:
+    """A fresh user, so tests never share a conversation."""
+    return "oTest" + "".join(random.choices(string.ascii_letters + string.digits, k=23))
+
+
+def text_xml(openid: str, content: str, msg_id: Optional[int] = None,
+             create_time: Optional[int] = None) -> str:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
+            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+            f"<MsgId>{msg_id or next(_msg_ids)}</MsgId></xml>")
+
+
+def voice_xml(openid: str, recognition: str) -> str:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+            f"<MediaId><![CDATA[media1]]></MediaId><Format><![CDATA[amr]]></Format>"
+            f"<Recognition><![CDATA[{recognition}]]></Recognition>"
+            f"<MsgId>{next(_msg_ids)}</MsgId></xml>")
+
+
+def event_xml(openid: str, event: str, key: str = "", create_time: Optional[int] = None) -> str:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
+            f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+            f"<EventKey><![CDATA[{key}]]></EventKey></xml>")
+
+
+def other_xml(openid: str, msg_type: str) -> str:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+            f"<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl>"
+            f"<MsgId>{next(_msg_ids)}</MsgId></xml>")
+
+
+@dataclass
+class Delivery:
+    """What WeChat would see: status, elapsed seconds and the reply text (decrypted)."""
+
+    status: int
+    elapsed: float
+    body: str
+    reply_text: Optional[str]
+
+
+@dataclass
+class WeChatCaller:
+    """Signs like WeChat (``token``) and encrypts in safe mode (``aes_key``, or plaintext)."""
+
+    webhook_url: str
+    token: str = DEMO_TOKEN
+    app_id: str = DEMO_APP_ID
+    aes_key: Optional[str] = DEMO_ENCODING_AES_KEY
+    timeout: float = 15.0
+
+    def signed_request(self, xml: str, timestamp: Optional[int] = None,
+                       nonce: Optional[str] = None) -> Tuple[Dict[str, str], bytes]:
+        """(query, body) for ``xml`` exactly as WeChat would send it."""
+        timestamp = str(timestamp if timestamp is not None else int(time.time()))
+        nonce = nonce or str(random.randint(10**8, 10**9))
+        query = {"signature": sign(self.token, timestamp, nonce), "timestamp": timestamp,
+                 "nonce": nonce, "openid": "x"}
+        if not self.aes_key:
+            return query, xml.encode("utf-8")
+        crypto = WeChatCrypto(self.token, self.aes_key, self.app_id)
+        envelope = xmltodict.parse(crypto.encrypt_message(xml, nonce, timestamp))["xml"]
+        encrypted = envelope["Encrypt"]
+        query.update(encrypt_type="aes",
+                     msg_signature=sign(self.token, timestamp, nonce, encrypted))
+        body = (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+        return query, body.encode("utf-8")
+
+    def post(self, query: Dict[str, str], body: bytes) -> Delivery:
+        started = time.monotonic()
+        answer = requests.post(self.webhook_url, params=query, data=body, timeout=self.timeout,
+                               headers={"Content-Type": "text/xml"})
+        elapsed = time.monotonic() - started
+        return Delivery(answer.status_code, elapsed, answer.text,
+                        self.open_reply(answer.text, query) if answer.ok else None)
+
+    def send(self, xml: str, **sign_kwargs) -> Delivery:
+        return self.post(*self.signed_request(xml, **sign_kwargs))
+
+    def say(self, openid: str, content: str) -> Delivery:
+        return self.send(text_xml(openid, content))
+
+    def open_reply(self, body: str, query: Dict[str, str]) -> Optional[str]:
+        """The reply's text content, checking the reply's signature in safe mode."""
+        if not body or body == "success" or not body.lstrip().startswith("<xml"):
+            return None
+        reply = xmltodict.parse(body)["xml"]
+        if "Encrypt" in reply:
+            crypto = WeChatCrypto(self.token, self.aes_key, self.app_id)
+            reply = xmltodict.parse(crypto.decrypt_message(
+                body, reply["MsgSignature"], reply["TimeStamp"], reply["Nonce"]))["xml"]
+        assert reply["MsgType"] == "text"
+        return reply["Content"]
