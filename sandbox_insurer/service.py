@@ -1,0 +1,436 @@
+"""What the sandbox insurer does: identity check, policy details, quotes, cases.
+
+Plain synchronous code over one SQLAlchemy session per call; the HTTP layer runs it in a
+worker thread. Every "no" is an ``ApiError`` with the API's status and error code.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import List, Optional
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import models, rules, seed
+from .clock import Clock
+from .db import Database
+from .errors import ApiError
+from .identifiers import mask_name, mask_phone
+
+log = logging.getLogger("sandbox_insurer")
+
+CODE_LIFETIME = dt.timedelta(minutes=5)
+TOKEN_LIFETIME = dt.timedelta(minutes=30)
+FAILURE_WINDOW = dt.timedelta(minutes=30)
+LOCK_DURATION = dt.timedelta(minutes=30)
+MAX_FAILURES = 5
+NEXT_STATE = {"APPLY": "AGREE", "AGREE": "REFUND"}
+# Compared against when the policy does not exist, so both "no" paths do the same work.
+_NO_SUCH_SUFFIX = "\x00" * 6
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_hash(challenge_id: str, code: str) -> str:
+    return _sha256(f"{challenge_id}:{code}")
+
+
+def _route(policy: models.Policy, to_original_payment: bool) -> tuple:
+    if to_original_payment:
+        return "wechat_pay", rules.WECHAT_PAY_DISPLAY
+    return "bank_card", f"{policy.bank_name} 尾号{policy.bank_card_last4}"
+
+
+def _terms(policy: models.Policy) -> rules.PolicyTerms:
+    return rules.PolicyTerms(
+        product_code=policy.product_code, premium_fen=policy.premium_fen,
+        cover_start=policy.cover_start, premiums_paid=policy.premiums_paid,
+        receipt_date=policy.receipt_date, paper_policy=policy.paper_policy,
+        claim_paid_fen=policy.claim_paid_fen, policy_loan_fen=policy.policy_loan_fen)
+
+
+def _mismatch() -> ApiError:
+    return ApiError(403, "identity_mismatch", "保单号（或案件号）与投保人证件号后六位不匹配，请核对后重试。")
+
+
+def _locked(until: dt.datetime) -> ApiError:
+    return ApiError(423, "locked", f"验证失败次数过多，身份验证已锁定至 {until:%H:%M}，请稍后再试。",
+                    locked_until=until.isoformat())
+
+
+def _calendar_unavailable(exc: rules.CalendarUnavailable) -> ApiError:
+    return ApiError(503, "calendar_unavailable",
+                    f"暂无 {exc.year} 年的法定节假日数据，无法计算到账日期，请稍后再试或联系人工客服。")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A valid holder token: which policy it opens."""
+
+    policy_id: int
+    policy_number: str
+
+
+def case_view(case: models.SurrenderCase) -> dict:
+    return {
+        "case_number": case.case_number,
+        "policy_number": case.policy.policy_number,
+        "product_name": rules.PRODUCTS[case.policy.product_code],
+        "state": case.state,
+        "submitted_on": case.submitted_on.isoformat(),
+        "expected_refund_date": case.expected_refund_date.isoformat(),
+        "legal_latest_date": case.legal_latest_date.isoformat(),
+        "refund_fen": case.refund_fen,
+        "refund_route": {"kind": case.route_kind, "display": case.route_display},
+        "updated_at": case.updated_at.isoformat(),
+    }
+
+
+class SandboxInsurer:
+    """The insurer's business operations over its database, on the injectable clock."""
+
+    def __init__(self, db: Database, clock: Clock, case_advance_seconds: int = 0) -> None:
+        self.db, self.clock = db, clock
+        self.case_advance_seconds = case_advance_seconds
+
+    # ------------------------------------------------------------ setup
+    def start(self) -> None:
+        """Migrate, and seed on first start."""
+        self.db.migrate()
+        with self.db.session() as session:
+            if not seed.is_seeded(session):
+                seed.seed(session, self.clock.now())
+                log.info("sandbox seeded for %s", self.clock.today())
+
+    def reset(self) -> None:
+        with self.db.session() as session:
+            seed.seed(session, self.clock.now())
+        log.info("sandbox reset and re-seeded for %s", self.clock.today())
+
+    # ------------------------------------------------------------ identity check
+    def _active_lock(self, session: Session, subject: str, now: dt.datetime) -> Optional[dt.datetime]:
+        lock = session.get(models.IdentityLock, subject)
+        return lock.locked_until if lock is not None and lock.locked_until > now else None
+
+    def _record_failure(self, session: Session, subject: str, now: dt.datetime) -> int:
+        """Record a failed attempt; return how many attempts are left (0 = now locked)."""
+        session.add(models.IdentityFailure(subject=subject, failed_at=now))
+        session.flush()
+        failures = session.execute(
+            select(func.count()).select_from(models.IdentityFailure).where(
+                models.IdentityFailure.subject == subject,
+                models.IdentityFailure.failed_at > now - FAILURE_WINDOW)).scalar_one()
+        if failures >= MAX_FAILURES:
+            lock = session.get(models.IdentityLock, subject)
+            until = now + LOCK_DURATION
+            if lock is None:
+                session.add(models.IdentityLock(subject=subject, locked_until=until))
+            else:
+                lock.locked_until = until
+            session.execute(delete(models.IdentityFailure).where(
+                models.IdentityFailure.subject == subject))
+            return 0
+        return MAX_FAILURES - failures
+
+    def verify_holder(self, id_suffix: str, policy_number: Optional[str] = None,
+                      case_number: Optional[str] = None) -> dict:
+        """Check a policy (or case) number against the holder's ID suffix; on a match send an
+        SMS code. Unknown numbers and wrong suffixes get the same answer and lock the same way."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            policy = None
+            if policy_number is not None:
+                policy = session.execute(select(models.Policy).where(
+                    models.Policy.policy_number == policy_number)).scalar_one_or_none()
+                subject = f"policy:{policy_number}"
+            else:
+                case = session.execute(select(models.SurrenderCase).where(
+                    models.SurrenderCase.case_number == case_number)).scalar_one_or_none()
+                policy = case.policy if case is not None else None
+                subject = f"policy:{policy.policy_number}" if policy else f"case:{case_number}"
+            locked_until = self._active_lock(session, subject, now)
+            if locked_until is not None:
+                raise _locked(locked_until)
+            expected = policy.holder_id_number[-6:] if policy is not None else _NO_SUCH_SUFFIX
+            matches = hmac.compare_digest(expected.encode(), id_suffix.upper().encode())
+            if policy is None or not matches:
+                failure = self._record_failure(session, subject, now)
+            else:
+                failure = None
+        # Commit the failure before answering, so a lockout survives the error response.
+        if failure is not None:
+            if failure == 0:
+                raise _locked(now + LOCK_DURATION)
+            raise _mismatch()
+
+        challenge_id = secrets.token_urlsafe(18)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        expires_at = now + CODE_LIFETIME
+        with self.db.session() as session:
+            # A new code replaces any earlier unused one for this policy.
+            session.execute(update(models.IdentityChallenge).where(
+                models.IdentityChallenge.policy_id == policy.id,
+                models.IdentityChallenge.used_at.is_(None)).values(used_at=now))
+            session.add(models.IdentityChallenge(
+                id=challenge_id, policy_id=policy.id, code_hash=_code_hash(challenge_id, code),
+                created_at=now, expires_at=expires_at))
+            session.add(models.SmsMessage(
+                phone=policy.holder_phone, code=code, sent_at=now,
+                text=f"【沙盒保险】您正在申请退保身份验证，验证码 {code}，5分钟内有效。请勿泄露给他人。"))
+        log.info("identity challenge sent to %s", mask_phone(policy.holder_phone))
+        return {"challenge_id": challenge_id, "phone_masked": mask_phone(policy.holder_phone),
+                "expires_at": expires_at.isoformat()}
+
+    def confirm_code(self, challenge_id: str, code: str) -> dict:
+        """Exchange a right, fresh, unused SMS code for a 30-minute token on that one policy."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            challenge = session.get(models.IdentityChallenge, challenge_id)
+            if challenge is None:
+                raise ApiError(403, "code_invalid", "验证码无效或已过期，请重新获取。")
+            policy = challenge.policy
+            subject = f"policy:{policy.policy_number}"
+            locked_until = self._active_lock(session, subject, now)
+            if locked_until is not None:
+                raise _locked(locked_until)
+            right = hmac.compare_digest(challenge.code_hash, _code_hash(challenge_id, code))
+            usable = challenge.used_at is None and challenge.expires_at > now
+            used_now = False
+            if right and usable:
+                # Single use even under concurrency: only one UPDATE can flip used_at.
+                used_now = session.execute(update(models.IdentityChallenge).where(
+                    models.IdentityChallenge.id == challenge_id,
+                    models.IdentityChallenge.used_at.is_(None)).values(used_at=now)).rowcount == 1
+            if not used_now:
+                attempts_left = self._record_failure(session, subject, now)
+            else:
+                attempts_left = None
+                token = secrets.token_urlsafe(32)
+                expires_at = now + TOKEN_LIFETIME
+                session.add(models.HolderToken(token_hash=_sha256(token), policy_id=policy.id,
+                                               expires_at=expires_at))
+                session.execute(delete(models.IdentityFailure).where(
+                    models.IdentityFailure.subject == subject))
+        if attempts_left == 0:
+            raise _locked(now + LOCK_DURATION)
+        if attempts_left is not None:
+            raise ApiError(403, "code_invalid", "验证码错误、已过期或已使用，请核对或重新获取。",
+                           attempts_left=attempts_left)
+        return {"token": token, "policy_number": policy.policy_number,
+                "expires_at": expires_at.isoformat()}
+
+    def grant(self, token: Optional[str], policy_number: Optional[str]) -> Grant:
+        """The policy a bearer token opens; 401 if missing/expired, 403 for another policy."""
+        if not token:
+            raise ApiError(401, "token_invalid", "请先完成身份验证。")
+        now = self.clock.now()
+        with self.db.session() as session:
+            row = session.get(models.HolderToken, _sha256(token))
+            if row is None or row.expires_at <= now:
+                raise ApiError(401, "token_invalid", "身份验证已过期，请重新验证。")
+            grant = Grant(row.policy_id, row.policy.policy_number)
+        if policy_number is not None and policy_number != grant.policy_number:
+            raise ApiError(403, "token_scope", "本次身份验证只对应另一张保单，请对这张保单重新验证。")
+        return grant
+
+    # ------------------------------------------------------------ cases advancing on a schedule
+    def _advance_cases(self, session: Session, policy_id: int, now: dt.datetime) -> None:
+        """Move open cases one state per configured interval (sandbox demo schedule)."""
+        step = self.case_advance_seconds
+        if step <= 0:
+            return
+        cases = session.execute(select(models.SurrenderCase).where(
+            models.SurrenderCase.policy_id == policy_id,
+            models.SurrenderCase.auto_advance.is_(True),
+            models.SurrenderCase.state.in_(models.OPEN_STATES))).scalars()
+        for case in cases:
+            while case.state in NEXT_STATE and now - case.updated_at >= dt.timedelta(seconds=step):
+                case.state = NEXT_STATE[case.state]
+                case.updated_at = case.updated_at + dt.timedelta(seconds=step)
+
+    def _open_case(self, session: Session, policy_id: int) -> Optional[models.SurrenderCase]:
+        return session.execute(select(models.SurrenderCase).where(
+            models.SurrenderCase.policy_id == policy_id,
+            models.SurrenderCase.state.in_(models.OPEN_STATES))).scalars().first()
+
+    def _check_eligible(self, session: Session, policy: models.Policy) -> None:
+        if policy.status != "in_force":
+            raise ApiError(409, "not_eligible", "这张保单已经终止（已满期或已退保），不能再办理退保。",
+                           reason="terminated", open_case_number=None)
+        open_case = self._open_case(session, policy.id)
+        if open_case is not None:
+            raise ApiError(409, "not_eligible",
+                           f"这张保单已有退保申请 {open_case.case_number} 正在处理中，不能重复申请。",
+                           reason="case_open", open_case_number=open_case.case_number)
+
+    # ------------------------------------------------------------ policy, quote, surrender
+    def policy_summary(self, grant: Grant) -> dict:
+        now = self.clock.now()
+        with self.db.session() as session:
+            self._advance_cases(session, grant.policy_id, now)
+            policy = session.get(models.Policy, grant.policy_id)
+            open_case = self._open_case(session, policy.id)
+            return {
+                "policy_number": policy.policy_number,
+                "product_code": policy.product_code,
+                "product_name": rules.PRODUCTS[policy.product_code],
+                "holder_name_masked": mask_name(policy.holder_name),
+                "status": policy.status,
+                "cover_start": policy.cover_start.isoformat(),
+                "cover_end": policy.cover_end.isoformat() if policy.cover_end else None,
+                "premium_fen": policy.premium_fen,
+                "open_case_number": open_case.case_number if open_case else None,
+            }
+
+    def quote(self, grant: Grant) -> dict:
+        """Price a surrender today, store the quote for 30 minutes, and return it."""
+        now = self.clock.now()
+        today = now.date()
+        with self.db.session() as session:
+            self._advance_cases(session, grant.policy_id, now)
+            policy = session.get(models.Policy, grant.policy_id)
+            self._check_eligible(session, policy)
+            figures = rules.quote_figures(_terms(policy), today)
+            try:
+                expected = rules.expected_refund_date(today)
+            except rules.CalendarUnavailable as exc:
+                raise _calendar_unavailable(exc) from exc
+            kind, display = _route(policy, figures.to_original_payment)
+            quote = models.Quote(
+                id=secrets.token_urlsafe(18), policy_id=policy.id, basis=figures.basis,
+                lines_json=json.dumps(figures.lines), refund_fen=figures.refund_fen,
+                route_kind=kind, route_display=display, quoted_on=today,
+                expected_refund_date=expected, legal_latest_date=rules.legal_latest_date(today),
+                created_at=now, valid_until=now + rules.QUOTE_VALID)
+            session.add(quote)
+            return {
+                "quote_id": quote.id, "policy_number": policy.policy_number,
+                "product_code": policy.product_code,
+                "product_name": rules.PRODUCTS[policy.product_code],
+                "basis": figures.basis, "lines": rules.labelled_lines(figures.lines),
+                "refund_fen": figures.refund_fen,
+                "refund_route": {"kind": kind, "display": display},
+                "expected_refund_date": expected.isoformat(),
+                "legal_latest_date": quote.legal_latest_date.isoformat(),
+                "valid_until": quote.valid_until.isoformat(),
+            }
+
+    def _case_by_key(self, session: Session, policy_id: int, key: str):
+        return session.execute(select(models.SurrenderCase).where(
+            models.SurrenderCase.policy_id == policy_id,
+            models.SurrenderCase.idempotency_key == key)).scalar_one_or_none()
+
+    def submit(self, grant: Grant, quote_id: str, idempotency_key: str,
+               reason: Optional[str]) -> tuple:
+        """Apply for the surrender. Returns (created, case); the same key returns the same case."""
+        try:
+            return True, self._create_case(grant, quote_id, idempotency_key, reason)
+        except _Replay as replay:
+            return False, replay.case
+        except IntegrityError:
+            # A concurrent request won the race: same key → its case; otherwise a case is open.
+            with self.db.session() as session:
+                existing = self._case_by_key(session, grant.policy_id, idempotency_key)
+                if existing is not None:
+                    return False, case_view(existing)
+                self._check_eligible(session, session.get(models.Policy, grant.policy_id))
+            raise
+
+    def _create_case(self, grant: Grant, quote_id: str, key: str, reason: Optional[str]):
+        now = self.clock.now()
+        today = now.date()
+        with self.db.session() as session:
+            existing = self._case_by_key(session, grant.policy_id, key)
+            if existing is not None:
+                raise _Replay(case_view(existing))
+            quote = session.get(models.Quote, quote_id)
+            if quote is None or quote.policy_id != grant.policy_id:
+                raise ApiError(404, "quote_not_found", "找不到这份退保试算，请重新试算。")
+            if quote.valid_until <= now:
+                raise ApiError(410, "quote_expired", "退保试算已超过30分钟有效期，请重新试算后再提交。")
+            self._advance_cases(session, grant.policy_id, now)
+            policy = session.get(models.Policy, grant.policy_id)
+            self._check_eligible(session, policy)
+            try:
+                expected = rules.expected_refund_date(today)
+            except rules.CalendarUnavailable as exc:
+                raise _calendar_unavailable(exc) from exc
+            # The counter row lock serialises numbering; a rollback gives the number back.
+            session.execute(update(models.Counter).where(models.Counter.name == "case_sequence")
+                            .values(value=models.Counter.value + 1))
+            sequence = session.get(models.Counter, "case_sequence", populate_existing=True).value
+            case = models.SurrenderCase(
+                case_number=f"TB{today:%Y%m%d}{sequence:06d}", policy_id=policy.id,
+                quote_id=quote.id, idempotency_key=key, state="APPLY", reason=reason,
+                submitted_on=today, expected_refund_date=expected,
+                legal_latest_date=rules.legal_latest_date(today), refund_fen=quote.refund_fen,
+                route_kind=quote.route_kind, route_display=quote.route_display,
+                auto_advance=True, created_at=now, updated_at=now)
+            session.add(case)
+            session.flush()
+            log.info("case %s opened for policy %s", case.case_number, policy.policy_number)
+            return case_view(case)
+
+    def list_cases(self, grant: Grant) -> List[dict]:
+        now = self.clock.now()
+        with self.db.session() as session:
+            self._advance_cases(session, grant.policy_id, now)
+            cases = session.execute(select(models.SurrenderCase).where(
+                models.SurrenderCase.policy_id == grant.policy_id).order_by(
+                models.SurrenderCase.created_at.desc(), models.SurrenderCase.id.desc())).scalars()
+            return [case_view(case) for case in cases]
+
+    def _own_case(self, session: Session, grant: Grant, case_number: str) -> models.SurrenderCase:
+        case = session.execute(select(models.SurrenderCase).where(
+            models.SurrenderCase.case_number == case_number)).scalar_one_or_none()
+        # Another policy's case looks exactly like no case: a token reveals one policy only.
+        if case is None or case.policy_id != grant.policy_id:
+            raise ApiError(404, "case_not_found", "找不到这个退保案件，请核对案件号。")
+        return case
+
+    def case_status(self, grant: Grant, case_number: str) -> dict:
+        now = self.clock.now()
+        with self.db.session() as session:
+            self._advance_cases(session, grant.policy_id, now)
+            return case_view(self._own_case(session, grant, case_number))
+
+    def revoke(self, grant: Grant, case_number: str) -> dict:
+        """Withdraw a case still in APPLY; a REVOKE case is returned unchanged."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            self._advance_cases(session, grant.policy_id, now)
+            case = self._own_case(session, grant, case_number)
+            if case.state == "APPLY":
+                case.state, case.updated_at = "REVOKE", now
+                log.info("case %s revoked", case.case_number)
+            elif case.state != "REVOKE":
+                raise ApiError(409, "not_revocable",
+                               f"案件当前状态为 {case.state}，只有待审核（APPLY）的申请可以撤销。",
+                               state=case.state)
+            return case_view(case)
+
+    # ------------------------------------------------------------ sandbox only
+    def sms_outbox(self, phone: str) -> List[dict]:
+        with self.db.session() as session:
+            rows = session.execute(select(models.SmsMessage).where(
+                models.SmsMessage.phone == phone).order_by(
+                models.SmsMessage.sent_at.desc(), models.SmsMessage.id.desc())).scalars()
+            return [{"phone": r.phone, "code": r.code, "text": r.text,
+                     "sent_at": r.sent_at.isoformat()} for r in rows]
+
+
+class _Replay(Exception):
+    """The idempotency key was seen before: answer with its case, create nothing."""
+
+    def __init__(self, case: dict) -> None:
+        super().__init__(case["case_number"])
+        self.case = case
