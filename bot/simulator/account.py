@@ -79,7 +79,7 @@ class FeedItem:
     """One line of a follower's chat as the page shows it."""
 
     seq: int
-    side: str  # "user", "account" or "notice"
+    side: str  # "user", "account", "notice" (shown in the chat) or "simulator" (its log)
     msgtype: str  # "text", "msgmenu", "notice"
     content: str
     at: float

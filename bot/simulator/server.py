@@ -193,7 +193,7 @@ async def _deliver(app: web.Application, message: InboundMessage, show_failure: 
     elif not outcome.answered and show_failure:
         account.add_feed_item(message.openid, "notice", "notice", SERVICE_UNAVAILABLE)
     if outcome.problems:
-        account.add_feed_item(message.openid, "notice", "debug",
+        account.add_feed_item(message.openid, "simulator", "debug",
                               "模拟器：" + "；".join(outcome.problems))
 
 
