@@ -1,9 +1,10 @@
 """``python -m bot.wechat_menu``: create the official account's custom menu.
 
 Menu: 退保 (CLICK ``SURRENDER``), 查进度 (CLICK ``STATUS``), and 更多 with 转人工 (CLICK
-``HUMAN``) and 常见问题 (CLICK ``FAQ``). It talks to ``WECHAT_API_BASE_URL`` (default: the local
-simulator, http://127.0.0.1:8088/cgi-bin/) with ``WECHAT_APP_ID`` / ``WECHAT_APP_SECRET``
-(default: the demo credentials). ``--show`` prints the current menu instead.
+``HUMAN``) and 常见问题 (CLICK ``FAQ``). It talks to ``WECHAT_API_BASE_URL`` (the API root,
+``http://127.0.0.1:8088`` = the local simulator by default; a ``…/cgi-bin/`` URL works too, as
+in the connector) with ``WECHAT_APP_ID`` / ``WECHAT_APP_SECRET`` (default: the demo
+credentials). ``--show`` prints the current menu instead.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-DEFAULT_API_BASE_URL = "http://127.0.0.1:8088/cgi-bin/"
+DEFAULT_API_BASE_URL = "http://127.0.0.1:8088"
 DEMO_APP_ID = "wx00000000demo0001"
 DEMO_APP_SECRET = "demo-secret"
 HTTP_TIMEOUT_SECONDS = 10
@@ -63,7 +64,9 @@ class OfficialAccountClient(WeChatClient):
 
     def __init__(self, appid: str, secret: str, api_base_url: str):
         super().__init__(appid, secret, timeout=HTTP_TIMEOUT_SECONDS)
-        self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        root = api_base_url.rstrip("/")
+        root = root[: -len("/cgi-bin")] if root.endswith("/cgi-bin") else root
+        self.API_BASE_URL = root + "/cgi-bin/"
         self._http = _TimeoutSession()
 
     def fetch_access_token(self) -> Dict[str, Any]:

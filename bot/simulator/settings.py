@@ -43,7 +43,7 @@ class SimulatorSettings:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "SimulatorSettings":
-        """Read ``SIM_*`` and the shared ``WECHAT_*`` credential variables."""
+        """Read ``SIM_*`` (``SANDBOX_URL`` too) and the shared ``WECHAT_*`` credentials."""
         env = os.environ if env is None else env
         base = cls()
 
@@ -58,7 +58,8 @@ class SimulatorSettings:
             host=text("SIM_HOST", base.host),
             port=int(text("SIM_PORT", str(base.port))),
             webhook_url=text("SIM_WEBHOOK_URL", base.webhook_url),
-            sandbox_url=text("SIM_SANDBOX_URL", base.sandbox_url).rstrip("/"),
+            sandbox_url=text("SIM_SANDBOX_URL",
+                             text("SANDBOX_URL", base.sandbox_url)).rstrip("/"),
             demo_phone=text("SIM_DEMO_PHONE", base.demo_phone),
             token=text("WECHAT_TOKEN", base.token),
             app_id=text("WECHAT_APP_ID", base.app_id),
