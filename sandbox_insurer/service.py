@@ -352,14 +352,14 @@ class SandboxInsurer:
             existing = self._case_by_key(session, grant.policy_id, key)
             if existing is not None:
                 raise _Replay(case_view(existing))
+            self._advance_cases(session, grant.policy_id, now)
+            policy = session.get(models.Policy, grant.policy_id)
+            self._check_eligible(session, policy)  # first: the reason matters more than the quote
             quote = session.get(models.Quote, quote_id)
             if quote is None or quote.policy_id != grant.policy_id:
                 raise ApiError(404, "quote_not_found", "找不到这份退保试算，请重新试算。")
             if quote.valid_until <= now:
                 raise ApiError(410, "quote_expired", "退保试算已超过30分钟有效期，请重新试算后再提交。")
-            self._advance_cases(session, grant.policy_id, now)
-            policy = session.get(models.Policy, grant.policy_id)
-            self._check_eligible(session, policy)
             try:
                 expected = rules.expected_refund_date(today)
             except rules.CalendarUnavailable as exc:

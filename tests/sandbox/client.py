@@ -1,0 +1,92 @@
+"""A small HTTP client for the sandbox insurer, as a test (or the demo page) would use it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import requests
+
+TIMEOUT = 10
+HOLDERS = {  # policy number → (last 6 of the holder's ID number, phone on file)
+    "SBX1000000000012": ("31002X", "13800138000"),
+    "SBX1000000000023": ("150028", "13900139000"),
+    "SBX2000000000035": ("31002X", "13800138000"),
+    "SBX2000000000046": ("150028", "13900139000"),
+    "SBX1000000000056": ("31002X", "13800138000"),
+    "SBX3000000000069": ("150028", "13900139000"),
+    "SBX2000000000079": ("01001X", "13700137000"),
+    "SBX1000000000089": ("01001X", "13700137000"),
+}
+
+
+class SandboxClient:
+    def __init__(self, base_url: str, api_key: str, log_path: Optional[Path] = None) -> None:
+        self.base_url, self.api_key, self.log_path = base_url, api_key, log_path
+        self.backend = ""
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, *, token: Optional[str] = None,
+             json: Any = None, headers: Optional[Dict[str, str]] = None,
+             api_key: Optional[str] = "default", timeout: float = TIMEOUT, **kwargs) -> requests.Response:
+        all_headers = dict(headers or {})
+        if api_key == "default":
+            api_key = self.api_key
+        if api_key is not None:
+            all_headers["X-Api-Key"] = api_key
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.base_url + path, json=json, headers=all_headers,
+                                 timeout=timeout, **kwargs)
+
+    # ---------------------------------------------------------------- sandbox controls
+    def reset(self) -> None:
+        self.call("POST", "/sandbox/reset").raise_for_status()
+        self.call("PUT", "/sandbox/faults",
+                  json={"latency_ms": 0, "error_rate": 0.0, "error_mode": "500"}).raise_for_status()
+
+    def move_clock(self, seconds: int) -> dict:
+        response = self.call("PUT", "/sandbox/clock", json={"offset_seconds": seconds})
+        response.raise_for_status()
+        return response.json()
+
+    def sms(self, phone: str) -> list:
+        response = self.call("GET", "/sandbox/sms", params={"phone": phone})
+        response.raise_for_status()
+        return response.json()
+
+    # ---------------------------------------------------------------- API
+    def verify(self, id_suffix: str, policy_number: Optional[str] = None,
+               case_number: Optional[str] = None) -> requests.Response:
+        body: Dict[str, str] = {"id_suffix": id_suffix}
+        if policy_number:
+            body["policy_number"] = policy_number
+        if case_number:
+            body["case_number"] = case_number
+        return self.call("POST", "/v1/identity/verify", json=body)
+
+    def confirm(self, challenge_id: str, code: str) -> requests.Response:
+        return self.call("POST", "/v1/identity/confirm", json={"challenge_id": challenge_id, "code": code})
+
+    def latest_code(self, phone: str) -> str:
+        return self.sms(phone)[0]["code"]
+
+    def login(self, policy_number: str) -> str:
+        """Pass the identity check as the policyholder; return the bearer token."""
+        suffix, phone = HOLDERS[policy_number]
+        challenge = self.verify(suffix, policy_number)
+        assert challenge.status_code == 200, challenge.text
+        confirmed = self.confirm(challenge.json()["challenge_id"], self.latest_code(phone))
+        assert confirmed.status_code == 200, confirmed.text
+        return confirmed.json()["token"]
+
+    def quote(self, policy_number: str, token: str) -> requests.Response:
+        return self.call("POST", f"/v1/policies/{policy_number}/quotes", token=token)
+
+    def submit(self, policy_number: str, token: str, quote_id: str, key: str) -> requests.Response:
+        return self.call("POST", f"/v1/policies/{policy_number}/surrenders", token=token,
+                         json={"quote_id": quote_id}, headers={"Idempotency-Key": key})
+
+    def cases(self, policy_number: str, token: str) -> list:
+        response = self.call("GET", f"/v1/policies/{policy_number}/cases", token=token)
+        response.raise_for_status()
+        return response.json()["cases"]
