@@ -25,7 +25,7 @@ from connectors.wechat.dedupe import DedupeStore, RedisDedupeStore, delivery_key
     dedupe_store_for
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
-from connectors.wechat.render import render_turn
+from connectors.wechat.render import menu_link, render_turn
 from connectors.wechat.settings import WeChatSettings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ VOICE_NOT_RECOGNISED = "抱歉，没能听清这段语音，请再说一次，�
 UNKNOWN_MENU = "抱歉，这个菜单暂时不可用。想退保，请直接发送“我要退保”。"
 STILL_WORKING = "正在为您查询，请稍候。查询完成后，发送任意消息即可看到结果。"
 LATE_ANSWER_HEADER = "您之前的问题，结果如下："
+# FAQ menu: tapping a question sends it as the user's text, so NLU answers it in context.
+FAQ_QUESTIONS = ("什么是犹豫期", "退保能退多少钱", "退保需要什么材料", "谁可以申请退保", "退保后还有保障吗")
+FAQ_MENU = "常见问题，点一下即可提问：\n" + "\n".join(
+    menu_link(question, question, 100 + index) for index, question in enumerate(FAQ_QUESTIONS))
 TURN_FAILED = "抱歉，系统暂时出了点问题，请稍后再试，或发送“转人工”联系人工客服。"
 
 WECHAT_ATTEMPTS = 3  # WeChat delivers a callback at most three times
@@ -120,7 +124,8 @@ class WeChatInput(InputChannel):
     @property
     def store(self) -> DedupeStore:
         if self._store is None:
-            self._store = dedupe_store_for(self.settings.dedupe_redis_url)
+            self._store = dedupe_store_for(self.settings.dedupe_redis_url,
+                                           self.settings.redis_prefix)
         return self._store
 
     @property
@@ -242,6 +247,8 @@ class WeChatInput(InputChannel):
             return None, NOT_UNDERSTOOD_TYPE
         if message.event in ("subscribe", "subscribe_scan"):
             return "/greet", None
+        if message.event == "click" and message.event_key.upper() == "FAQ":
+            return None, FAQ_MENU
         if message.event == "click":
             intent = MENU_INTENTS.get(message.event_key.upper())
             return (f"/{intent}", None) if intent else (None, UNKNOWN_MENU)

@@ -95,10 +95,10 @@ class _MemoryTokenStore:
 
 
 class _RedisTokenStore:
-    def __init__(self, redis, app_id: str) -> None:
+    def __init__(self, redis, app_id: str, prefix: str) -> None:
         self._redis = redis
-        self._key = f"tuibao:wechat:access_token:{app_id}"
-        self._lock_key = f"tuibao:wechat:access_token_lock:{app_id}"
+        self._key = f"{prefix}:access_token:{app_id}"
+        self._lock_key = f"{prefix}:access_token_lock:{app_id}"
 
     async def get(self) -> Optional[str]:
         return await self._redis.get(self._key)
@@ -120,8 +120,8 @@ class WeChatApi:
         client_class = wechat_client_class(settings.api_base_url)
         self._client = client_class(settings.app_id, settings.app_secret,
                                     timeout=settings.api_timeout_s, auto_retry=False)
-        self._tokens = _RedisTokenStore(redis, settings.app_id) if redis is not None \
-            else _MemoryTokenStore()
+        self._tokens = _RedisTokenStore(redis, settings.app_id, settings.redis_prefix) \
+            if redis is not None else _MemoryTokenStore()
         self._executor = executor or ThreadPoolExecutor(max_workers=4,
                                                         thread_name_prefix="wechat-api")
         self._window_closed: Dict[str, float] = {}

@@ -147,6 +147,10 @@ class RedisDedupeStore(DedupeStore):
         self._prefix = prefix
 
     @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    @property
     def redis(self):
         """The connection, shared with the access-token cache."""
         return self._redis
@@ -196,6 +200,6 @@ class RedisDedupeStore(DedupeStore):
         await self._redis.close()
 
 
-def dedupe_store_for(redis_url: Optional[str]) -> DedupeStore:
+def dedupe_store_for(redis_url: Optional[str], prefix: str = "tuibao:wechat") -> DedupeStore:
     """Redis when a URL is configured, else memory (single process)."""
-    return RedisDedupeStore(redis_url) if redis_url else MemoryDedupeStore()
+    return RedisDedupeStore(redis_url, prefix=prefix) if redis_url else MemoryDedupeStore()

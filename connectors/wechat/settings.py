@@ -26,6 +26,7 @@ _ENV = {
     "api_base_url": "WECHAT_API_BASE_URL",
     "customer_service_api": "WECHAT_CUSTOMER_SERVICE_API",
     "dedupe_redis_url": "WECHAT_DEDUPE_REDIS_URL",
+    "redis_prefix": "WECHAT_REDIS_PREFIX",
     "reply_deadline_s": "WECHAT_REPLY_DEADLINE_S",
     "max_timestamp_skew_s": "WECHAT_MAX_TIMESTAMP_SKEW_S",
     "api_timeout_s": "WECHAT_API_TIMEOUT_S",
@@ -55,6 +56,9 @@ class WeChatSettings:
     customer_service_api: bool = True
     # Empty: in-process memory (one Rasa process only). Several processes need Redis.
     dedupe_redis_url: Optional[str] = None
+    # Namespace of every Redis key (deliveries, nonces, the access token and its lock); two
+    # deployments sharing one Redis need different prefixes.
+    redis_prefix: str = "tuibao:wechat"
     # WeChat gives up after 5 s; answer a little before that.
     reply_deadline_s: float = 4.5
     # Requests older (or newer) than this are refused as stale.

@@ -1,0 +1,185 @@
+"""Start the whole Tuibao stack on free ports for end-to-end tests: sandbox insurer, action
+server, WeChat simulator and the Rasa server with the trained model and the WeChat channel.
+
+    with tuibao_stack(tmp_dir) as stack:
+        stack.webhook_url, stack.tracker(openid), stack.outbox(openid), ...
+
+Everything is started with ``tests.support.services.service`` (logs in ``.test-logs/``) and
+stopped when the block ends, also on failure. Nothing binds the demo's fixed ports.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import requests
+import yaml
+
+from tests.support.services import PYTHON, ROOT, free_port, service
+
+MODEL = ROOT / "models" / "tuibao.tar.gz"
+API_TOKEN = "tuibao-test-api-token"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+HTTP_TIMEOUT = 10
+
+
+class ModelMissing(RuntimeError):
+    """The trained model is not there: the stack cannot start Rasa."""
+
+
+def require_model(model: Path = MODEL) -> Path:
+    if not model.is_file():
+        raise ModelMissing(
+            f"{model.relative_to(ROOT)} is missing: train it first with "
+            "`.venv/bin/python -m bot.model train` (or `make train` / bin/test, which train "
+            "before running pytest).")
+    return model
+
+
+@dataclass
+class Stack:
+    """Addresses of the running services, and the calls tests make against them."""
+
+    rasa_url: str
+    action_url: str
+    sandbox_url: str
+    simulator_url: str
+    wechat_env: Dict[str, str]
+    api_token: str = API_TOKEN
+    work_dir: Optional[Path] = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/wechat/webhook"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    def tracker(self, sender_id: str) -> Dict[str, Any]:
+        answer = requests.get(f"{self.rasa_url}/conversations/{sender_id}/tracker",
+                              params={"token": self.api_token}, timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        return answer.json()
+
+    def user_turns(self, sender_id: str) -> List[Dict[str, Any]]:
+        """The user messages Rasa recorded for this conversation."""
+        return [e for e in self.tracker(sender_id).get("events", []) if e.get("event") == "user"]
+
+    def outbox(self, openid: str) -> List[Dict[str, Any]]:
+        """What the bot pushed to ``openid`` through the customer-service API (simulator)."""
+        answer = requests.get(f"{self.simulator_url}/sim/outbox", params={"openid": openid},
+                              timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        return answer.json()
+
+    def follow(self, openid: str) -> None:
+        """Make ``openid`` a follower in the simulator (WeChat only pushes to followers)."""
+        requests.post(f"{self.simulator_url}/sim/follow", json={"openid": openid},
+                      timeout=HTTP_TIMEOUT).raise_for_status()
+
+    def sms_code(self, phone: str = "13800138000") -> str:
+        """The newest SMS code the sandbox insurer "sent" to ``phone``."""
+        answer = requests.get(f"{self.sandbox_url}/sandbox/sms", params={"phone": phone},
+                              timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        messages = answer.json()
+        if not messages:
+            raise AssertionError(f"no SMS was sent to {phone[:3]}****{phone[-4:]}")
+        code = messages[0].get("code") or re.search(r"\d{6}", messages[0]["text"]).group()
+        return str(code)
+
+    def set_insurer_latency(self, latency_ms: int) -> None:
+        requests.put(f"{self.sandbox_url}/sandbox/faults", json={"latency_ms": latency_ms},
+                     timeout=HTTP_TIMEOUT).raise_for_status()
+
+
+def _write_insurers_file(path: Path, sandbox_url: str, read_timeout_s: Optional[float]) -> Path:
+    """The repository's insurers.yml, with the sandbox's timeouts raised when a test runs the
+    insurer slow on purpose (the slowness must reach the channel, not end in a timeout)."""
+    config = yaml.safe_load((ROOT / "insurers.yml").read_text(encoding="utf-8"))
+    for insurer in config["insurers"]:
+        if insurer["id"] == "sandbox" and read_timeout_s is not None:
+            insurer["timeouts"] = {**insurer.get("timeouts", {}), "read": read_timeout_s,
+                                   "budget": read_timeout_s + 2, "max_attempts": 1}
+    text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def tuibao_stack(
+    work_dir: Path,
+    *,
+    sandbox_today: str = "2026-11-25",
+    customer_service_api: bool = True,
+    redis_url: Optional[str] = REDIS_URL,
+    insurer_read_timeout_s: Optional[float] = None,
+    with_simulator: bool = True,
+    previous_aes_key: str = "",
+    log_prefix: str = "stack",
+) -> Iterator[Stack]:
+    """Start every service on free ports; yield a ``Stack``; stop them all."""
+    require_model()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    wechat_env = {
+        "WECHAT_TOKEN": "tuibao-demo-token",
+        "WECHAT_APP_ID": "wx00000000demo0001",
+        "WECHAT_APP_SECRET": "demo-secret",
+        "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "WECHAT_PREVIOUS_ENCODING_AES_KEY": previous_aes_key,
+        "WECHAT_API_BASE_URL": urls["simulator"],
+        "WECHAT_CUSTOMER_SERVICE_API": "true" if customer_service_api else "false",
+        "WECHAT_DEDUPE_REDIS_URL": redis_url or "",
+        # Own namespace: parallel stacks must not share access tokens or deliveries.
+        "WECHAT_REDIS_PREFIX": f"tuibao-test:{uuid.uuid4().hex[:12]}",
+    }
+    insurers_file = _write_insurers_file(work_dir / "insurers.yml", urls["sandbox"],
+                                         insurer_read_timeout_s)
+    (work_dir / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: {urls['action']}/webhook\n", encoding="utf-8")
+    (work_dir / "credentials.yml").write_text(
+        "rest: {}\n"
+        "connectors.wechat.WeChatInput:\n"
+        f"  token: {wechat_env['WECHAT_TOKEN']}\n"
+        f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
+        f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
+    common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
+              "TUIBAO_INSURERS_FILE": str(insurers_file)}
+
+    with contextlib.ExitStack() as running:
+        running.enter_context(service(
+            [PYTHON, "-m", "sandbox_insurer"], f"{urls['sandbox']}/health",
+            env={**common, "SANDBOX_PORT": str(ports["sandbox"]), "SANDBOX_TODAY": sandbox_today,
+                 "SANDBOX_MODE": "1", "SANDBOX_LATENCY_MS": "0",
+                 "SANDBOX_DATABASE_URL": f"sqlite:///{work_dir / 'sandbox.db'}"},
+            log_name=f"{log_prefix}-sandbox"))
+        running.enter_context(service(
+            [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])],
+            f"{urls['action']}/health",
+            env={**common, "TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}"},
+            timeout=90, log_name=f"{log_prefix}-actions"))
+        if with_simulator:
+            running.enter_context(service(
+                [PYTHON, "-m", "bot.simulator"], f"{urls['simulator']}/sim/health",
+                env={**common, **wechat_env, "SIM_PORT": str(ports["simulator"]),
+                     "SIM_WEBHOOK_URL": f"{urls['rasa']}/webhooks/wechat/webhook",
+                     "SIM_SANDBOX_URL": urls["sandbox"]},
+                log_name=f"{log_prefix}-simulator"))
+        running.enter_context(service(
+            [PYTHON, "-m", "rasa", "run", "--enable-api", "--auth-token", API_TOKEN,
+             "-p", str(ports["rasa"]), "--model", str(MODEL),
+             "--endpoints", str(work_dir / "endpoints.yml"),
+             "--credentials", str(work_dir / "credentials.yml")],
+            f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=240,
+            log_name=f"{log_prefix}-rasa"))
+        yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],
+                    sandbox_url=urls["sandbox"], simulator_url=urls["simulator"],
+                    wechat_env=wechat_env, work_dir=work_dir)

@@ -1,0 +1,31 @@
+"""One running stack (sandbox insurer, actions, simulator, Rasa with the WeChat channel) for
+the WeChat protocol tests; each test talks to it as WeChat would, as a new user."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.stack import tuibao_stack
+from tests.wechat.wechat_caller import WeChatCaller
+
+# An EncodingAESKey the account used before the current one (rotation).
+PREVIOUS_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    # Insurer read timeout raised to 9 s: the slow-insurer test runs the sandbox at 6 s.
+    with tuibao_stack(tmp_path_factory.mktemp("wechat-stack"), insurer_read_timeout_s=9.0,
+                      previous_aes_key=PREVIOUS_AES_KEY, log_prefix="wechat") as running:
+        yield running
+
+
+@pytest.fixture
+def wechat(stack) -> WeChatCaller:
+    """WeChat's server in safe (AES) mode, the demo's mode."""
+    return WeChatCaller(stack.webhook_url)
+
+
+@pytest.fixture
+def wechat_plain(stack) -> WeChatCaller:
+    """WeChat's server in plaintext mode (same token)."""
+    return WeChatCaller(stack.webhook_url, aes_key=None)

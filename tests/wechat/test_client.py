@@ -1,0 +1,106 @@
+"""The async customer-service client against the real WeChat simulator (its stand-in of
+WeChat's server API): pushes land in the user's chat, tokens are refreshed once and under a
+lock, and WeChat's refusals stop pushing instead of hammering it."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+import requests
+
+from connectors.wechat.client import PushOutcome, WeChatApi
+from connectors.wechat.settings import WeChatSettings
+from tests.support.services import PYTHON, free_port, service
+from tests.support.stack import REDIS_URL
+from tests.wechat.wechat_caller import new_openid
+
+
+@pytest.fixture(scope="module")
+def simulator_url():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with service([PYTHON, "-m", "bot.simulator"], f"{url}/sim/health",
+                 env={"SIM_PORT": str(port), "SIM_WEBHOOK_URL": "http://127.0.0.1:9/unused"},
+                 log_name="wechat-client-simulator"):
+        yield url
+
+
+def settings_for(url: str) -> WeChatSettings:
+    return WeChatSettings(api_base_url=url, redis_prefix=f"tuibao-test:{uuid.uuid4().hex[:8]}")
+
+
+def follower(url: str) -> str:
+    openid = new_openid()
+    requests.post(f"{url}/sim/follow", json={"openid": openid}, timeout=5).raise_for_status()
+    return openid
+
+
+def outbox(url: str, openid: str):
+    return requests.get(f"{url}/sim/outbox", params={"openid": openid}, timeout=5).json()
+
+
+def test_push_reaches_the_follower_and_long_text_is_split(simulator_url):
+    openid = follower(simulator_url)
+    api = WeChatApi(settings_for(simulator_url))
+    long_text = "退保进度查询结果。" * 120  # about 3.2 KB in UTF-8
+    assert asyncio.run(api.send_text(openid, "您的退保申请已受理。")) is PushOutcome.SENT
+    assert asyncio.run(api.send_text(openid, long_text)) is PushOutcome.SENT
+    contents = [m["content"] for m in outbox(simulator_url, openid)]
+    assert contents[0] == "您的退保申请已受理。"
+    assert "".join(contents[1:]) == long_text and len(contents) == 3
+    assert all(len(c.encode("utf-8")) <= 2048 for c in contents)
+
+
+def test_token_taken_by_another_process_is_refreshed_once(simulator_url):
+    openid = follower(simulator_url)
+    api = WeChatApi(settings_for(simulator_url))
+    asyncio.run(api.send_text(openid, "第一条"))
+    # Another process fetching a token retires ours (WeChat's rule): the next push must
+    # refresh and still arrive.
+    requests.get(f"{simulator_url}/cgi-bin/token", params={
+        "grant_type": "client_credential", "appid": "wx00000000demo0001",
+        "secret": "demo-secret"}, timeout=5).raise_for_status()
+    assert asyncio.run(api.send_text(openid, "第二条")) is PushOutcome.SENT
+    assert [m["content"] for m in outbox(simulator_url, openid)] == ["第一条", "第二条"]
+
+
+def test_processes_sharing_redis_fetch_the_token_once(simulator_url):
+    settings = settings_for(simulator_url)
+    openid = follower(simulator_url)
+
+    async def scenario():
+        clients = [aioredis.from_url(REDIS_URL, decode_responses=True) for _ in range(4)]
+        apis = [WeChatApi(settings, redis=client) for client in clients]
+        try:
+            tokens = await asyncio.gather(*(api.access_token() for api in apis))
+            outcomes = await asyncio.gather(*(api.send_text(openid, f"消息{i}")
+                                              for i, api in enumerate(apis[:3])))
+            return tokens, outcomes
+        finally:
+            for client in clients:
+                await client.delete(f"{settings.redis_prefix}:access_token:{settings.app_id}")
+                await client.close()
+
+    tokens, outcomes = asyncio.run(scenario())
+    assert len(set(tokens)) == 1  # one refresh: a second would have retired the first
+    assert outcomes == [PushOutcome.SENT] * 3
+
+
+def test_window_closed_stops_pushing_until_the_user_writes(simulator_url):
+    stranger = new_openid()  # never followed: WeChat answers 43004
+    api = WeChatApi(settings_for(simulator_url))
+    assert asyncio.run(api.send_text(stranger, "您好")) is PushOutcome.WINDOW_CLOSED
+    assert asyncio.run(api.send_text(stranger, "您好")) is PushOutcome.WINDOW_CLOSED
+    assert outbox(simulator_url, stranger) == []
+
+    openid = follower(simulator_url)  # a follow allows 3 pushes within a minute
+    outcomes = [asyncio.run(api.send_text(openid, f"第{i}条")) for i in range(5)]
+    assert outcomes[:3] == [PushOutcome.SENT] * 3
+    assert outcomes[3:] == [PushOutcome.WINDOW_CLOSED] * 2  # 45047, then no more calls
+    assert len(outbox(simulator_url, openid)) == 3
+    requests.post(f"{simulator_url}/sim/messages", json={"openid": openid, "text": "在吗"},
+                  timeout=5).raise_for_status()
+    api.reopen_window(openid)  # what the channel does when the user writes
+    assert asyncio.run(api.send_text(openid, "在的")) is PushOutcome.SENT

@@ -1,0 +1,37 @@
+"""A whole surrender of seed policy 1, as a follower lives it in WeChat: every message signed
+and AES-encrypted, every answer a passive reply decrypted with the account's key."""
+from __future__ import annotations
+
+import re
+
+from tests.wechat.wechat_caller import new_openid
+
+
+def test_surrender_of_policy_1_from_start_to_case_number(stack, wechat):
+    openid = new_openid()
+
+    def say(text: str) -> str:
+        delivery = wechat.say(openid, text)
+        assert delivery.status == 200 and delivery.elapsed < 5, (text, delivery)
+        assert delivery.reply_text, f"no passive reply to {text!r}"
+        return delivery.reply_text
+
+    assert "保单号" in say("我要退保")
+    assert "身份证" in say("SBX1000000000012")
+    assert "138****8000" in say("19002X")
+    quote = say(stack.sms_code("13800138000"))
+    # Read back before any confirmation: figures, deductions, route, dates, end of cover.
+    for figure in ("47.19", "72.60", "25.41", "尾号6789", "2026-12-01", "2026-12-25", "保障"):
+        assert figure in quote, figure
+    assert "确认" in quote
+
+    submitted = say("确认")
+    case_number = re.search(r"TB20261125\d{6}", submitted)
+    assert case_number, submitted
+    assert "2026-12-01" in submitted and "2026-12-25" in submitted
+
+    # A second "确认" (double tap) never creates a second case.
+    again = say("确认")
+    assert re.findall(r"TB\d{14}", again) in ([], [case_number.group()])
+    # What the user typed never appears in the channel's answers as a whole ID number.
+    assert "11010519491231002X" not in quote + submitted
