@@ -49,6 +49,7 @@ _SEP = "[" + re.escape(_SEPARATORS) + "]"
 _DIGIT_RUN = re.compile(
     "[0-9" + _CN_DIGIT_CLASS + "](?:" + _SEP + "{0,2}[0-9" + _CN_DIGIT_CLASS + "])*"
 )
+_SPOKEN_X = re.compile(r"(?<=\d\d\d)叉")
 # Chinese digits are converted only in runs this long: shorter ones are words (一下, 两个).
 _MIN_CHINESE_RUN = 4
 
@@ -81,7 +82,9 @@ def identifier_view(text: str) -> str:
             return run
         return "".join(_CHINESE_DIGITS.get(c, c) for c in run)
 
-    return _DIGIT_RUN.sub(arabic, view)
+    view = _DIGIT_RUN.sub(arabic, view)
+    # 叉 is how the ID's check character X is dictated: only right after a digit run.
+    return _SPOKEN_X.sub("X", view)
 
 
 def normalise(value: str) -> str:
@@ -260,7 +263,10 @@ def _classify(value: str, prefix: str, cue: Optional[str]) -> List[Tuple[str, st
 
 def _is_candidate(value: str, prefix: str) -> bool:
     if prefix:
-        return True
+        # Join groups only up to about the identifier's length: "SBX… 19002X" is two things,
+        # but a policy number one digit short or long is still read (as invalid).
+        body = len(value) - len(prefix)
+        return 10 <= body <= 14 if prefix == "SBX" else 12 <= body <= 16
     return bool(
         _PHONE_RE.fullmatch(value) or _ID_RE.fullmatch(value)
         or re.fullmatch(r"\d{3,5}X|\d{4,6}", value)
