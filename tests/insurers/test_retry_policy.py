@@ -17,7 +17,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
-from insurers.base import HolderSession, InsurerUnavailable, SurrenderCase
+from insurers.base import HolderSession, InsurerUnavailable, NotRevocable, SessionExpired, SurrenderCase
 from insurers.http import CallLimits, RestInsurerAdapter
 from tests.support.services import free_port
 
@@ -68,7 +68,7 @@ class CountingInsurer:
 @pytest.fixture
 def insurer() -> Iterator[CountingInsurer]:
     server = CountingInsurer()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.server.shutdown()
@@ -150,3 +150,11 @@ def test_unreachable_insurer_is_reported_quickly_and_plainly():
         assert time.monotonic() - started < 1.0
     finally:
         adapter.close()
+
+
+def test_answers_the_sandbox_cannot_produce_on_demand_map_to_their_outcomes(insurer, adapter):
+    insurer.status, insurer.body = 409, {"error": "not_revocable", "state": "AGREE", "message": "已同意"}
+    assert asyncio.run(adapter.withdraw(SESSION, "TB20261125000001")) == NotRevocable(state="AGREE")
+    insurer.status, insurer.body = 401, {"error": "token_invalid", "message": "身份验证已过期"}
+    assert asyncio.run(adapter.case_status(SESSION, "TB20261125000001")) == SessionExpired()
+    assert len(insurer.requests) == 2  # answers, not failures: nothing repeated

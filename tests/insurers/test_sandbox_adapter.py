@@ -23,7 +23,6 @@ from insurers.base import (
     InsurerUnavailable,
     Locked,
     NotEligible,
-    NotRevocable,
     PolicySummary,
     SessionExpired,
     SurrenderCase,
