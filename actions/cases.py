@@ -1,0 +1,127 @@
+"""Surrender cases after the fact: status and withdrawal, also in a later conversation."""
+from __future__ import annotations
+
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import common, insurer_calls, wording
+from insurers.base import CaseNotFound, NotRevocable, SessionExpired, SurrenderCase
+
+CASE_REQUESTS = {"check_surrender_status": "status", "withdraw_surrender": "withdraw"}
+
+
+class ActionStartCaseRequest(Action):
+    """"查进度" or "撤销": remember which, and start the case form afresh."""
+
+    def name(self) -> Text:
+        return "action_start_case_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return [SlotSet("case_request", CASE_REQUESTS.get(intent, "status")),
+                SlotSet("stage", None)]
+
+
+def _adapter(tracker: Tracker, case_number: Optional[str], policy: Optional[str]):
+    if case_number:
+        return insurer_calls.adapter_for_case(case_number)
+    return insurer_calls.adapter_for_policy(policy) if policy else None
+
+
+class ActionCaseFollowup(Action):
+    """After the identity check: show the case; for a withdrawal, ask to confirm it."""
+
+    def name(self) -> Text:
+        return "action_case_followup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        session = insurer_calls.session_from(tracker)
+        case_number = tracker.get_slot("case_number")
+        policy = tracker.get_slot("policy_number") or (session.policy_number if session else None)
+        adapter = _adapter(tracker, case_number, policy)
+        if session is None or adapter is None:
+            return common.session_expired(dispatcher)
+        if case_number:
+            outcome = await adapter.case_status(session, case_number)
+        else:
+            listed = await adapter.list_cases(session)
+            if isinstance(listed, tuple):
+                if not listed:
+                    dispatcher.utter_message(response="utter_no_case")
+                    return [SlotSet("stage", "case_shown")]
+                outcome = listed[0]
+            else:
+                outcome = listed
+        if isinstance(outcome, SurrenderCase):
+            return self._show(dispatcher, tracker, outcome)
+        if isinstance(outcome, CaseNotFound):
+            dispatcher.utter_message(response="utter_case_not_found", case_number=outcome.case_number)
+            return [SlotSet("case_number", None), SlotSet("stage", "case_shown")]
+        if isinstance(outcome, SessionExpired):
+            return common.session_expired(dispatcher)
+        return common.insurer_down()
+
+    @staticmethod
+    def _show(dispatcher: CollectingDispatcher, tracker: Tracker,
+              case: SurrenderCase) -> List[EventType]:
+        values = wording.case_values(case)
+        dispatcher.utter_message(response="utter_case_status", **values)
+        events: List[EventType] = [SlotSet("case_number", case.case_number),
+                                   SlotSet("policy_number", case.policy_number)]
+        if tracker.get_slot("case_request") != "withdraw":
+            return events + [SlotSet("stage", "case_shown")]
+        if case.state == "APPLY":
+            dispatcher.utter_message(response="utter_ask_confirm_withdraw", **values)
+            return events + [SlotSet("stage", "withdraw_ready")]
+        if case.state == "REVOKE":
+            dispatcher.utter_message(response="utter_case_already_withdrawn", **values)
+        else:
+            dispatcher.utter_message(response="utter_case_not_revocable", **values)
+        return events + [SlotSet("stage", "case_shown")]
+
+
+class ActionWithdrawCase(Action):
+    """The user confirmed the withdrawal: revoke the case (allowed while it is in APPLY)."""
+
+    def name(self) -> Text:
+        return "action_withdraw_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        case_number = tracker.get_slot("case_number")
+        session = insurer_calls.session_from(tracker)
+        adapter = _adapter(tracker, case_number, None)
+        if not case_number or session is None or adapter is None:
+            return common.session_expired(dispatcher)
+        outcome = await adapter.withdraw(session, case_number)
+        if isinstance(outcome, SurrenderCase):
+            dispatcher.utter_message(response="utter_case_withdrawn", **wording.case_values(outcome))
+            return [SlotSet("stage", "withdrawn"), SlotSet("quote", None)]
+        if isinstance(outcome, NotRevocable):
+            dispatcher.utter_message(response="utter_case_not_revocable", case_number=case_number,
+                                     case_state=wording.CASE_STATE.get(outcome.state, outcome.state))
+            return [SlotSet("stage", "case_shown")]
+        if isinstance(outcome, CaseNotFound):
+            dispatcher.utter_message(response="utter_case_not_found", case_number=case_number)
+            return [SlotSet("case_number", None), SlotSet("stage", "case_shown")]
+        if isinstance(outcome, SessionExpired):
+            return common.session_expired(dispatcher)
+        return common.insurer_down()
+
+
+class ActionKeepCase(Action):
+    """The user does not withdraw after all: the application goes on."""
+
+    def name(self) -> Text:
+        return "action_keep_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_case_kept", case_number=tracker.get_slot("case_number") or "")
+        return [SlotSet("stage", "case_shown")]

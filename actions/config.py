@@ -1,0 +1,36 @@
+"""Settings of the action server, read from the environment when asked for, never at import.
+
+Every setting has a default that runs the demo on one machine.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """What the custom actions need to know about their surroundings."""
+
+    # SQLAlchemy URL of the handoff store the agent console reads.
+    handoff_db_url: str
+    # Said when no insurer-specific hotline is configured for the conversation's policy.
+    fallback_hotline: str
+    fallback_service_name: str
+    # Identity sessions end a little before the insurer's own expiry, so a call never
+    # starts with a token about to lapse.
+    session_margin_seconds: int
+
+
+def load_settings() -> ActionSettings:
+    """Read the settings from the environment (call it where needed; cheap)."""
+    default_db = f"sqlite:///{ROOT / 'var' / 'handoff.db'}"
+    return ActionSettings(
+        handoff_db_url=os.environ.get("TUIBAO_HANDOFF_DB_URL", default_db),
+        fallback_hotline=os.environ.get("TUIBAO_HANDOFF_HOTLINE", "400-000-0000"),
+        fallback_service_name=os.environ.get("TUIBAO_HANDOFF_SERVICE_NAME", "保险公司客服"),
+        session_margin_seconds=int(os.environ.get("TUIBAO_SESSION_MARGIN_SECONDS", "60")),
+    )

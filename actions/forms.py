@@ -1,0 +1,247 @@
+"""Form validation: the policy or case the user means, then the identity check.
+
+Both forms run the same identity check (ID suffix → SMS code → holder session), kept in the
+abstract ``IdentityFormValidation`` that rasa-sdk does not register. The raw ID suffix and SMS
+code are sent to the insurer once and then replaced in their slots by ``MASKED``; the token
+lives in non-influencing slots (see ``actions.insurer_calls``).
+
+A validator that meets a dead end for the form (lockout, insurer fault) sets ``stage`` and the
+form stops; rules then hand over to a person.
+"""
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import insurer_calls
+from actions.insurer_calls import cleared_session_slots, session_from, session_slots
+from bot import identifiers
+from insurers.base import (
+    Challenge,
+    CodeRejected,
+    HolderSession,
+    IdentityMismatch,
+    InsurerUnavailable,
+    Locked,
+)
+from insurers.masking import mask_policy_number
+
+log = logging.getLogger(__name__)
+
+# What an ID suffix or SMS code slot holds once the value has been used.
+MASKED = "******"
+# Stages at which a form must stop asking: the rules hand over to a person.
+STOPPING_STAGES = ("locked", "insurer_down")
+_SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def locked_until_text(until: dt.datetime) -> str:
+    """``2026-11-25T10:30+08:00`` → ``11月25日 10:30`` in Beijing time."""
+    local = until.astimezone(_SHANGHAI) if until.tzinfo else until
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _forget_identity() -> Dict[str, Any]:
+    return {"id_suffix": None, "sms_code": None, "challenge_id": None, "phone_masked": None,
+            "identity_reference": None, **cleared_session_slots()}
+
+
+class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
+    """Shared behaviour of forms that end in a verified policyholder."""
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        ...
+
+    @abc.abstractmethod
+    def reference(self, tracker: Tracker) -> Tuple[Optional[str], Optional[str]]:
+        """``(policy_number, case_number)`` the identity check starts from (one is None)."""
+
+    @staticmethod
+    def _reference_key(policy_number: Optional[str], case_number: Optional[str]) -> Optional[str]:
+        if policy_number:
+            return f"policy:{policy_number}"
+        return f"case:{case_number}" if case_number else None
+
+    def _identity_holds(self, tracker: Tracker) -> bool:
+        """Whether the identity already checked in this conversation covers the current
+        reference (same policy or same case), so the user is not asked again."""
+        policy, case = self.reference(tracker)
+        key = self._reference_key(policy, case)
+        if key is None:
+            return False
+        if tracker.get_slot("identity_reference") == key:
+            return True
+        # The policy in hand (also the one a case was just created for in this conversation):
+        # a case of another policy makes the insurer answer SessionExpired, and we check again.
+        session = session_from(tracker)
+        policy_in_hand = policy or tracker.get_slot("policy_number")
+        return bool(session and policy_in_hand and session.policy_number == policy_in_hand)
+
+    def _adapter(self, tracker: Tracker):
+        policy, case = self.reference(tracker)
+        if policy:
+            return insurer_calls.adapter_for_policy(policy)
+        return insurer_calls.adapter_for_case(case) if case else None
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tracker.get_slot("stage") in STOPPING_STAGES:
+            return []
+        return list(domain_slots)
+
+    # ------------------------------------------------------------ ID suffix
+    async def validate_id_suffix(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
+        if value == MASKED:
+            holds = self._identity_holds(tracker) and (
+                tracker.get_slot("challenge_id") or session_from(tracker)
+            )
+            return {"id_suffix": MASKED} if holds else _forget_identity()
+        policy, case = self.reference(tracker)
+        if not (policy or case):
+            # The reference was rejected in this same message; its validator already spoke.
+            return {"id_suffix": None}
+        suffix = identifiers.id_suffix(str(value))
+        if suffix is None:
+            dispatcher.utter_message(response="utter_id_suffix_need_six")
+            return {"id_suffix": None}
+        adapter = self._adapter(tracker)
+        if adapter is None:
+            dispatcher.utter_message(response="utter_policy_number_unknown")
+            return {"id_suffix": None}
+        outcome = await adapter.verify_holder(id_suffix=suffix, policy_number=policy,
+                                              case_number=None if policy else case)
+        if isinstance(outcome, Challenge):
+            return {
+                **_forget_identity(),
+                "id_suffix": MASKED,
+                "challenge_id": outcome.challenge_id,
+                "phone_masked": outcome.phone_masked,
+                "identity_reference": self._reference_key(policy, case),
+            }
+        if isinstance(outcome, IdentityMismatch):
+            dispatcher.utter_message(response="utter_identity_mismatch")
+            return {"id_suffix": None}
+        if isinstance(outcome, Locked):
+            dispatcher.utter_message(response="utter_identity_locked",
+                                     locked_until=locked_until_text(outcome.until))
+            return {**_forget_identity(), "stage": "locked"}
+        log.warning("identity check unavailable for %s", mask_policy_number(policy) if policy else "a case")
+        return {**_forget_identity(), "stage": "insurer_down"}
+
+    # ------------------------------------------------------------ SMS code
+    async def validate_sms_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Exchange the SMS code for the holder's session; the code is used exactly once."""
+        if value == MASKED:
+            if self._identity_holds(tracker) and session_from(tracker):
+                return {"sms_code": MASKED, "stage": "verified"}
+            return {"sms_code": None}
+        challenge_id = tracker.get_slot("challenge_id")
+        if not challenge_id or tracker.get_slot("id_suffix") != MASKED:
+            # No code was sent for this reference (yet): the ID suffix comes first.
+            return {"sms_code": None}
+        code = identifiers.normalise(str(value))
+        if not identifiers.is_valid_sms_code(code):
+            dispatcher.utter_message(response="utter_sms_code_format")
+            return {"sms_code": None}
+        adapter = self._adapter(tracker)
+        if adapter is None:
+            return {"sms_code": None}
+        outcome = await adapter.confirm_code(challenge_id, code)
+        if isinstance(outcome, HolderSession):
+            return {"sms_code": MASKED, "challenge_id": None, **session_slots(outcome),
+                    "stage": "verified"}
+        if isinstance(outcome, CodeRejected):
+            if outcome.attempts_left is not None:
+                dispatcher.utter_message(response="utter_sms_code_wrong_attempts",
+                                         attempts_left=outcome.attempts_left)
+            else:
+                dispatcher.utter_message(response="utter_sms_code_wrong")
+            return {"sms_code": None}
+        if isinstance(outcome, Locked):
+            dispatcher.utter_message(response="utter_identity_locked",
+                                     locked_until=locked_until_text(outcome.until))
+            return {**_forget_identity(), "stage": "locked"}
+        return {"sms_code": None, "stage": "insurer_down"}
+
+    # ------------------------------------------------------------ policy number
+    async def validate_policy_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """A typo'd number is pointed out before anything is sent to an insurer."""
+        policy = identifiers.normalise(str(value))
+        check = insurer_calls.policy_number_check(policy)
+        if check == "typo":
+            dispatcher.utter_message(response="utter_policy_number_typo", policy_number=policy)
+            return {"policy_number": None}
+        if check != "ok":
+            dispatcher.utter_message(response="utter_policy_number_unknown")
+            return {"policy_number": None}
+        result: Dict[Text, Any] = {"policy_number": policy}
+        if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds_for(tracker, policy):
+            result.update(_forget_identity())
+        return result
+
+    def _identity_holds_for(self, tracker: Tracker, policy: str) -> bool:
+        session = session_from(tracker)
+        return (tracker.get_slot("identity_reference") == f"policy:{policy}"
+                or bool(session and session.policy_number == policy))
+
+
+class ValidateSurrenderForm(IdentityFormValidation):
+    """surrender_form: policy number → ID suffix → SMS code."""
+
+    def name(self) -> Text:
+        return "validate_surrender_form"
+
+    def reference(self, tracker: Tracker) -> Tuple[Optional[str], Optional[str]]:
+        return tracker.get_slot("policy_number"), None
+
+
+class ValidateCaseForm(IdentityFormValidation):
+    """case_form (status and withdrawal): case number or policy number → ID suffix → SMS code."""
+
+    def name(self) -> Text:
+        return "validate_case_form"
+
+    def reference(self, tracker: Tracker) -> Tuple[Optional[str], Optional[str]]:
+        case = tracker.get_slot("case_number")
+        if case:
+            return None, case
+        return tracker.get_slot("policy_number"), None
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tracker.get_slot("stage") in STOPPING_STAGES:
+            return []
+        if not tracker.get_slot("case_number") and tracker.get_slot("policy_number"):
+            return ["policy_number", "id_suffix", "sms_code"]
+        return ["case_number", "id_suffix", "sms_code"]
+
+    async def validate_case_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        case = identifiers.normalise(str(value))
+        if not identifiers.is_valid_case_number(case):
+            dispatcher.utter_message(response="utter_case_number_invalid", case_number=case)
+            return {"case_number": None}
+        result: Dict[Text, Any] = {"case_number": case}
+        if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds(tracker):
+            result.update(_forget_identity())
+        return result

@@ -1,0 +1,101 @@
+"""The quote: fetched from the insurer once the holder is verified and read back in full
+before any confirmation; fee and timing questions answered from it."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import common, insurer_calls, wording
+from insurers.base import (
+    HolderSession,
+    InsurerAdapter,
+    NotEligible,
+    SessionExpired,
+    SurrenderQuote,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: InsurerAdapter,
+                              session: HolderSession) -> List[EventType]:
+    """Ask the insurer for a quote and say every figure of it, then ask for confirmation."""
+    outcome = await adapter.quote(session)
+    if isinstance(outcome, SurrenderQuote):
+        dispatcher.utter_message(response="utter_quote_readback", **wording.quote_readback(outcome))
+        dispatcher.utter_message(response="utter_ask_confirm_surrender")
+        return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
+    if isinstance(outcome, NotEligible):
+        return common.not_eligible(dispatcher, outcome)
+    if isinstance(outcome, SessionExpired):
+        return common.session_expired(dispatcher)
+    return common.insurer_down()
+
+
+class ActionQuoteSurrender(Action):
+    """After the identity check: the quote, read back, and the confirmation question."""
+
+    def name(self) -> Text:
+        return "action_quote_surrender"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        policy = tracker.get_slot("policy_number")
+        session = insurer_calls.session_from(tracker, policy)
+        adapter = insurer_calls.adapter_for_policy(policy) if policy else None
+        if session is None or adapter is None:
+            return common.session_expired(dispatcher)
+        return await quote_and_read_back(dispatcher, adapter, session)
+
+
+class ActionDropQuote(Action):
+    """The user does not confirm: nothing is submitted, the policy stays as it is."""
+
+    def name(self) -> Text:
+        return "action_drop_quote"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_surrender_not_submitted")
+        return [SlotSet("quote", None), SlotSet("stage", None)]
+
+
+class ActionAnswerFee(Action):
+    """"扣多少钱": the deductions of the quote in hand by name, or how they are worked out."""
+
+    def name(self) -> Text:
+        return "action_answer_fee"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        kept: Dict[str, Any] = tracker.get_slot("quote") or {}
+        if kept:
+            lines = wording.lines_from_slot(kept)
+            dispatcher.utter_message(response="utter_fee_quote",
+                                     deductions=wording.deductions_text(lines),
+                                     refund=wording.yuan(wording.Decimal(kept["refund"])),
+                                     reason=wording.BASIS_REASON.get(kept.get("basis", ""), ""))
+        else:
+            dispatcher.utter_message(response="utter_fee_general")
+        return []
+
+
+class ActionAnswerRefundTime(Action):
+    """"多久到账": the dates of the quote in hand, or the general rule."""
+
+    def name(self) -> Text:
+        return "action_answer_refund_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        values = wording.refund_time_from_slot(tracker.get_slot("quote"))
+        if values:
+            dispatcher.utter_message(response="utter_refund_time_quote", **values)
+        else:
+            dispatcher.utter_message(response="utter_refund_time_general")
+        return []

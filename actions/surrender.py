@@ -1,0 +1,80 @@
+"""Starting a surrender and submitting it, exactly once per quote."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import common, insurer_calls, wording
+from actions.quote import quote_and_read_back
+from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
+from insurers.masking import mask_policy_number
+
+log = logging.getLogger(__name__)
+
+
+def idempotency_key(conversation_id: str, quote_id: str) -> str:
+    """Derived from the conversation and the quote, so a repeated "确认" (double tap, network
+    retry, a restarted action server) sends the same key and the insurer returns the same case."""
+    return hashlib.sha256(f"tuibao:{conversation_id}:{quote_id}".encode()).hexdigest()[:40]
+
+
+class ActionStartSurrender(Action):
+    """Whatever state the conversation is in, "退保" starts a fresh surrender: forget the
+    previous quote and outcome. The policy number of a finished flow is forgotten unless this
+    message gives it again; the identity check is reused only for that same policy (the form
+    decides)."""
+
+    def name(self) -> Text:
+        return "action_start_surrender"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
+        given = next(tracker.get_latest_entity_values("policy_number"), None)
+        if not given and tracker.get_slot("stage") is not None:
+            # The policy of a finished flow is not assumed to be the one meant now.
+            events.append(SlotSet("policy_number", None))
+        return events
+
+
+class ActionSubmitSurrender(Action):
+    """The user confirmed: apply for the surrender of the quote just read back."""
+
+    def name(self) -> Text:
+        return "action_submit_surrender"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        kept = tracker.get_slot("quote")
+        policy = tracker.get_slot("policy_number")
+        if not kept or not policy:
+            dispatcher.utter_message(response="utter_nothing_to_confirm")
+            return [SlotSet("stage", None)]
+        session = insurer_calls.session_from(tracker, policy)
+        adapter = insurer_calls.adapter_for_policy(policy)
+        if session is None or adapter is None:
+            return common.session_expired(dispatcher)
+        key = idempotency_key(tracker.sender_id, kept["quote_id"])
+        outcome = await adapter.submit(session, kept["quote_id"], key)
+        if isinstance(outcome, SurrenderCase):
+            repeated = (tracker.get_slot("stage") == "submitted"
+                        and tracker.get_slot("case_number") == outcome.case_number)
+            log.info("surrender case %s for %s (%s)", outcome.case_number,
+                     mask_policy_number(policy), "repeat" if repeated else "new")
+            response = "utter_surrender_already_submitted" if repeated else "utter_surrender_submitted"
+            dispatcher.utter_message(response=response, **wording.case_values(outcome))
+            return [SlotSet("case_number", outcome.case_number), SlotSet("stage", "submitted")]
+        if isinstance(outcome, QuoteExpired):
+            dispatcher.utter_message(response="utter_quote_expired")
+            return await quote_and_read_back(dispatcher, adapter, session)
+        if isinstance(outcome, NotEligible):
+            return common.not_eligible(dispatcher, outcome)
+        if isinstance(outcome, SessionExpired):
+            return common.session_expired(dispatcher)
+        return common.insurer_down()
