@@ -36,8 +36,6 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         if self.url.get_backend_name() == "sqlite":
-            if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(url, future=True,
                                         connect_args={"timeout": 15, "check_same_thread": False})
             _serialise_sqlite_writers(self.engine)
@@ -48,6 +46,8 @@ class Database:
 
     def migrate(self) -> None:
         """Apply every migration (``alembic upgrade head``) on this database."""
+        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
