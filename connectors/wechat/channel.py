@@ -205,7 +205,9 @@ class WeChatInput(InputChannel):
             return self._passive(opened, reply)
 
         if self.settings.customer_service_api:
-            # Too slow for a passive reply: stop WeChat's retries, push when ready.
+            # Too slow for a passive reply: stop WeChat's retries, push when ready, and show
+            # "typing…" meanwhile so the user knows an answer is coming.
+            self._background(self.api.typing(message.openid))
             return await self._hand_over(key, opened, "push", fallback="success")
         if attempt < WECHAT_ATTEMPTS:
             # No push API: keep this attempt open; WeChat gives up at 5 s and retries, and the
@@ -256,12 +258,15 @@ class WeChatInput(InputChannel):
         return None, None
 
     # ------------------------------------------------------------------ the turn
+    def _background(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # keep a reference until it ends
+        task.add_done_callback(self._tasks.discard)
+
     def _start_turn(self, key: str, message: InboundMessage, text: str,
                     on_new_message: OnNewMessage) -> None:
         self._turn_done.setdefault(key, asyncio.Event())
-        task = asyncio.create_task(self._run_turn(key, message, text, on_new_message))
-        self._tasks.add(task)  # keep a reference until it ends
-        task.add_done_callback(self._tasks.discard)
+        self._background(self._run_turn(key, message, text, on_new_message))
 
     async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
         loop = asyncio.get_running_loop()
