@@ -20,9 +20,6 @@ class ActionSettings:
     # Said when no insurer-specific hotline is configured for the conversation's policy.
     fallback_hotline: str
     fallback_service_name: str
-    # Identity sessions end a little before the insurer's own expiry, so a call never
-    # starts with a token about to lapse.
-    session_margin_seconds: int
 
 
 def load_settings() -> ActionSettings:
@@ -32,5 +29,4 @@ def load_settings() -> ActionSettings:
         handoff_db_url=os.environ.get("TUIBAO_HANDOFF_DB_URL", default_db),
         fallback_hotline=os.environ.get("TUIBAO_HANDOFF_HOTLINE", "400-000-0000"),
         fallback_service_name=os.environ.get("TUIBAO_HANDOFF_SERVICE_NAME", "保险公司客服"),
-        session_margin_seconds=int(os.environ.get("TUIBAO_SESSION_MARGIN_SECONDS", "60")),
     )

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 from rasa_sdk import Tracker
 
 from actions.config import load_settings
-from insurers.base import HolderSession, InsurerAdapter
+from insurers.base import HolderSession, InsurerAdapter, UnknownInsurer
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def registry() -> Any:
         if _registry is None:
             from insurers.registry import InsurerRegistry
 
-            _registry = InsurerRegistry.from_file()
+            _registry = InsurerRegistry.from_environment()
         return _registry
 
 
@@ -38,20 +38,19 @@ def reset_registry() -> None:
     """Forget the registry, so the next call reads configuration again (tests change it)."""
     global _registry
     with _lock:
-        _registry = None
+        old, _registry = _registry, None
+    if old is not None:
+        old.close()
 
 
 def policy_number_check(policy_number: str) -> str:
     """``ok`` | ``typo`` | ``unknown`` (no configured insurer issues numbers of this shape)."""
-    from insurers.registry import check_policy_number
-
-    result = check_policy_number(policy_number)
-    return str(getattr(result, "value", result)).lower()
+    return registry().check_policy_number(policy_number).verdict.value
 
 
 def _as_adapter(found: Any) -> Optional[InsurerAdapter]:
-    if found is None or isinstance(found, InsurerAdapter):
-        return found
+    if found is None or isinstance(found, UnknownInsurer):
+        return None
     return registry().adapter_for(found)
 
 
@@ -82,17 +81,15 @@ def contact_for(policy_number: Optional[str], case_number: Optional[str]) -> Ins
         reg = registry()
         if policy_number:
             entry = reg.for_policy(policy_number)
-        if entry is None and case_number:
+        if (entry is None or isinstance(entry, UnknownInsurer)) and case_number:
             entry = reg.for_case(case_number)
     except Exception:  # a broken registry must not stop a handoff
         log.exception("registry lookup for the handoff failed")
-    # The registry may hand back an entry or an adapter; both may carry the contact.
-    for candidate in (entry, getattr(entry, "entry", None)):
-        hotline = getattr(candidate, "hotline", None)
-        if hotline:
-            name = getattr(candidate, "display_name", None) or getattr(candidate, "name", None)
-            return InsurerContact(name=name or settings.fallback_service_name, hotline=hotline)
-    return InsurerContact(name=settings.fallback_service_name, hotline=settings.fallback_hotline)
+    if entry is None or isinstance(entry, UnknownInsurer):
+        return InsurerContact(name=settings.fallback_service_name, hotline=settings.fallback_hotline)
+    # insurers.yml has no hotline field yet: an entry may grow one, else the configured line.
+    return InsurerContact(name=f"{entry.display_name}客服",
+                          hotline=getattr(entry, "hotline", None) or settings.fallback_hotline)
 
 
 # ---------------------------------------------------------------- the holder's session in slots
@@ -113,22 +110,20 @@ def cleared_session_slots() -> Dict[str, Any]:
 
 
 def session_from(tracker: Tracker, policy_number: Optional[str] = None) -> Optional[HolderSession]:
-    """The identity session kept in the tracker, if it is still valid and, when
-    ``policy_number`` is given, covers that very policy."""
+    """The identity session kept in the tracker, if there is one and, when ``policy_number``
+    is given, it covers that very policy.
+
+    Expiry is not judged here: the insurer's clock is the one that counts (it may differ from
+    ours), so a lapsed token shows up as ``SessionExpired`` and the actions check identity again.
+    The conversation's 30-minute session expiry clears these slots in any case."""
     token = tracker.get_slot("holder_token")
     holder_policy = tracker.get_slot("holder_policy")
-    expires = tracker.get_slot("holder_expires")
-    if not (token and holder_policy and expires):
+    if not (token and holder_policy):
         return None
     if policy_number and policy_number != holder_policy:
         return None
     try:
-        expires_at = dt.datetime.fromisoformat(expires)
-    except (TypeError, ValueError):
-        return None
-    now = dt.datetime.now(expires_at.tzinfo or dt.timezone.utc)
-    if expires_at.tzinfo is None:
-        now = dt.datetime.utcnow()
-    if expires_at - now < dt.timedelta(seconds=load_settings().session_margin_seconds):
-        return None
+        expires_at = dt.datetime.fromisoformat(tracker.get_slot("holder_expires") or "")
+    except ValueError:
+        expires_at = dt.datetime.now(dt.timezone.utc)
     return HolderSession(token=token, policy_number=holder_policy, expires_at=expires_at)

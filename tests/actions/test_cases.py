@@ -1,0 +1,114 @@
+"""Status and withdrawal in a later conversation: from the case number and the same identity
+check, through the real actions and the real sandbox insurer."""
+from __future__ import annotations
+
+import asyncio
+
+from rasa_sdk.events import SlotSet
+
+from actions.cases import ActionCaseFollowup, ActionKeepCase, ActionStartCaseRequest, ActionWithdrawCase
+from actions.forms import MASKED, ValidateCaseForm
+from actions.quote import ActionQuoteSurrender
+from actions.surrender import ActionSubmitSurrender
+
+from .conversation import Conversation, responses, slot_values
+from .test_surrender import POLICY_1, POLICY_7, verified
+
+FORM = ValidateCaseForm()
+
+
+async def surrender_policy_1(insurer, domain) -> str:
+    """An earlier conversation that ended with a case."""
+    earlier = Conversation("wx-user-earlier", domain)
+    await verified(earlier, insurer, POLICY_1)
+    await earlier.run(ActionQuoteSurrender())
+    events, _ = await earlier.run(ActionSubmitSurrender(), intent="affirm")
+    return slot_values(events)["case_number"]
+
+
+async def verify_by_case(conv: Conversation, insurer, case_number: str, suffix: str, phone: str) -> None:
+    conv.active_loop, conv.slots["requested_slot"] = "case_form", "case_number"
+    events, messages = await conv.run(FORM, extracted={"case_number": case_number})
+    assert messages == [] and SlotSet("requested_slot", "id_suffix") in events
+    conv.slots["requested_slot"] = "id_suffix"
+    events, _ = await conv.run(FORM, extracted={"id_suffix": suffix})
+    assert slot_values(events)["id_suffix"] == MASKED
+    assert SlotSet("requested_slot", "sms_code") in events
+    conv.slots["requested_slot"] = "sms_code"
+    events, _ = await conv.run(FORM, extracted={"sms_code": insurer.latest_code(phone)})
+    assert slot_values(events)["stage"] == "verified" and SlotSet("requested_slot", None) in events
+    conv.active_loop = None
+
+
+def test_status_in_a_new_conversation_from_the_case_number(insurer, domain):
+    conv = Conversation("wx-user-later", domain)
+
+    async def flow():
+        case_number = await surrender_policy_1(insurer, domain)
+        start = await conv.run(ActionStartCaseRequest(), intent="check_surrender_status")
+        await verify_by_case(conv, insurer, case_number, POLICY_1[1], POLICY_1[2])
+        return case_number, start, await conv.run(ActionCaseFollowup())
+
+    case_number, (start_events, _), (events, messages) = asyncio.run(flow())
+    assert start_events == [SlotSet("case_request", "status"), SlotSet("stage", None)]
+    assert responses(messages) == ["utter_case_status"]
+    said = conv.render(messages[0])
+    assert case_number in said and "已提交，正在审核" in said and "¥47.19" in said and "2026-12-01" in said
+    assert slot_values(events)["stage"] == "case_shown"
+
+
+def test_withdrawal_in_a_new_conversation_asks_first_then_revokes(insurer, domain):
+    conv = Conversation("wx-user-withdraw", domain)
+
+    async def flow():
+        case_number = await surrender_policy_1(insurer, domain)
+        await conv.run(ActionStartCaseRequest(), intent="withdraw_surrender")
+        await verify_by_case(conv, insurer, case_number, POLICY_1[1], POLICY_1[2])
+        shown = await conv.run(ActionCaseFollowup())
+        done = await conv.run(ActionWithdrawCase(), intent="affirm")
+        again = await conv.run(ActionCaseFollowup())
+        return case_number, shown, done, again
+
+    case_number, (shown_events, shown), (done_events, done), (_, again) = asyncio.run(flow())
+    assert responses(shown) == ["utter_case_status", "utter_ask_confirm_withdraw"]
+    assert slot_values(shown_events)["stage"] == "withdraw_ready"
+    assert responses(done) == ["utter_case_withdrawn"]
+    assert case_number in conv.render(done[0])
+    assert slot_values(done_events)["stage"] == "withdrawn"
+    # Asked again, the case is already withdrawn: said so, nothing asked.
+    assert responses(again) == ["utter_case_status", "utter_case_already_withdrawn"]
+
+
+def test_declining_the_withdrawal_keeps_the_case(insurer, domain):
+    conv = Conversation("wx-user-keep", domain)
+    conv.slots["case_number"] = "TB20261123000001"
+    events, messages = asyncio.run(conv.run(ActionKeepCase(), intent="deny"))
+    assert events == [SlotSet("stage", "case_shown")]
+    assert responses(messages) == ["utter_case_kept"]
+
+
+def test_status_from_a_policy_number_finds_the_open_case(insurer, domain):
+    conv = Conversation("wx-user-policy-7", domain)
+
+    async def flow():
+        await conv.run(ActionStartCaseRequest(), intent="check_surrender_status")
+        conv.active_loop, conv.slots["requested_slot"] = "case_form", "case_number"
+        # The user gives a policy number (and the ID suffix) where the case number was asked.
+        events, messages = await conv.run(FORM, extracted={"policy_number": POLICY_7[0],
+                                                           "id_suffix": POLICY_7[1]})
+        assert messages == [] and SlotSet("requested_slot", "sms_code") in events
+        conv.slots["requested_slot"] = "sms_code"
+        await conv.run(FORM, extracted={"sms_code": insurer.latest_code(POLICY_7[2])})
+        return await conv.run(ActionCaseFollowup())
+
+    events, messages = asyncio.run(flow())
+    assert responses(messages) == ["utter_case_status"]
+    assert "TB20261123000001" in conv.render(messages[0])
+
+
+def test_malformed_case_number_is_pointed_out(insurer, domain):
+    conv = Conversation("wx-user-badcase", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "case_form", "case_number"
+    events, messages = asyncio.run(conv.run(FORM, extracted={"case_number": "TB2026139900001"}))
+    assert responses(messages) == ["utter_case_number_invalid"]
+    assert slot_values(events)["case_number"] is None

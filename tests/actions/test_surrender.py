@@ -1,0 +1,209 @@
+"""The surrender through the real actions against the real sandbox insurer (today 2026-11-25).
+
+What the user would notice: the typo pointed out before anything is sent, the identity check,
+the quote read back with every figure, one case however often "确认" arrives, and a plain
+handoff when the insurer fails.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from rasa_sdk.events import SlotSet
+
+from actions.forms import MASKED, ValidateSurrenderForm
+from actions.handoff import ActionHandoff
+from actions.handoff_store import list_handoffs
+from actions.quote import ActionAnswerFee, ActionQuoteSurrender
+from actions.surrender import ActionSubmitSurrender
+from actions.config import load_settings
+
+from .conversation import Conversation, responses, slot_values
+
+POLICY_1 = ("SBX1000000000012", "31002X", "13800138000")  # 张伟, ACC_1Y, refund ¥47.19
+POLICY_7 = ("SBX2000000000079", "01001X", "13700137000")  # 王芳, case open since 2026-11-23
+POLICY_8 = ("SBX1000000000089", "01001X", "13700137000")  # 王芳, terminated
+FORM = ValidateSurrenderForm()
+
+
+async def verified(conv: Conversation, insurer, policy) -> None:
+    """Policy number and ID suffix in one message, then the SMS code: the form is done."""
+    number, suffix, phone = policy
+    conv.active_loop = "surrender_form"
+    conv.slots["requested_slot"] = "policy_number"
+    events, messages = await conv.run(FORM, extracted={"policy_number": number, "id_suffix": suffix})
+    assert messages == []
+    assert slot_values(events)["id_suffix"] == MASKED
+    assert SlotSet("requested_slot", "sms_code") in events or conv.slots["sms_code"] is None
+    conv.slots["requested_slot"] = "sms_code"
+    events, messages = await conv.run(FORM, extracted={"sms_code": insurer.latest_code(phone)})
+    assert messages == []
+    values = slot_values(events)
+    assert values["sms_code"] == MASKED and values["stage"] == "verified"
+    assert values["holder_policy"] == number and values["holder_token"]
+    conv.active_loop = None
+
+
+def test_policy_1_quote_is_read_back_in_full_and_a_double_confirmation_makes_one_case(insurer, domain):
+    conv = Conversation("wx-user-policy-1", domain)
+
+    async def flow():
+        await verified(conv, insurer, POLICY_1)
+        quote_events, quote_messages = await conv.run(ActionQuoteSurrender())
+        first = await conv.run(ActionSubmitSurrender(), intent="affirm")
+        second = await conv.run(ActionSubmitSurrender(), intent="affirm")
+        return quote_events, quote_messages, first, second
+
+    quote_events, quote_messages, (first_events, first_messages), (second_events, second_messages) = \
+        asyncio.run(flow())
+
+    assert responses(quote_messages) == ["utter_quote_readback", "utter_ask_confirm_surrender"]
+    assert slot_values(quote_events)["stage"] == "quote_ready"
+    readback = conv.render(quote_messages[0])
+    for figure in ("¥72.60", "¥25.41", "¥47.19", "2026-12-01", "2026-12-25", "2026年12月1日",
+                   "招商银行 尾号6789", "保障立即终止"):
+        assert figure in readback, (figure, readback)
+    assert "−¥25.41" in readback  # the deduction is shown as taken off, by its own label
+
+    assert responses(first_messages) == ["utter_surrender_submitted"]
+    case_number = slot_values(first_events)["case_number"]
+    assert case_number.startswith("TB20261125")
+    assert first_events == [SlotSet("case_number", case_number), SlotSet("stage", "submitted")]
+    told = conv.render(first_messages[0])
+    assert case_number in told and "2026-12-01" in told and "2026-12-25" in told
+
+    # The second "确认" (double tap) reaches the insurer with the same key: the same case.
+    assert responses(second_messages) == ["utter_surrender_already_submitted"]
+    assert second_events == [SlotSet("case_number", case_number), SlotSet("stage", "submitted")]
+
+    async def cases():
+        from actions import insurer_calls
+        adapter = insurer_calls.adapter_for_policy(POLICY_1[0])
+        return await adapter.list_cases(insurer_calls.session_from(conv.tracker("inform", {}), POLICY_1[0]))
+
+    listed = asyncio.run(cases())
+    assert [case.case_number for case in listed] == [case_number]
+
+
+def test_fee_question_after_the_quote_names_each_deduction(insurer, domain):
+    conv = Conversation("wx-user-fee", domain)
+
+    async def flow():
+        await verified(conv, insurer, POLICY_1)
+        await conv.run(ActionQuoteSurrender())
+        return await conv.run(ActionAnswerFee(), intent="ask_surrender_fee")
+
+    events, messages = asyncio.run(flow())
+    assert events == [] and responses(messages) == ["utter_fee_quote"]
+    said = conv.render(messages[0])
+    assert "¥25.41" in said and "¥47.19" in said
+
+
+def test_typo_in_policy_number_is_pointed_out_before_the_insurer_is_asked(insurer, domain):
+    conv = Conversation("wx-user-typo", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "policy_number"
+    events, messages = asyncio.run(conv.run(FORM, extracted={"policy_number": "SBX1000000000013",
+                                                             "id_suffix": "31002X"}))
+    assert responses(messages) == ["utter_policy_number_typo"]
+    assert "SBX1000000000013" in conv.render(messages[0])
+    assert slot_values(events)["policy_number"] is None and slot_values(events)["id_suffix"] is None
+    assert insurer.sms(POLICY_1[2]) == []  # nothing was sent to the insurer, so no SMS
+
+
+def test_wrong_id_suffix_then_the_right_one(insurer, domain):
+    conv = Conversation("wx-user-suffix", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    conv.slots["policy_number"] = POLICY_1[0]
+
+    async def flow():
+        wrong = await conv.run(FORM, extracted={"id_suffix": "123456"})
+        right = await conv.run(FORM, extracted={"id_suffix": "31002X"})
+        return wrong, right
+
+    (wrong_events, wrong_messages), (right_events, right_messages) = asyncio.run(flow())
+    assert responses(wrong_messages) == ["utter_identity_mismatch"]
+    assert wrong_events == [SlotSet("id_suffix", None)]
+    assert right_messages == []
+    values = slot_values(right_events)
+    assert values["id_suffix"] == MASKED and values["phone_masked"] == "138****8000"
+    assert "31002X" not in repr(right_events)  # the raw suffix does not stay in any slot
+    assert len(insurer.sms(POLICY_1[2])) == 1
+
+
+def test_five_wrong_suffixes_lock_the_check_and_a_person_takes_over(insurer, domain):
+    conv = Conversation("wx-user-locked", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    conv.slots["policy_number"] = POLICY_1[0]
+
+    async def flow():
+        said = []
+        for _ in range(6):
+            events, messages = await conv.run(FORM, extracted={"id_suffix": "999999"})
+            said.append(responses(messages))
+            if conv.slots["stage"] == "locked":
+                break
+        handoff = await conv.run(ActionHandoff())
+        return said, events, handoff
+
+    said, last_events, (handoff_events, handoff_messages) = asyncio.run(flow())
+    assert said[0] == ["utter_identity_mismatch"] and said[-1] == ["utter_identity_locked"]
+    assert SlotSet("requested_slot", None) in last_events  # the form stops asking
+    assert responses(handoff_messages) == ["utter_handoff_identity_locked"]
+    assert "400-123-4567" in conv.render(handoff_messages[0])
+    [queued] = list_handoffs(load_settings().handoff_db_url)
+    assert (queued.reason, queued.conversation_id) == ("identity_locked", "wx-user-locked")
+    assert queued.policy_number_masked == "SBX1********0012"
+    assert "999999" not in queued.last_message_masked
+
+
+def test_wrong_sms_code_says_how_many_tries_are_left(insurer, domain):
+    conv = Conversation("wx-user-code", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    conv.slots["policy_number"] = POLICY_1[0]
+
+    async def flow():
+        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        conv.slots["requested_slot"] = "sms_code"
+        real = insurer.latest_code(POLICY_1[2])
+        wrong = "000000" if real != "000000" else "111111"
+        return await conv.run(FORM, extracted={"sms_code": wrong})
+
+    events, messages = asyncio.run(flow())
+    assert responses(messages) in (["utter_sms_code_wrong_attempts"], ["utter_sms_code_wrong"])
+    assert slot_values(events)["sms_code"] is None and conv.slots["stage"] is None
+
+
+def test_open_case_and_terminated_policy_are_explained(insurer, domain):
+    async def flow(policy):
+        conv = Conversation(f"wx-user-{policy[0]}", domain)
+        await verified(conv, insurer, policy)
+        return conv, await conv.run(ActionQuoteSurrender())
+
+    conv7, (events7, messages7) = asyncio.run(flow(POLICY_7))
+    assert responses(messages7) == ["utter_not_eligible_case_open"]
+    assert "TB20261123000001" in conv7.render(messages7[0])
+    assert slot_values(events7)["stage"] == "not_eligible"
+    assert slot_values(events7)["case_number"] == "TB20261123000001"
+
+    conv8, (events8, messages8) = asyncio.run(flow(POLICY_8))
+    assert responses(messages8) == ["utter_not_eligible_terminated"]
+    assert slot_values(events8)["stage"] == "not_eligible"
+
+
+def test_insurer_fault_stops_the_form_and_hands_over_with_an_apology(insurer, domain):
+    conv = Conversation("wx-user-fault", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    conv.slots["policy_number"] = POLICY_1[0]
+    insurer.faults(error_rate=1.0)
+
+    async def flow():
+        form = await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        return form, await conv.run(ActionHandoff())
+
+    (form_events, form_messages), (events, messages) = asyncio.run(flow())
+    assert slot_values(form_events)["stage"] == "insurer_down"
+    assert SlotSet("requested_slot", None) in form_events
+    assert responses(messages) == ["utter_handoff_insurer_unavailable"]
+    said = conv.render(messages[0])
+    assert "抱歉" in said and "400-123-4567" in said and "RG" in said
+    [queued] = list_handoffs(load_settings().handoff_db_url)
+    assert queued.reason == "insurer_unavailable"
