@@ -1,12 +1,13 @@
 """A real simulator process, and a tiny local HTTP server standing in for the bot's webhook."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -45,8 +46,9 @@ class WebhookReceiver:
         return list(self.calls)
 
 
-@pytest.fixture(scope="session")
-def webhook() -> WebhookReceiver:
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A threaded local HTTP server on a free port that records calls and answers as told."""
     port = free_port()
     receiver = WebhookReceiver(url=f"http://127.0.0.1:{port}/webhooks/wechat/webhook")
     lock = threading.Lock()
@@ -78,8 +80,17 @@ def webhook() -> WebhookReceiver:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield receiver
-    server.shutdown()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(autouse=True)

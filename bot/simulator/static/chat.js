@@ -5,6 +5,8 @@
 const OPENID_KEY = "tuibao-sim-openid";
 const TIME_GAP_SECONDS = 5 * 60; // WeChat prints the time when 5 minutes passed
 const $ = (id) => document.getElementById(id);
+// WeChat and the insurer live in China: show their times in Beijing time, whatever the host.
+const ZONE = "Asia/Shanghai";
 
 const state = {
   openid: null,
@@ -30,9 +32,11 @@ async function api(path, options = {}) {
 
 function log(text) {
   const li = document.createElement("li");
-  li.textContent = `${new Date().toLocaleTimeString("zh-CN", { hour12: false })} ${text}`;
-  $("sim-log").appendChild(li);
-  li.scrollIntoView({ block: "nearest" });
+  li.textContent = `${new Date().toLocaleTimeString("zh-CN", { hour12: false, timeZone: ZONE })} ${text}`;
+  const list = $("sim-log");
+  list.appendChild(li);
+  list.scrollTop = list.scrollHeight; // never scroll the page itself
+
 }
 
 // ---- follower -------------------------------------------------------------------------
@@ -149,8 +153,11 @@ function toggleSubmenu(button, index, count) {
   });
   const barWidth = $("menu-buttons").offsetWidth;
   const slot = barWidth / count;
-  box.style.left = `${48 + slot * index + 6}px`;
-  box.style.width = `${Math.max(slot - 12, 120)}px`;
+  const width = Math.max(slot - 12, 110);
+  // Centred over its button, but never past the screen's right edge.
+  const left = Math.min(48 + slot * index + (slot - width) / 2, 48 + barWidth - width - 6);
+  box.style.left = `${left}px`;
+  box.style.width = `${width}px`;
   box.hidden = false;
 }
 
@@ -229,10 +236,9 @@ function renderMsgMenu(container, msgmenu) {
 }
 
 function timeLabel(date) {
-  const now = new Date();
-  const hm = date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false });
-  if (date.toDateString() === now.toDateString()) return hm;
-  return `${date.getMonth() + 1}月${date.getDate()}日 ${hm}`;
+  const hm = date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: ZONE });
+  const day = (d) => d.toLocaleDateString("zh-CN", { month: "long", day: "numeric", timeZone: ZONE });
+  return day(date) === day(new Date()) ? hm : `${day(date)} ${hm}`;
 }
 
 function renderItem(item) {
@@ -311,7 +317,7 @@ function renderSms(messages) {
     wrap.className = "sms";
     const sender = document.createElement("div");
     sender.className = "sms-sender";
-    sender.textContent = `保险公司 · ${new Date(sms.sent_at).toLocaleString("zh-CN", { hour12: false })}`;
+    sender.textContent = `保险公司 · ${new Date(sms.sent_at).toLocaleString("zh-CN", { hour12: false, timeZone: ZONE })}`;
     const bubble = document.createElement("div");
     bubble.className = "sms-bubble";
     const text = String(sms.text || "");
@@ -351,7 +357,8 @@ function pollSms() {
 }
 
 function tickClock() {
-  $("clock").textContent = new Date().toLocaleTimeString("zh-CN", { hour: "numeric", minute: "2-digit", hour12: false });
+  const now = new Date().toLocaleTimeString("zh-CN", { hour: "numeric", minute: "2-digit", hour12: false, timeZone: ZONE });
+  document.querySelectorAll(".clock").forEach((el) => { el.textContent = now; });
 }
 tickClock();
 setInterval(tickClock, 10000);
