@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -91,7 +92,12 @@ def score_entities(
 
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
 
+    # the processor logs every parse at debug level; the figures are what matter here
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 

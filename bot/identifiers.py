@@ -77,6 +77,13 @@ def identifier_view(text: str) -> str:
 
     def arabic(match: "re.Match[str]") -> str:
         run = match.group(0)
+        start = match.start()
+        if start > 0 and match.string[start - 1] in "后末前第" and run[0] in _CHINESE_DIGITS:
+            # 后六31002X: the 六 belongs to the cue word "后六(位)", not to the number
+            return run[0] + arabic_run(run[1:])
+        return arabic_run(run)
+
+    def arabic_run(run: str) -> str:
         digits = sum(1 for c in run if c.isdigit() or c in _CHINESE_DIGITS)
         if digits < _MIN_CHINESE_RUN or not any(c in _CHINESE_DIGITS for c in run):
             return run
@@ -195,9 +202,10 @@ _CUES: Tuple[Tuple[str, str], ...] = (
     ("手机尾号", PHONE_NUMBER), ("电话尾号", PHONE_NUMBER), ("卡尾号", "bank_card"),
     ("银行卡", "bank_card"),
     ("身份证", ID_NUMBER), ("证件", ID_NUMBER), ("身份", ID_NUMBER),
-    ("后六位", ID_NUMBER), ("后6位", ID_NUMBER), ("后五位", ID_NUMBER), ("后5位", ID_NUMBER),
-    ("后四位", ID_NUMBER), ("后4位", ID_NUMBER), ("末六位", ID_NUMBER), ("末6位", ID_NUMBER),
-    ("末四位", ID_NUMBER), ("末4位", ID_NUMBER), ("最后六位", ID_NUMBER), ("尾号", ID_NUMBER),
+    # "后六" without 位 too: people drop it ("证件后六 31002X")
+    ("后六", ID_NUMBER), ("后6", ID_NUMBER), ("后五", ID_NUMBER), ("后5", ID_NUMBER),
+    ("后四", ID_NUMBER), ("后4", ID_NUMBER), ("末六", ID_NUMBER), ("末6", ID_NUMBER),
+    ("末四", ID_NUMBER), ("末4", ID_NUMBER), ("最后六", ID_NUMBER), ("尾号", ID_NUMBER),
     ("尾数", ID_NUMBER), ("ID", ID_NUMBER), ("SFZ", ID_NUMBER),
     ("验证码", SMS_CODE), ("校验码", SMS_CODE), ("动态码", SMS_CODE), ("短信", SMS_CODE),
     ("CODE", SMS_CODE), ("YZM", SMS_CODE), ("验证", SMS_CODE), ("码是", SMS_CODE),

@@ -92,6 +92,8 @@ def test_id_suffix_is_the_last_six():
     ("身份证幺幺零幺零五幺九四九幺二三幺零零二叉", [("id_number", "11010519491231002X", True)]),
     ("身份证后六位一九零零二叉", [("id_number", "19002X", True)]),
     ("后四位 002X", [("id_number", "002X", True)]),
+    ("证件后六31002x", [("id_number", "31002X", True)]),
+    ("身份证后六一五零零二八", [("id_number", "150028", True)]),
     ("验证码是五四三二一零", [("sms_code", "543210", True)]),
     ("code:８８２０１４", [("sms_code", "882014", True)]),
     ("123456是验证码", [("sms_code", "123456", True)]),

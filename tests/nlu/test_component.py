@@ -1,0 +1,46 @@
+"""IdentifierExtractor as Rasa runs it: through the registered graph component and, when a
+model is trained, through the whole pipeline."""
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.identifiers import IdentifierExtractor
+
+
+def run(text, existing=None):
+    extractor = IdentifierExtractor.create(IdentifierExtractor.get_default_config(), None, None, None)
+    message = Message(data={"text": text, "entities": list(existing or [])})
+    (message,) = extractor.process([message])
+    return message.get("entities")
+
+
+def test_registered_under_its_config_name():
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+
+    registered = DefaultV1Recipe._from_registry("bot.components.identifiers.IdentifierExtractor")
+    assert registered.clazz is IdentifierExtractor
+    assert DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR in registered.types
+    assert not registered.is_trainable
+
+
+def test_entities_carry_normalised_value_span_and_validity():
+    text = "保单号 ｓｂｘ１０００ ００００ ０００１ ３，身份证后六位31002x"
+    entities = run(text)
+    policy = next(e for e in entities if e["entity"] == "policy_number")
+    assert policy["value"] == "SBX1000000000013" and policy["valid"] is False
+    assert text[policy["start"]:policy["end"]].startswith("ｓｂｘ")
+    id_number = next(e for e in entities if e["entity"] == "id_number")
+    assert id_number["value"] == "31002X" and id_number["valid"] is True
+    assert all(e["extractor"] == "IdentifierExtractor" for e in entities)
+
+
+def test_bare_six_digits_give_both_readings_for_the_form_to_choose():
+    entities = run("604218")
+    assert sorted(e["entity"] for e in entities) == ["id_number", "sms_code"]
+    assert all(e["ambiguous"] for e in entities)
+
+
+def test_identifier_entities_from_other_extractors_are_dropped():
+    other = [{"entity": "sms_code", "value": "验证码604218", "start": 0, "end": 9, "extractor": "DIETClassifier"},
+             {"entity": "reason", "value": "买错了", "start": 10, "end": 13, "extractor": "DIETClassifier"}]
+    entities = run("验证码604218，买错了", other)
+    assert {(e["entity"], e["value"]) for e in entities} == {("sms_code", "604218"), ("reason", "买错了")}
