@@ -113,6 +113,8 @@ class SurrenderQuote:
     expected_refund_date: dt.date
     legal_latest_date: dt.date
     valid_until: dt.datetime
+    # official_calendar | weekdays_estimate (no holiday data for a year: Monday–Friday counted)
+    expected_refund_date_basis: str = "official_calendar"
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class SurrenderCase:
     refund: Decimal
     route: RefundRoute
     updated_at: Optional[dt.datetime] = None
+    # official_calendar | weekdays_estimate (no holiday data for a year: Monday–Friday counted)
+    expected_refund_date_basis: str = "official_calendar"
 
 
 @dataclass(frozen=True)

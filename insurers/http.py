@@ -510,6 +510,12 @@ def _route(fields: _Fields) -> RefundRoute:
     return RefundRoute(kind=fields.choice("kind", ("wechat_pay", "bank_card")), display=fields.text("display"))
 
 
+def _refund_date_basis(fields: _Fields) -> str:
+    """How the insurer counted the expected refund date. An insurer that does not say is taken
+    to use the official calendar; a basis we do not know yet is passed on as given."""
+    return fields.opt_text("expected_refund_date_basis") or "official_calendar"
+
+
 def _surrender_quote(fields: _Fields) -> SurrenderQuote:
     return SurrenderQuote(
         quote_id=fields.text("quote_id"),
@@ -527,6 +533,7 @@ def _surrender_quote(fields: _Fields) -> SurrenderQuote:
         expected_refund_date=fields.date("expected_refund_date"),
         legal_latest_date=fields.date("legal_latest_date"),
         valid_until=fields.instant("valid_until"),
+        expected_refund_date_basis=_refund_date_basis(fields),
     )
 
 
@@ -542,6 +549,7 @@ def _surrender_case(fields: _Fields) -> SurrenderCase:
         refund=fields.fen("refund_fen"),
         route=_route(fields.obj("refund_route")),
         updated_at=fields.opt_instant("updated_at"),
+        expected_refund_date_basis=_refund_date_basis(fields),
     )
 
 

@@ -37,7 +37,7 @@ API_VERSION = "1.0.0"
 _api_key_header = APIKeyHeader(name="X-Api-Key", auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
 ERROR_RESPONSES = {code: {"model": schemas.ErrorOut} for code in (401, 403, 404, 409, 410, 422,
-                                                                   423, 503)}
+                                                                   423)}
 
 
 class FaultInjector:
@@ -87,10 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
         for handler in logging.getLogger().handlers:  # defence in depth: mask whatever is logged
             handler.addFilter(PersonalDataFilter())
         await run_in_threadpool(insurer.start)
-        try:
-            rules.expected_refund_date(clock.today() + dt.timedelta(days=31))
-        except rules.CalendarUnavailable as exc:
-            log.error("%s: quotes and surrenders will answer 503 calendar_unavailable", exc)
+        # Missing holiday data never blocks a surrender; say so if the next month needs it.
+        horizon = rules.expected_refund_date(clock.today() + dt.timedelta(days=31))
+        if horizon.basis != rules.OFFICIAL_CALENDAR:
+            log.warning("no holiday data for %s within the next month: expected refund dates will "
+                        "be Monday–Friday estimates (%s); quotes and surrenders go on "
+                        "(upgrade chinesecalendar when it has %s)", horizon.date.year,
+                        horizon.basis, horizon.date.year)
         yield
         db.dispose()
 

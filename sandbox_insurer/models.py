@@ -114,6 +114,8 @@ class Quote(Base):
     route_display = Column(String(64), nullable=False)
     quoted_on = Column(Date, nullable=False)
     expected_refund_date = Column(Date, nullable=False)
+    expected_refund_date_basis = Column(String(24), nullable=False, default="official_calendar",
+                                        server_default="official_calendar")
     legal_latest_date = Column(Date, nullable=False)
     created_at = Column(UtcDateTime, nullable=False)
     valid_until = Column(UtcDateTime, nullable=False)
@@ -140,6 +142,8 @@ class SurrenderCase(Base):
     reason = Column(String(200))
     submitted_on = Column(Date, nullable=False)
     expected_refund_date = Column(Date, nullable=False)
+    expected_refund_date_basis = Column(String(24), nullable=False, default="official_calendar",
+                                        server_default="official_calendar")
     legal_latest_date = Column(Date, nullable=False)
     refund_fen = Column(Integer, nullable=False)
     route_kind = Column(String(16), nullable=False)

@@ -6,11 +6,15 @@ everything stored or sent is integer fen.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 import chinese_calendar
+
+log = logging.getLogger("sandbox_insurer")
 
 YEAR_DAYS = 365
 NET_PREMIUM_SHARE = Decimal("0.65")  # short-term accident/medical: 35% deduction from gross
@@ -46,12 +50,12 @@ LINE_LABELS = {
 WECHAT_PAY_DISPLAY = "微信支付原路退回"
 
 
-class CalendarUnavailable(RuntimeError):
-    """The holiday library has no data for a year we need: refuse rather than guess."""
+# How an expected refund date was counted (``expected_refund_date_basis`` on the wire).
+OFFICIAL_CALENDAR = "official_calendar"  # every day looked at was covered by chinesecalendar
+WEEKDAYS_ESTIMATE = "weekdays_estimate"  # some day was not: Monday–Friday counted as working days
 
-    def __init__(self, year: int) -> None:
-        super().__init__(f"chinesecalendar has no holiday data for {year}")
-        self.year = year
+_warned_years: Set[int] = set()
+_warned_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -141,21 +145,48 @@ def quote_figures(terms: PolicyTerms, today: dt.date) -> QuoteFigures:
     raise ValueError(f"unknown product {code}")
 
 
-def is_workday(day: dt.date) -> bool:
+class RefundDate(NamedTuple):
+    date: dt.date
+    basis: str  # OFFICIAL_CALENDAR | WEEKDAYS_ESTIMATE
+
+
+def _warn_no_calendar(year: int) -> None:
+    with _warned_lock:
+        if year in _warned_years:
+            return
+        _warned_years.add(year)
+    log.warning("chinesecalendar %s has no holiday data for %s: days in %s count Monday–Friday "
+                "as working days (expected_refund_date_basis=%s)",
+                getattr(chinese_calendar, "__version__", "?"), year, year, WEEKDAYS_ESTIMATE)
+
+
+def workday(day: dt.date) -> Tuple[bool, bool]:
+    """(is a working day, the holiday library covered it). Without data for the year,
+    Monday–Friday count as working days: a surrender is never blocked by missing data."""
     try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError as exc:
-        raise CalendarUnavailable(day.year) from exc
+        return chinese_calendar.is_workday(day), True
+    except NotImplementedError:
+        _warn_no_calendar(day.year)
+        return day.weekday() < 5, False
 
 
-def expected_refund_date(submitted_on: dt.date) -> dt.date:
-    """4 Chinese working days after submission (State Council holidays and make-up days)."""
-    day, counted = submitted_on, 0
+def is_workday(day: dt.date) -> bool:
+    """A Chinese working day (State Council holidays and make-up days); Monday–Friday for a
+    year the holiday library does not cover."""
+    return workday(day)[0]
+
+
+def expected_refund_date(submitted_on: dt.date) -> RefundDate:
+    """4 Chinese working days after submission (State Council holidays and make-up days), and
+    whether every day looked at was covered by the holiday library or some were estimated."""
+    day, counted, covered = submitted_on, 0, True
     while counted < REVIEW_AND_PAY_WORKING_DAYS:
         day += dt.timedelta(days=1)
-        if is_workday(day):
+        working, known = workday(day)
+        covered = covered and known
+        if working:
             counted += 1
-    return day
+    return RefundDate(day, OFFICIAL_CALENDAR if covered else WEEKDAYS_ESTIMATE)
 
 
 def legal_latest_date(submitted_on: dt.date) -> dt.date:

@@ -95,6 +95,9 @@ class QuoteOut(BaseModel):
     refund_fen: int
     refund_route: RefundRouteOut
     expected_refund_date: str
+    # official_calendar: counted on the State Council holiday calendar; weekdays_estimate: some
+    # day fell in a year without holiday data and Monday–Friday were counted instead.
+    expected_refund_date_basis: Literal["official_calendar", "weekdays_estimate"]
     legal_latest_date: str
     valid_until: str
 
@@ -106,6 +109,9 @@ class CaseOut(BaseModel):
     state: Literal["APPLY", "AGREE", "REFUND", "REJECT", "REVOKE"]
     submitted_on: str
     expected_refund_date: str
+    # official_calendar: counted on the State Council holiday calendar; weekdays_estimate: some
+    # day fell in a year without holiday data and Monday–Friday were counted instead.
+    expected_refund_date_basis: Literal["official_calendar", "weekdays_estimate"]
     legal_latest_date: str
     refund_fen: int
     refund_route: RefundRouteOut

@@ -75,10 +75,12 @@ def seed(session: Session, now: dt.datetime) -> None:
         product_code=policy7.product_code, premium_fen=policy7.premium_fen,
         cover_start=policy7.cover_start), submitted)
     submitted_at = now - dt.timedelta(days=2)
+    expected = rules.expected_refund_date(submitted)
     session.add(models.SurrenderCase(
         case_number=f"TB{submitted:%Y%m%d}{SEED_CASE_SEQUENCE:06d}", policy_id=policy7.id,
         quote_id=None, idempotency_key="seed", state="APPLY", reason="seed",
-        submitted_on=submitted, expected_refund_date=rules.expected_refund_date(submitted),
+        submitted_on=submitted, expected_refund_date=expected.date,
+        expected_refund_date_basis=expected.basis,
         legal_latest_date=rules.legal_latest_date(submitted), refund_fen=figures.refund_fen,
         route_kind="bank_card", route_display=f"{policy7.bank_name} 尾号{policy7.bank_card_last4}",
         auto_advance=False,  # stays open so the demo always has a case to show

@@ -67,11 +67,6 @@ def _locked(until: dt.datetime) -> ApiError:
                     locked_until=until.isoformat())
 
 
-def _calendar_unavailable(exc: rules.CalendarUnavailable) -> ApiError:
-    return ApiError(503, "calendar_unavailable",
-                    f"暂无 {exc.year} 年的法定节假日数据，无法计算到账日期，请稍后再试或联系人工客服。")
-
-
 @dataclass(frozen=True)
 class Grant:
     """A valid holder token: which policy it opens."""
@@ -88,6 +83,7 @@ def case_view(case: models.SurrenderCase) -> dict:
         "state": case.state,
         "submitted_on": case.submitted_on.isoformat(),
         "expected_refund_date": case.expected_refund_date.isoformat(),
+        "expected_refund_date_basis": case.expected_refund_date_basis,
         "legal_latest_date": case.legal_latest_date.isoformat(),
         "refund_fen": case.refund_fen,
         "refund_route": {"kind": case.route_kind, "display": case.route_display},
@@ -300,17 +296,14 @@ class SandboxInsurer:
             policy = session.get(models.Policy, grant.policy_id)
             self._check_eligible(session, policy)
             figures = rules.quote_figures(_terms(policy), today)
-            try:
-                expected = rules.expected_refund_date(today)
-            except rules.CalendarUnavailable as exc:
-                raise _calendar_unavailable(exc) from exc
+            expected = rules.expected_refund_date(today)  # never refuses: see rules.workday
             kind, display = _route(policy, figures.to_original_payment)
             quote = models.Quote(
                 id=secrets.token_urlsafe(18), policy_id=policy.id, basis=figures.basis,
                 lines_json=json.dumps(figures.lines), refund_fen=figures.refund_fen,
                 route_kind=kind, route_display=display, quoted_on=today,
-                expected_refund_date=expected, legal_latest_date=rules.legal_latest_date(today),
-                created_at=now, valid_until=now + rules.QUOTE_VALID)
+                expected_refund_date=expected.date, expected_refund_date_basis=expected.basis,
+                legal_latest_date=rules.legal_latest_date(today), created_at=now, valid_until=now + rules.QUOTE_VALID)
             session.add(quote)
             return {
                 "quote_id": quote.id, "policy_number": policy.policy_number,
@@ -319,7 +312,8 @@ class SandboxInsurer:
                 "basis": figures.basis, "lines": rules.labelled_lines(figures.lines),
                 "refund_fen": figures.refund_fen,
                 "refund_route": {"kind": kind, "display": display},
-                "expected_refund_date": expected.isoformat(),
+                "expected_refund_date": expected.date.isoformat(),
+                "expected_refund_date_basis": expected.basis,
                 "legal_latest_date": quote.legal_latest_date.isoformat(),
                 "valid_until": quote.valid_until.isoformat(),
             }
@@ -360,10 +354,7 @@ class SandboxInsurer:
                 raise ApiError(404, "quote_not_found", "找不到这份退保试算，请重新试算。")
             if quote.valid_until <= now:
                 raise ApiError(410, "quote_expired", "退保试算已超过30分钟有效期，请重新试算后再提交。")
-            try:
-                expected = rules.expected_refund_date(today)
-            except rules.CalendarUnavailable as exc:
-                raise _calendar_unavailable(exc) from exc
+            expected = rules.expected_refund_date(today)  # never refuses: see rules.workday
             # The counter row lock serialises numbering; a rollback gives the number back.
             session.execute(update(models.Counter).where(models.Counter.name == "case_sequence")
                             .values(value=models.Counter.value + 1))
@@ -371,7 +362,8 @@ class SandboxInsurer:
             case = models.SurrenderCase(
                 case_number=f"TB{today:%Y%m%d}{sequence:06d}", policy_id=policy.id,
                 quote_id=quote.id, idempotency_key=key, state="APPLY", reason=reason,
-                submitted_on=today, expected_refund_date=expected,
+                submitted_on=today, expected_refund_date=expected.date,
+                expected_refund_date_basis=expected.basis,
                 legal_latest_date=rules.legal_latest_date(today), refund_fen=quote.refund_fen,
                 route_kind=quote.route_kind, route_display=quote.route_display,
                 auto_advance=True, created_at=now, updated_at=now)

@@ -17,7 +17,8 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
-from insurers.base import HolderSession, InsurerUnavailable, NotRevocable, SessionExpired, SurrenderCase
+from insurers.base import (HolderSession, InsurerUnavailable, NotRevocable, SessionExpired, SurrenderCase,
+                           SurrenderQuote)
 from insurers.http import CallLimits, RestInsurerAdapter
 from tests.support.services import free_port
 
@@ -150,6 +151,34 @@ def test_unreachable_insurer_is_reported_quickly_and_plainly():
         assert time.monotonic() - started < 1.0
     finally:
         adapter.close()
+
+
+def test_refund_date_basis_is_read_defaulted_and_passed_on(insurer, adapter):
+    insurer.status = 200
+    bases = []
+    for body in (CASE,  # an insurer that does not send it: the official calendar
+                 {**CASE, "expected_refund_date_basis": None},
+                 {**CASE, "expected_refund_date_basis": "weekdays_estimate"},
+                 {**CASE, "expected_refund_date_basis": "insurer_own_calendar"}):  # kept as given
+        insurer.body = body
+        outcome = asyncio.run(adapter.case_status(SESSION, "TB20261125000001"))
+        assert isinstance(outcome, SurrenderCase), outcome
+        bases.append(outcome.expected_refund_date_basis)
+    assert bases == ["official_calendar", "official_calendar", "weekdays_estimate", "insurer_own_calendar"]
+
+    quote = {"quote_id": "quote-1", "policy_number": "SBX1000000000012", "product_code": "ACC_1Y",
+             "product_name": "意外险", "basis": "unearned_premium",
+             "lines": [{"code": "premium_paid", "label": "已交保费", "amount_fen": 10000}], "refund_fen": 4719,
+             "refund_route": CASE["refund_route"], "expected_refund_date": "2027-01-01",
+             "legal_latest_date": "2027-01-27", "valid_until": "2026-12-28T10:30:00+08:00"}
+    insurer.status = 201
+    bases = []
+    for body in (quote, {**quote, "expected_refund_date_basis": "weekdays_estimate"}):
+        insurer.body = body
+        outcome = asyncio.run(adapter.quote(SESSION))
+        assert isinstance(outcome, SurrenderQuote), outcome
+        bases.append(outcome.expected_refund_date_basis)
+    assert bases == ["official_calendar", "weekdays_estimate"]
 
 
 def test_answers_the_sandbox_cannot_produce_on_demand_map_to_their_outcomes(insurer, adapter):

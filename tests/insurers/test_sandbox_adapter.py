@@ -76,12 +76,14 @@ def test_full_surrender_flow_reads_back_the_insurers_figures(live_registry, sand
         assert all(isinstance(line.amount, Decimal) and line.label for line in quote.lines)
         assert (quote.route.kind, quote.route.display) == ("bank_card", "招商银行 尾号6789")
         assert quote.expected_refund_date == dt.date(2026, 12, 1)
+        assert quote.expected_refund_date_basis == "official_calendar"
         assert quote.legal_latest_date == dt.date(2026, 12, 25)
 
         case = await adapter.submit(session, quote.quote_id, "flow-key-1")
         assert isinstance(case, SurrenderCase)
         assert case.case_number.startswith("TB20261125") and len(case.case_number) == 16
         assert (case.state, case.refund, case.expected_refund_date) == ("APPLY", Decimal("47.19"), dt.date(2026, 12, 1))
+        assert case.expected_refund_date_basis == "official_calendar"
         again = await adapter.submit(session, quote.quote_id, "flow-key-1")  # a double tap
         assert isinstance(again, SurrenderCase) and again.case_number == case.case_number
 
@@ -106,6 +108,25 @@ def test_full_surrender_flow_reads_back_the_insurers_figures(live_registry, sand
     assert "SBX1********0012" in logged  # the calls are logged …
     for secret in ("SBX1000000000012", POLICY_1[1], code, token, API_KEY, "13800138000"):
         assert secret not in logged  # … without personal data or credentials
+
+
+def test_refund_dates_past_the_holiday_data_are_marked_as_estimates(live_registry, sandbox):
+    adapter = adapter_of(live_registry)
+    moved = sandbox.http.put(f"{sandbox.url}/sandbox/clock", json={"offset_seconds": 33 * 86_400}, timeout=10)
+    assert moved.json()["today"] == "2026-12-28"  # chinesecalendar 1.11.0 has nothing for 2027
+
+    async def flow():
+        session = await sign_in(adapter, sandbox, POLICY_1)
+        quote = await adapter.quote(session)
+        assert isinstance(quote, SurrenderQuote), quote
+        case = await adapter.submit(session, quote.quote_id, "estimate-key-1")
+        return quote, case, await adapter.list_cases(session)
+
+    quote, case, cases = asyncio.run(flow())
+    assert (quote.expected_refund_date, quote.expected_refund_date_basis) == (dt.date(2027, 1, 1), "weekdays_estimate")
+    assert isinstance(case, SurrenderCase)  # the surrender is not blocked by the missing data
+    assert (case.expected_refund_date, case.expected_refund_date_basis) == (dt.date(2027, 1, 1), "weekdays_estimate")
+    assert [c.expected_refund_date_basis for c in cases] == ["weekdays_estimate"]
 
 
 def test_a_token_opens_its_own_policy_only(live_registry, sandbox):

@@ -20,6 +20,7 @@ def test_submission_opens_a_case_with_number_and_dates(sandbox):
     assert case["state"] == "APPLY"
     assert (case["submitted_on"], case["expected_refund_date"], case["legal_latest_date"]) == (
         "2026-11-25", "2026-12-01", "2026-12-25")
+    assert case["expected_refund_date_basis"] == "official_calendar"
     assert case["refund_fen"] == 4719
     assert case["refund_route"] == {"kind": "bank_card", "display": "招商银行 尾号6789"}
     # The policy now names its open case, and a second surrender is refused with it.

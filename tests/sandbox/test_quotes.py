@@ -35,6 +35,7 @@ def test_seed_policy_quotes_to_the_fen(sandbox, policy_number, basis, lines, ref
     assert quote["refund_fen"] == refund_fen
     assert quote["refund_route"] == route
     assert quote["expected_refund_date"] == "2026-12-01"
+    assert quote["expected_refund_date_basis"] == "official_calendar"
     assert quote["legal_latest_date"] == "2026-12-25"
     assert quote["valid_until"].startswith("2026-11-25T10:3")  # 30 minutes after 10:00
 
