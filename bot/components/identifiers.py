@@ -33,6 +33,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -106,4 +107,68 @@ class IdentifierExtractor(GraphComponent, EntityExtractorMixin):
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Training data keeps its annotations: nothing to add there."""
+        return training_data
+
+
+# Tokens standing for an identifier, as the intent featurizers see them. ASCII words that no
+# Chinese message contains, so their n-grams mean "an identifier of this kind is here".
+PLACEHOLDERS = {
+    "policy_number": "POLICYNUMBER",
+    "id_number": "IDNUMBER",
+    "phone_number": "PHONENUMBER",
+    "sms_code": "SMSCODE",
+    "case_number": "CASENUMBER",
+}
+AMBIGUOUS_PLACEHOLDER = "SIXDIGITS"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class IdentifierPlaceholders(GraphComponent):
+    """Shows the featurizers a placeholder instead of each identifier's characters.
+
+    Config name ``bot.components.identifiers.IdentifierPlaceholders``, right after the
+    tokenizer. Why: the intent of "把SBX1000000000089退了" lies in the words around the number,
+    but char n-grams of 16 random digits outweigh them, and every policy number is new. The
+    token's ``lemma`` (what CountVectorsFeaturizer reads) becomes e.g. ``POLICYNUMBER``; its
+    text and the message text are untouched, so entity spans and extraction are unaffected.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "IdentifierPlaceholders":
+        """Creates the component (nothing to train)."""
+        return cls()
+
+    @staticmethod
+    def _replace(message: Message) -> None:
+        tokens = message.get(TOKENS_NAMES[TEXT])
+        text = message.get(TEXT)
+        if not tokens or not text:
+            return
+        spans = {}
+        for span in find_identifiers(text):
+            key = (span.start, span.end)
+            spans[key] = AMBIGUOUS_PLACEHOLDER if span.ambiguous else PLACEHOLDERS[span.entity]
+        for (start, end), placeholder in spans.items():
+            for token in tokens:
+                if token.start < end and start < token.end:
+                    token.lemma = placeholder
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Replaces identifier tokens' lemmas in messages being parsed."""
+        for message in messages:
+            self._replace(message)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Does the same to the training examples, so training and parsing agree."""
+        for message in training_data.training_examples:
+            self._replace(message)
         return training_data

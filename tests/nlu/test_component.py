@@ -44,3 +44,20 @@ def test_identifier_entities_from_other_extractors_are_dropped():
              {"entity": "reason", "value": "买错了", "start": 10, "end": 13, "extractor": "DIETClassifier"}]
     entities = run("验证码604218，买错了", other)
     assert {(e["entity"], e["value"]) for e in entities} == {("sms_code", "604218"), ("reason", "买错了")}
+
+
+def test_placeholders_hide_identifier_characters_from_the_featurizers():
+    from rasa.nlu.constants import TOKENS_NAMES
+    from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+
+    from bot.components.identifiers import IdentifierPlaceholders
+
+    tokenizer = JiebaTokenizer.create({**JiebaTokenizer.get_default_config()}, None, None, None)
+    message = Message(data={"text": "把SBX1000000000089退了，验证码604218"})
+    tokenizer.process([message])
+    IdentifierPlaceholders.create({}, None, None, None).process([message])
+    lemmas = [t.lemma for t in message.get(TOKENS_NAMES["text"])]
+    assert "POLICYNUMBER" in lemmas and "SMSCODE" in lemmas
+    assert not any("1000000000089" in lemma or "604218" in lemma for lemma in lemmas)
+    assert "退" in "".join(lemmas)
+    assert message.get("text") == "把SBX1000000000089退了，验证码604218"
