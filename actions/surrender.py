@@ -52,7 +52,8 @@ class ActionSubmitSurrender(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         kept = tracker.get_slot("quote")
-        policy = tracker.get_slot("policy_number")
+        # The policy of the quote read back, whatever number was mentioned since.
+        policy = kept.get("policy_number") if kept else None
         if not kept or not policy:
             dispatcher.utter_message(response="utter_nothing_to_confirm")
             return [SlotSet("stage", None)]
