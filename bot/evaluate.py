@@ -37,9 +37,9 @@ DEFAULT_OUT = ROOT / "results" / "heldout_eval.json"
 INTENT_TARGET = 0.93
 IDENTIFIER_TARGET = 0.98
 TRAIN_HINT = (
-    "Train one first: cd /work/main && .venv/bin/rasa train --fixed-model-name tuibao "
-    "(full model, needs domain.yml and stories), or NLU only: .venv/bin/rasa train nlu "
-    "--config config.yml --nlu nlu --out models --fixed-model-name tuibao"
+    "Train it first: cd /work/main && .venv/bin/python -m bot.model train (full model, about "
+    "4 min on 2 cores), or NLU only: .venv/bin/rasa train nlu --config config.yml --nlu nlu "
+    "--out /tmp/nlu-models, then pass --model /tmp/nlu-models"
 )
 
 
