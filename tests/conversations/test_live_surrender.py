@@ -1,0 +1,70 @@
+"""The surrender as the user lives it, end to end over HTTP: Rasa (trained model, REST channel),
+the action server and the sandbox insurer, each a real process (tests.support.stack).
+
+Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_MODEL).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, List
+
+import pytest
+import requests
+
+from tests.support.stack import Stack, tuibao_stack
+
+POLICY_1, SUFFIX_1, PHONE_1 = "SBX1000000000012", "31002X", "13800138000"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with tuibao_stack(tmp_path_factory.mktemp("dialogue-stack"), with_simulator=False,
+                      log_prefix="dialogue") as running:
+        yield running
+
+
+def say(stack: Stack, sender: str, text: str) -> str:
+    answer = requests.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=60)
+    answer.raise_for_status()
+    return "\n".join(m.get("text", "") for m in answer.json())
+
+
+def case_numbers(text: str) -> List[str]:
+    return re.findall(r"TB\d{14}", text)
+
+
+def test_policy_1_surrender_then_status_in_a_new_conversation(stack):
+    user = "live-user-1"
+    assert "保单号" in say(stack, user, "我要退保")
+    typo = say(stack, user, "SBX1000000000013")
+    assert "输错" in typo and "SBX1000000000013" in typo
+    assert "身份证" in say(stack, user, POLICY_1)
+    assert "138****8000" in say(stack, user, SUFFIX_1)
+    # A question in the middle of the form is answered, then the same question comes back.
+    digression = say(stack, user, "钱多久到账")
+    assert "工作日" in digression and "验证码" in digression
+    readback = say(stack, user, stack.sms_code(PHONE_1))
+    for figure in ("¥72.60", "¥25.41", "¥47.19", "2026-12-01", "2026-12-25", "招商银行 尾号6789", "保障立即终止"):
+        assert figure in readback, (figure, readback)
+    assert "确认" in readback
+
+    first = say(stack, user, "确认")
+    second = say(stack, user, "确认")  # a double tap
+    [case] = case_numbers(first)
+    assert case_numbers(second) == [case] and "不会重复提交" in second
+
+    later = "live-user-1-later"
+    assert "案件号" in say(stack, later, "我的退保申请到哪一步了")
+    assert "身份证" in say(stack, later, case)
+    assert "验证码" in say(stack, later, SUFFIX_1)
+    status = say(stack, later, stack.sms_code(PHONE_1))
+    assert case in status and "审核" in status and "¥47.19" in status
+
+
+def test_request_human_in_the_middle_of_the_form_is_answered_with_a_way_to_a_person(stack):
+    user = "live-user-human"
+    say(stack, user, "我要退保")
+    answer = say(stack, user, "转人工")
+    assert "人工" in answer and re.search(r"RG\d{6}", answer)
+    # The form is left: the next message is not taken as a policy-number answer.
+    assert "您好" in say(stack, user, "你好")
