@@ -28,7 +28,6 @@ from insurers.base import (
     CodeRejected,
     HolderSession,
     IdentityMismatch,
-    InsurerUnavailable,
     Locked,
 )
 from insurers.masking import mask_policy_number

@@ -2,7 +2,7 @@
 before any confirmation; fee and timing questions answered from it."""
 from __future__ import annotations
 
-import logging
+from decimal import Decimal
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -19,7 +19,6 @@ from insurers.base import (
     SurrenderQuote,
 )
 
-log = logging.getLogger(__name__)
 
 
 async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: InsurerAdapter,
@@ -78,7 +77,7 @@ class ActionAnswerFee(Action):
             lines = wording.lines_from_slot(kept)
             dispatcher.utter_message(response="utter_fee_quote",
                                      deductions=wording.deductions_text(lines),
-                                     refund=wording.yuan(wording.Decimal(kept["refund"])),
+                                     refund=wording.yuan(Decimal(kept["refund"])),
                                      reason=wording.BASIS_REASON.get(kept.get("basis", ""), ""))
         else:
             dispatcher.utter_message(response="utter_fee_general")

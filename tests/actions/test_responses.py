@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 
 from actions.common import NOT_ELIGIBLE_RESPONSES
 from actions.handoff_store import HANDOFF_REASONS
