@@ -23,8 +23,14 @@ class ActionStartCaseRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        return [SlotSet("case_request", CASE_REQUESTS.get(intent, "status")),
-                SlotSet("stage", None)]
+        events: List[EventType] = [SlotSet("case_request", CASE_REQUESTS.get(intent, "status")),
+                                   SlotSet("stage", None)]
+        names_policy = next(tracker.get_latest_entity_values("policy_number"), None)
+        names_case = next(tracker.get_latest_entity_values("case_number"), None)
+        if names_policy and not names_case:
+            # "SBX… 的退保进度": that policy's case, not one remembered from earlier.
+            events.append(SlotSet("case_number", None))
+        return events
 
 
 def _adapter(tracker: Tracker, case_number: Optional[str], policy: Optional[str]):

@@ -112,3 +112,12 @@ def test_malformed_case_number_is_pointed_out(insurer, domain):
     events, messages = asyncio.run(conv.run(FORM, extracted={"case_number": "TB2026139900001"}))
     assert responses(messages) == ["utter_case_number_invalid"]
     assert slot_values(events)["case_number"] is None
+
+
+def test_naming_a_policy_forgets_a_case_remembered_from_earlier(insurer, domain):
+    conv = Conversation("wx-user-other-policy", domain)
+    conv.slots["case_number"] = "TB20261125000002"
+    events, _ = asyncio.run(conv.run(
+        ActionStartCaseRequest(), intent="check_surrender_status",
+        entities=[{"entity": "policy_number", "value": POLICY_7[0]}]))
+    assert events == [SlotSet("case_request", "status"), SlotSet("stage", None), SlotSet("case_number", None)]
