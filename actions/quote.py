@@ -74,9 +74,11 @@ class ActionAnswerFee(Action):
                   domain: DomainDict) -> List[EventType]:
         kept: Dict[str, Any] = tracker.get_slot("quote") or {}
         if kept:
+            # Every line again, not a summary: "nothing deducted" would hide that a cash
+            # value can be far below the premiums paid.
             lines = wording.lines_from_slot(kept)
             dispatcher.utter_message(response="utter_fee_quote",
-                                     deductions=wording.deductions_text(lines),
+                                     quote_lines=wording.quote_lines_text(lines),
                                      refund=wording.yuan(Decimal(kept["refund"])),
                                      reason=wording.BASIS_REASON.get(kept.get("basis", ""), ""))
         else:

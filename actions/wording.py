@@ -12,8 +12,9 @@ from insurers.base import QuoteLine, SurrenderCase, SurrenderQuote
 
 _CENT = Decimal("0.01")
 
-# Lines that are taken off the refund: said with a minus sign so nothing is hidden.
-DEDUCTION_CODES = frozenset({"deduction", "paper_fee", "policy_loan", "claim_paid"})
+# Lines that are taken off the refund: said with a minus sign so nothing is hidden. A paid claim
+# is not among them: it explains why nothing comes back, it is not subtracted.
+DEDUCTION_CODES = frozenset({"deduction", "paper_fee", "policy_loan"})
 
 BASIS_REASON = {
     "cooling_off": "您还在犹豫期内，已交的保费全额退还（纸质保单只扣工本费）。",
@@ -52,14 +53,6 @@ def _line_text(line: QuoteLine) -> str:
 def quote_lines_text(lines: Iterable[QuoteLine]) -> str:
     """Every labelled amount of the insurer's arithmetic, one per line, deductions signed."""
     return "\n".join(_line_text(line) for line in lines)
-
-
-def deductions_text(lines: Iterable[QuoteLine]) -> str:
-    """Only what is taken off, by name; says so plainly when nothing is."""
-    taken = [line for line in lines if line.code in DEDUCTION_CODES and line.amount > 0]
-    if not taken:
-        return "这次退保不扣任何费用。"
-    return "会扣除：" + "；".join(f"{line.label} {yuan(line.amount)}" for line in taken) + "。"
 
 
 def quote_readback(quote: SurrenderQuote) -> Dict[str, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from rasa_sdk.events import SlotSet
 
 from actions.forms import MASKED, ValidateSurrenderForm
@@ -207,3 +209,28 @@ def test_insurer_fault_stops_the_form_and_hands_over_with_an_apology(insurer, do
     assert "抱歉" in said and "400-123-4567" in said and "RG" in said
     [queued] = list_handoffs(load_settings().handoff_db_url)
     assert queued.reason == "insurer_unavailable"
+
+
+SEED_QUOTES = [  # policy, ID suffix, phone, figures the read-back must show (sandbox-insurer.md)
+    (("SBX1000000000023", "150028", "13900139000"), ["¥87.86", "工商银行 尾号1234"]),
+    (("SBX2000000000035", "31002X", "13800138000"), ["¥2,982.20", "−¥10.00", "¥2,972.20", "微信支付原路退回", "犹豫期"]),
+    (("SBX2000000000046", "150028", "13900139000"), ["¥383.99", "现金价值", "工商银行 尾号1234"]),
+    (("SBX1000000000056", "31002X", "13800138000"), ["¥0.00", "理赔"]),
+    (("SBX3000000000069", "150028", "13900139000"), ["¥30.00", "微信支付原路退回", "还没有开始"]),
+]
+
+
+@pytest.mark.parametrize("policy, figures", SEED_QUOTES, ids=[p[0] for p, _ in SEED_QUOTES])
+def test_seed_policy_quote_is_read_back_with_its_figures(insurer, domain, policy, figures):
+    conv = Conversation(f"wx-user-{policy[0]}", domain)
+
+    async def flow():
+        await verified(conv, insurer, policy)
+        return await conv.run(ActionQuoteSurrender())
+
+    events, messages = asyncio.run(flow())
+    assert responses(messages) == ["utter_quote_readback", "utter_ask_confirm_surrender"]
+    readback = conv.render(messages[0])
+    for figure in figures + ["2026-12-01", "2026-12-25", "保障立即终止"]:
+        assert figure in readback, (figure, readback)
+    assert "−¥800.00" not in readback  # a paid claim explains the zero; it is not subtracted
