@@ -26,7 +26,9 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
     """Ask the insurer for a quote and say every figure of it, then ask for confirmation."""
     outcome = await adapter.quote(session)
     if isinstance(outcome, SurrenderQuote):
-        dispatcher.utter_message(response="utter_quote_readback", **wording.quote_readback(outcome))
+        # Nothing comes back (claim paid, trip started): no route or dates to promise.
+        readback = "utter_quote_readback" if outcome.refund > 0 else "utter_quote_readback_no_refund"
+        dispatcher.utter_message(response=readback, **wording.quote_readback(outcome))
         dispatcher.utter_message(response="utter_ask_confirm_surrender")
         return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
     if isinstance(outcome, NotEligible):
