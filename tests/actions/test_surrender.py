@@ -237,3 +237,18 @@ def test_seed_policy_quote_is_read_back_with_its_figures(insurer, domain, policy
     for figure in figures + dates + ["保障立即终止"]:
         assert figure in readback, (figure, readback)
     assert "−¥800.00" not in readback  # a paid claim explains the zero; it is not subtracted
+
+
+def test_a_new_surrender_forgets_the_finished_one_but_keeps_a_number_just_given(domain):
+    from actions.surrender import ActionStartSurrender
+
+    after_a_case = Conversation("wx-user-again", domain)
+    after_a_case.slots.update(stage="submitted", policy_number=POLICY_1[0], quote={"quote_id": "q"})
+    events, messages = asyncio.run(after_a_case.run(ActionStartSurrender(), intent="request_surrender"))
+    assert messages == []
+    assert events == [SlotSet("stage", None), SlotSet("quote", None), SlotSet("policy_number", None)]
+
+    fresh = Conversation("wx-user-fresh", domain)
+    fresh.slots["policy_number"] = POLICY_1[0]  # "SBX… 我要退保" in the same message
+    events, _ = asyncio.run(fresh.run(ActionStartSurrender(), intent="request_surrender"))
+    assert events == [SlotSet("stage", None), SlotSet("quote", None)]
