@@ -28,7 +28,7 @@ from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 
 # One conversation: greeting, the surrender form up to the SMS code (two insurer calls), a
 # question inside the form, and leaving it. No case is created, so it can repeat.
-SCRIPT = ["你好", "我要退保", "SBX1000000000012", "19002X", "钱多久能到账", "不退了"]
+SCRIPT = ["你好", "我要退保", "SBX1000000000012", "31002X", "钱多久能到账", "不退了"]
 MAX_CONVERSATIONS = 200
 
 

@@ -199,9 +199,11 @@ class WeChatInput(InputChannel):
         deadline = arrived + self.settings.reply_deadline_s
         reply = await self._wait_for_result(key, deadline)
         if reply is not None:
-            if self.settings.customer_service_api and \
-                    not await self.store.set_flag(key, "delivered"):
-                return response.text("success")  # another delivery already answered
+            # Every delivery that finds the reply in time gets it: WeChat retries only when it
+            # did not receive an answer, so an earlier passive reply may have been lost. Only
+            # when a push is already promised does a retry stay silent.
+            if self.settings.customer_service_api and await self.store.has_flag(key, "push"):
+                return response.text("success")
             return self._passive(opened, reply)
 
         if self.settings.customer_service_api:

@@ -20,8 +20,8 @@ def test_five_concurrent_deliveries_of_one_msgid_make_one_turn(stack, wechat):
     with ThreadPoolExecutor(max_workers=5) as pool:
         deliveries = list(pool.map(lambda _: wechat.send(xml), range(5)))
     assert all(d.status == 200 and d.elapsed < 5 for d in deliveries)
-    answered = [d.reply_text for d in deliveries if d.reply_text]
-    assert len(answered) == 1 and "保单号" in answered[0]  # the user sees one answer
+    answered = {d.reply_text for d in deliveries}
+    assert len(answered) == 1 and "保单号" in answered.pop()  # one answer, whichever WeChat keeps
     time.sleep(1)
     turns = stack.user_turns(openid)
     assert len(turns) - turns_before == 1 and turns[-1]["text"] == "我要退保"
@@ -55,11 +55,12 @@ def test_slow_insurer_quote_arrives_by_push_and_every_answer_is_in_time(stack, w
         return delivery
 
     say("我要退保")
-    say("SBX1000000000012")
-    assert "138****8000" in (say("19002X").reply_text or "")
+    # Seed policy 2 (policy 1 is surrendered by another test of this session).
+    say("SBX1000000000023")
+    assert "139****9000" in (say("150028").reply_text or "")
     slow_insurer()
     pushed_before = len(stack.outbox(openid))
-    code = stack.sms_code("13800138000")
+    code = stack.sms_code("13900139000")
     code_turn = say(code)  # code check + quote: two slow insurer calls
     assert code_turn.body == "success" and code_turn.reply_text is None
 
@@ -67,7 +68,7 @@ def test_slow_insurer_quote_arrives_by_push_and_every_answer_is_in_time(stack, w
     quote = None
     while time.monotonic() < deadline and quote is None:
         for item in stack.outbox(openid)[pushed_before:]:
-            if "47.19" in item["content"]:
+            if "87.86" in item["content"]:
                 quote = item
         time.sleep(0.5)
     assert quote is not None, stack.outbox(openid)
