@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import requests
 
 from tests.support.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
@@ -23,6 +24,9 @@ def browser():
 
 
 def test_surrender_of_policy_1_in_the_chat_page(stack, browser):
+    # The stack is shared with the protocol tests, which surrender policy 1 too: start from the
+    # seed data, as a new follower of the account would find it.
+    requests.post(f"{stack.sandbox_url}/sandbox/reset", timeout=10).raise_for_status()
     create_menu(stack.simulator_url)
     page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
     chat = ChatPage(page)
