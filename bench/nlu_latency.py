@@ -46,8 +46,13 @@ def rss_mib(pid: int) -> float:
 
 
 def in_process(model: Path, texts: List[str], rounds: int) -> List[float]:
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa's debug log would print every parsed text; the benchmark keeps utterances out of logs.
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()
     loop.run_until_complete(agent.parse_message("你好"))  # warm-up
