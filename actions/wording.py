@@ -45,6 +45,18 @@ def day(date: dt.date) -> str:
     return f"{date.year}年{date.month}月{date.day}日（{date.isoformat()}）"
 
 
+# The insurer counts working days with the official holiday calendar; past the calendar's data it
+# estimates on weekdays, and the user is told so rather than given false precision.
+ESTIMATE_NOTE = "，按工作日估算，遇法定节假日可能顺延"
+
+
+def expected_day(date: dt.date, basis: str = "official_calendar") -> str:
+    """The expected refund date, saying when it is only a weekday estimate."""
+    if basis != "weekdays_estimate":
+        return day(date)
+    return f"{date.year}年{date.month}月{date.day}日（{date.isoformat()}{ESTIMATE_NOTE}）"
+
+
 def _line_text(line: QuoteLine) -> str:
     sign = "−" if line.code in DEDUCTION_CODES and line.amount > 0 else ""
     return f"· {line.label}：{sign}{yuan(line.amount)}"
@@ -63,7 +75,7 @@ def quote_readback(quote: SurrenderQuote) -> Dict[str, str]:
         "refund": yuan(quote.refund),
         "reason": BASIS_REASON.get(quote.basis, ""),
         "refund_route": quote.route.display,
-        "expected_date": day(quote.expected_refund_date),
+        "expected_date": expected_day(quote.expected_refund_date, quote.expected_refund_date_basis),
         "latest_date": day(quote.legal_latest_date),
     }
 
@@ -77,7 +89,7 @@ def case_values(case: SurrenderCase) -> Dict[str, str]:
         "submitted_on": day(case.submitted_on),
         "refund": yuan(case.refund),
         "refund_route": case.route.display,
-        "expected_date": day(case.expected_refund_date),
+        "expected_date": expected_day(case.expected_refund_date, case.expected_refund_date_basis),
         "latest_date": day(case.legal_latest_date),
     }
 
@@ -95,6 +107,7 @@ def quote_to_slot(quote: SurrenderQuote) -> Dict[str, Any]:
         "refund": str(quote.refund),
         "route": quote.route.display,
         "expected_refund_date": quote.expected_refund_date.isoformat(),
+        "expected_refund_date_basis": quote.expected_refund_date_basis,
         "legal_latest_date": quote.legal_latest_date.isoformat(),
     }
 
@@ -109,6 +122,7 @@ def refund_time_from_slot(kept: Optional[Dict[str, Any]]) -> Optional[Dict[str, 
         return None
     return {
         "refund_route": kept["route"],
-        "expected_date": day(dt.date.fromisoformat(kept["expected_refund_date"])),
+        "expected_date": expected_day(dt.date.fromisoformat(kept["expected_refund_date"]),
+                                      kept.get("expected_refund_date_basis", "official_calendar")),
         "latest_date": day(dt.date.fromisoformat(kept["legal_latest_date"])),
     }
