@@ -25,7 +25,7 @@ def domain() -> Domain:
     return Domain.load(str(ROOT / "domain.yml"))
 
 
-def extracted(domain: Domain, form: str, requested: str, intent: str, entities: List[Dict]) -> Dict:
+def extracted(domain: Domain, form, requested, intent: str, entities: List[Dict]) -> Dict:
     tracker = DialogueStateTracker.from_events("mapping-test", [
         ActionExecuted("action_listen"),
         ActiveLoop(form),
@@ -67,3 +67,14 @@ def test_policy_number_and_id_suffix_in_one_message_are_both_taken(domain):
 def test_an_understood_message_ends_a_misunderstanding_streak(domain):
     assert extracted(domain, "surrender_form", "policy_number", "faq", []).get("misunderstood") is False
     assert "misunderstood" not in extracted(domain, "surrender_form", "policy_number", "nlu_fallback", [])
+
+
+def test_an_opening_message_with_policy_number_and_id_suffix_is_taken_whole(domain):
+    """"我要退保 SBX1000000000012 身份证后六位31002X" before any form: both are kept, so the form
+    asks for the SMS code next instead of asking again for the suffix."""
+    slots = extracted(domain, None, None, "request_surrender", [
+        {"entity": "policy_number", "value": "SBX1000000000012", "start": 5, "end": 21},
+        {"entity": "id_number", "value": "31002X", "start": 28, "end": 34},
+    ])
+    assert slots.get("policy_number") == "SBX1000000000012"
+    assert slots.get("id_suffix") == "31002X"
