@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -14,6 +15,21 @@ NOT_ELIGIBLE_RESPONSES = {
     "case_open": "utter_not_eligible_case_open",
     "not_policyholder": "utter_not_eligible_not_policyholder",
 }
+
+
+# A question answered while a confirmation is pending ends by asking for it again, so the user
+# never has to guess where the conversation stands.
+PENDING_CONFIRMATION = {
+    "quote_ready": "utter_ask_confirm_surrender",
+    "withdraw_ready": "utter_ask_confirm_withdraw",
+}
+
+
+def ask_pending_confirmation(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Repeat the open yes/no question (surrender or withdrawal), if one is waiting."""
+    response = PENDING_CONFIRMATION.get(tracker.get_slot("stage"))
+    if response:
+        dispatcher.utter_message(response=response)
 
 
 def slot_events(values: Dict[str, Any]) -> List[EventType]:

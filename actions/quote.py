@@ -85,6 +85,7 @@ class ActionAnswerFee(Action):
                                      reason=wording.BASIS_REASON.get(kept.get("basis", ""), ""))
         else:
             dispatcher.utter_message(response="utter_fee_general")
+        common.ask_pending_confirmation(dispatcher, tracker)
         return []
 
 
@@ -101,4 +102,5 @@ class ActionAnswerRefundTime(Action):
             dispatcher.utter_message(response="utter_refund_time_quote", **values)
         else:
             dispatcher.utter_message(response="utter_refund_time_general")
+        common.ask_pending_confirmation(dispatcher, tracker)
         return []

@@ -35,6 +35,7 @@ class ActionStartSurrender(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_start_surrender")
         events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
         given = next(tracker.get_latest_entity_values("policy_number"), None)
         if not given and tracker.get_slot("stage") is not None:

@@ -95,9 +95,16 @@ def test_fee_question_after_the_quote_names_each_deduction(insurer, domain):
         return await conv.run(ActionAnswerFee(), intent="ask_surrender_fee")
 
     events, messages = asyncio.run(flow())
-    assert events == [] and responses(messages) == ["utter_fee_quote"]
+    # The answer, then the pending question again: the user's place is not lost.
+    assert events == [] and responses(messages) == ["utter_fee_quote", "utter_ask_confirm_surrender"]
     said = conv.render(messages[0])
     assert "¥25.41" in said and "¥47.19" in said
+
+
+def test_fee_question_with_nothing_pending_asks_nothing(insurer, domain):
+    conv = Conversation("wx-user-fee-general", domain)
+    events, messages = asyncio.run(conv.run(ActionAnswerFee(), intent="ask_surrender_fee"))
+    assert events == [] and responses(messages) == ["utter_fee_general"]
 
 
 def test_typo_in_policy_number_is_pointed_out_before_the_insurer_is_asked(insurer, domain):
@@ -245,7 +252,7 @@ def test_a_new_surrender_forgets_the_finished_one_but_keeps_a_number_just_given(
     after_a_case = Conversation("wx-user-again", domain)
     after_a_case.slots.update(stage="submitted", policy_number=POLICY_1[0], quote={"quote_id": "q"})
     events, messages = asyncio.run(after_a_case.run(ActionStartSurrender(), intent="request_surrender"))
-    assert messages == []
+    assert responses(messages) == ["utter_start_surrender"]
     assert events == [SlotSet("stage", None), SlotSet("quote", None), SlotSet("policy_number", None)]
 
     fresh = Conversation("wx-user-fresh", domain)
