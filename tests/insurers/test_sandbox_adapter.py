@@ -112,8 +112,8 @@ def test_full_surrender_flow_reads_back_the_insurers_figures(live_registry, sand
 
 def test_refund_dates_past_the_holiday_data_are_marked_as_estimates(live_registry, sandbox):
     adapter = adapter_of(live_registry)
-    moved = sandbox.http.put(f"{sandbox.url}/sandbox/clock", json={"offset_seconds": 33 * 86_400}, timeout=10)
-    assert moved.json()["today"] == "2026-12-28"  # chinesecalendar 1.11.0 has nothing for 2027
+    moved = sandbox.clock(33 * 86_400)
+    assert moved["today"] == "2026-12-28"  # chinesecalendar 1.11.0 has nothing for 2027
 
     async def flow():
         session = await sign_in(adapter, sandbox, POLICY_1)

@@ -6,6 +6,8 @@ from typing import Any, Dict, Optional
 
 import requests
 
+from tests.support.sandbox import SandboxControl
+
 TIMEOUT = 10
 HOLDERS = {  # policy number → (last 6 of the holder's ID number, phone on file)
     "SBX1000000000012": ("31002X", "13800138000"),
@@ -23,7 +25,8 @@ class SandboxClient:
     def __init__(self, base_url: str, api_key: str, log_path: Optional[Path] = None) -> None:
         self.base_url, self.api_key, self.log_path = base_url, api_key, log_path
         self.backend = ""
-        self.http = requests.Session()
+        self.http = requests.Session()  # API calls: headers exactly as each test asks
+        self.control = SandboxControl(base_url, api_key)  # the sandbox-only endpoints
 
     def call(self, method: str, path: str, *, token: Optional[str] = None,
              json: Any = None, headers: Optional[Dict[str, str]] = None,
@@ -40,19 +43,14 @@ class SandboxClient:
 
     # ---------------------------------------------------------------- sandbox controls
     def reset(self) -> None:
-        self.call("POST", "/sandbox/reset").raise_for_status()
-        self.call("PUT", "/sandbox/faults",
-                  json={"latency_ms": 0, "error_rate": 0.0, "error_mode": "500"}).raise_for_status()
+        self.control.reset()
+        self.control.faults()
 
     def move_clock(self, seconds: int) -> dict:
-        response = self.call("PUT", "/sandbox/clock", json={"offset_seconds": seconds})
-        response.raise_for_status()
-        return response.json()
+        return self.control.clock(seconds)
 
     def sms(self, phone: str) -> list:
-        response = self.call("GET", "/sandbox/sms", params={"phone": phone})
-        response.raise_for_status()
-        return response.json()
+        return self.control.sms(phone)
 
     # ---------------------------------------------------------------- API
     def verify(self, id_suffix: str, policy_number: Optional[str] = None,
