@@ -12,13 +12,13 @@ import importlib
 import os
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import yaml
 
+from bot import identifiers
 from insurers.base import InsurerAdapter, UnknownInsurer
 from insurers.http import CallLimits
 
@@ -37,12 +37,12 @@ class MissingApiKey(InsurerConfigError):
 
 # ---------------------------------------------------------------- check-character rules
 def sbx_mod11(number: str) -> bool:
-    """Sandbox rule: the last character is "0123456789X"[Σ digit_i × i mod 11] over the 12
-    digits before it (i = 1..12)."""
+    """Sandbox rule: the last character is the check character of the 12 digits before it,
+    "0123456789X"[Σ digit_i × i mod 11] (the formula lives in ``bot.identifiers``)."""
     body, check = number[-13:-1], number[-1:]
     if len(body) != 12 or not body.isdigit():
         return False
-    return "0123456789X"[sum(int(d) * i for i, d in enumerate(body, start=1)) % 11] == check
+    return identifiers.policy_check_character(body) == check
 
 
 def luhn(number: str) -> bool:
@@ -59,18 +59,6 @@ def luhn(number: str) -> bool:
 
 
 CHECK_RULES: Dict[str, Callable[[str], bool]] = {"sbx_mod11": sbx_mod11, "luhn": luhn}
-
-
-# ---------------------------------------------------------------- normalisation
-_CHINESE_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
-_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_.·]+")
-
-
-def normalise_identifier(text: str) -> str:
-    """A policy or case number as typed or dictated → its canonical form: full-width to
-    half-width, Chinese digits to Arabic, spaces and dashes removed, letters upper-case."""
-    text = unicodedata.normalize("NFKC", text).translate(_CHINESE_DIGITS)
-    return _SEPARATORS.sub("", text).upper()
 
 
 # ---------------------------------------------------------------- entries
@@ -160,7 +148,7 @@ class InsurerRegistry:
 
     def for_policy(self, policy_number: str) -> Union[InsurerEntry, UnknownInsurer]:
         """The insurer whose policy-number pattern matches (after normalisation)."""
-        number = normalise_identifier(policy_number)
+        number = identifiers.normalise(policy_number)
         for entry in self.entries:
             if entry.issues_policy(number):
                 return entry
@@ -168,7 +156,7 @@ class InsurerRegistry:
 
     def for_case(self, case_number: str) -> Union[InsurerEntry, UnknownInsurer]:
         """The insurer whose case-number pattern matches (after normalisation)."""
-        number = normalise_identifier(case_number)
+        number = identifiers.normalise(case_number)
         for entry in self.entries:
             if entry.issues_case(number):
                 return entry
@@ -176,7 +164,7 @@ class InsurerRegistry:
 
     def check_policy_number(self, policy_number: str) -> PolicyNumberCheck:
         """ok / typo / unknown, decided locally so a typo is pointed out before any insurer call."""
-        number = normalise_identifier(policy_number)
+        number = identifiers.normalise(policy_number)
         found = self.for_policy(number)
         if isinstance(found, UnknownInsurer):
             return PolicyNumberCheck(Verdict.UNKNOWN, number)
