@@ -43,7 +43,7 @@ _CHINESE_DIGITS = {
 }
 # 洞/拐/勾 are radio-style digits some people dictate; they only count inside digit runs.
 _CN_DIGIT_CLASS = "".join(_CHINESE_DIGITS)
-_SEPARATORS = " \t\u00a0-_–—‐−~"
+_SEPARATORS = " \t\u00a0-_–—‐‑‒―−~"
 _SEP = "[" + re.escape(_SEPARATORS) + "]"
 # A run of digits (Arabic or Chinese) with at most two separator characters between them.
 _DIGIT_RUN = re.compile(

@@ -132,3 +132,8 @@ def test_spans_point_at_the_original_text():
     text = "手机：１３８ ００１３ ８０００，谢谢"
     (span,) = find_identifiers(text)
     assert text[span.start:span.end] == "１３８ ００１３ ８０００"
+
+
+@pytest.mark.parametrize("dash", ["-", "‐", "‑", "‒", "–", "—", "―", "−"])
+def test_every_kind_of_dash_inside_a_policy_number_is_removed(dash):
+    assert normalise(f"SBX{dash}1000{dash}0000{dash}0001{dash}2") == "SBX1000000000012"
