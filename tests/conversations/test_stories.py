@@ -1,8 +1,9 @@
 """The dialogue model as Rasa's own tools check it: the data validates, and every test story in
 this folder is predicted exactly (`rasa test core --fail-on-prediction-errors`).
 
-Trains a dialogue-only model into a temp folder (about 40 s on 2 cores); NLU is not needed
-because test stories give intents and entities.
+Uses the project's model when it is current (``make test`` trains it first); otherwise trains a
+dialogue-only model into a temp folder (about 40 s on 2 cores): NLU is not needed because test
+stories give intents and entities.
 """
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def rasa(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def core_model(tmp_path_factory) -> Path:
+    from bot import model
+
+    if model.is_current():  # the test command trains the full model first: use it
+        return model.MODEL_PATH
     data = tmp_path_factory.mktemp("dialogue-data")
     for path in (ROOT / "stories").glob("*.yml"):
         shutil.copy(path, data / path.name)
