@@ -1,8 +1,10 @@
 """A follower surrenders seed policy 1 in the simulator's chat page, against the whole stack
 (sandbox insurer, action server, Rasa with the WeChat channel, simulator), reading the SMS code
-off the phone panel as a person would. Leaves a screenshot in docs/simulator.png."""
+off the phone panel as a person would. Leaves a screenshot in .test-logs/simulator.png
+(docs/simulator.png with TUIBAO_UPDATE_SCREENSHOT=1)."""
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -12,7 +14,10 @@ import requests
 from tests.support.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
 
-SCREENSHOT = ROOT / "docs" / "simulator.png"
+# Every run leaves its screenshot with the test logs; TUIBAO_UPDATE_SCREENSHOT=1 refreshes the one
+# in docs/ (so a test run does not dirty the work tree).
+SCREENSHOT = (ROOT / "docs" / "simulator.png" if os.environ.get("TUIBAO_UPDATE_SCREENSHOT") == "1"
+              else ROOT / ".test-logs" / "simulator.png")
 POLICY_1 = "SBX1000000000012"
 POLICY_1_ID_SUFFIX = "31002X"  # 张伟, 11010519491231002X
 
