@@ -4,8 +4,11 @@ Mounted at ``/webhooks/wechat/webhook``. Each verified message runs one Rasa tur
 when WeChat delivers it several times. WeChat waits 5 s for the passive reply: a turn that
 finishes within ``reply_deadline_s`` is answered passively; a slower one is answered
 ``success`` and delivered through the customer-service API when ready, or, for accounts
-without that API, held across WeChat's retries and, failing that, kept for the user to
-collect with their next message.
+without that API, held across WeChat's retries (each attempt left open until WeChat gives up
+on it, so WeChat tries again) and answered on the retry that finds it ready; when the third
+attempt comes too, it answers ``STILL_WORKING`` and the turn's answer waits for the user's next
+message, whose passive reply carries it ahead of that message's own answer. Whatever cannot be
+pushed (no API, or WeChat refused) waits the same way.
 """
 from __future__ import annotations
 
@@ -20,12 +23,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.wechat.client import WeChatApi, mask_openid
-from connectors.wechat.dedupe import DedupeStore, RedisDedupeStore, delivery_key, \
-    dedupe_store_for
+from connectors.wechat.client import PushOutcome, WeChatApi, mask_openid
+from connectors.wechat.dedupe import DedupeStore, delivery_key, dedupe_store_for
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
-from connectors.wechat.render import menu_link, render_turn
+from connectors.wechat.render import fit_passive_reply, menu_link, render_turn
 from connectors.wechat.settings import WeChatSettings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ VOICE_NOT_RECOGNISED = "抱歉，没能听清这段语音，请再说一次，�
 UNKNOWN_MENU = "抱歉，这个菜单暂时不可用。想退保，请直接发送“我要退保”。"
 STILL_WORKING = "正在为您查询，请稍候。查询完成后，发送任意消息即可看到结果。"
 LATE_ANSWER_HEADER = "您之前的问题，结果如下："
+MORE_TO_COLLECT = "（内容较长，发送任意消息查看后续部分。）"
 # FAQ menu: tapping a question sends it as the user's text, so NLU answers it in context.
 FAQ_QUESTIONS = ("什么是犹豫期", "退保能退多少钱", "退保需要什么材料", "谁可以申请退保", "退保后还有保障吗")
 FAQ_MENU = "常见问题，点一下即可提问：\n" + "\n".join(
@@ -79,11 +82,15 @@ class WeChatTurnCollector(OutputChannel):
         self.messages.append(dict(message))
 
 
-class WeChatOutput(OutputChannel):
-    """Pushes messages through the customer-service API (used by trigger_intent and agents)."""
+DeliverLater = Callable[[str, str], Awaitable[None]]
 
-    def __init__(self, api: WeChatApi) -> None:
-        self._api = api
+
+class WeChatOutput(OutputChannel):
+    """Messages outside a passive reply (trigger_intent, reminders, agents): pushed through
+    the customer-service API, or kept for the user's next message when that is not possible."""
+
+    def __init__(self, deliver: DeliverLater) -> None:
+        self._deliver = deliver
 
     @classmethod
     def name(cls) -> Text:
@@ -92,7 +99,7 @@ class WeChatOutput(OutputChannel):
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         text = render_turn([message])
         if text:
-            await self._api.send_text(recipient_id, text)
+            await self._deliver(recipient_id, text)
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -131,13 +138,31 @@ class WeChatInput(InputChannel):
     @property
     def api(self) -> WeChatApi:
         if self._api is None:
-            store = self.store
-            redis = store.redis if isinstance(store, RedisDedupeStore) else None
-            self._api = WeChatApi(self.settings, redis=redis)
+            self._api = WeChatApi(self.settings, store=self.store)
         return self._api
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return WeChatOutput(self.api)
+        return WeChatOutput(self.deliver_out_of_band)
+
+    async def deliver_out_of_band(self, openid: str, text: str) -> None:
+        """Deliver ``text`` outside a passive reply: push it when the account has the
+        customer-service API and WeChat accepts; otherwise keep it for the user's next
+        message (it is never dropped)."""
+        if not await self._push(openid, text):
+            await self._keep_for_next_message(openid, [text])
+
+    async def _push(self, openid: str, text: str) -> bool:
+        if not self.settings.customer_service_api:
+            return False
+        outcome = await self.api.send_text(openid, text)
+        logger.info("wechat late answer to %s pushed: %s", mask_openid(openid), outcome.value)
+        return outcome is PushOutcome.SENT
+
+    async def _keep_for_next_message(self, openid: str, answers: List[str]) -> None:
+        for answer in answers:
+            await self.store.add_late_answer(openid, answer)
+        logger.info("wechat late answer to %s kept for their next message",
+                    mask_openid(openid))
 
     # ------------------------------------------------------------------ HTTP
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -184,18 +209,20 @@ class WeChatInput(InputChannel):
         logger.info("wechat %s from %s: %s", message.event or message.msg_type,
                     mask_openid(message.openid), mask_text(message.content))
 
-        if not message.is_event or message.event in ("subscribe", "subscribe_scan", "click"):
-            self.api.reopen_window(message.openid)  # the user acted: WeChat's window reopens
+        if self.settings.customer_service_api and (
+                not message.is_event or message.event in ("subscribe", "subscribe_scan", "click")):
+            # The user acted: WeChat's window reopens, for every replica.
+            await self.api.reopen_window(message.openid)
         user_text, canned = self._user_text(message)
-        if user_text is None:
-            if canned is None:
-                return response.text("success")
-            return self._passive(opened, canned)
+        if user_text is None and canned is None:
+            return response.text("success")
 
+        # Canned answers go the same way as turns: an answer waiting for this user rides
+        # along with whatever they send next, and a retry must not lose it.
         key = delivery_key(message.dedupe_key)
         attempt = await self.store.count_attempt(key)
         if await self.store.claim(key):
-            self._start_turn(key, message, user_text, on_new_message)
+            self._start_turn(key, message, user_text, canned, on_new_message)
         deadline = arrived + self.settings.reply_deadline_s
         reply = await self._wait_for_result(key, deadline)
         if reply is not None:
@@ -213,11 +240,16 @@ class WeChatInput(InputChannel):
             return await self._hand_over(key, opened, "push", fallback="success")
         if attempt < WECHAT_ATTEMPTS:
             # No push API: keep this attempt open; WeChat gives up at 5 s and retries, and the
-            # retry collects the result (the turn is not run again).
+            # retry collects the result (the turn is not run again). A result arriving before
+            # WeChat hangs up still goes out on this attempt.
+            logger.info("wechat turn of %s still running: attempt %s held for WeChat's retry",
+                        mask_openid(message.openid), attempt)
             reply = await self._wait_for_result(key, deadline + HOLD_PAST_DEADLINE_S)
             if reply is not None:
                 return self._passive(opened, reply)
             return response.text("still working", status=503)
+        logger.info("wechat turn of %s outlived WeChat's retries: answer kept for their next "
+                    "message", mask_openid(message.openid))
         return await self._hand_over(key, opened, "collect", fallback=STILL_WORKING)
 
     async def _hand_over(self, key: str, opened: OpenedRequest, flag: str,
@@ -265,10 +297,10 @@ class WeChatInput(InputChannel):
         self._tasks.add(task)  # keep a reference until it ends
         task.add_done_callback(self._tasks.discard)
 
-    def _start_turn(self, key: str, message: InboundMessage, text: str,
-                    on_new_message: OnNewMessage) -> None:
+    def _start_turn(self, key: str, message: InboundMessage, text: Optional[str],
+                    canned: Optional[str], on_new_message: OnNewMessage) -> None:
         self._turn_done.setdefault(key, asyncio.Event())
-        self._background(self._run_turn(key, message, text, on_new_message))
+        self._background(self._run_turn(key, message, text, canned, on_new_message))
 
     async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
         loop = asyncio.get_running_loop()
@@ -297,45 +329,67 @@ class WeChatInput(InputChannel):
             self._user_locks[openid] = lock
         return lock
 
-    async def _run_turn(self, key: str, message: InboundMessage, text: str,
-                        on_new_message: OnNewMessage) -> None:
-        """Run the turn in arrival order for this user, keep its reply, deliver it late if
-        the webhook already answered without it."""
+    async def _run_turn(self, key: str, message: InboundMessage, text: Optional[str],
+                        canned: Optional[str], on_new_message: OnNewMessage) -> None:
+        """Run the turn (or take the canned answer) in arrival order for this user, put any
+        answer still waiting for the user ahead of it, keep the result for every delivery of
+        this message, and deliver it out of band if the webhook already answered without it."""
         openid = message.openid
         async with self._lock_for(openid):
             try:
-                late = await self.store.take_late_answers(openid)
-                collector = WeChatTurnCollector()
-                await on_new_message(UserMessage(
-                    text, collector, openid, input_channel=self.name(),
-                    message_id=str(message.msg_id) if message.msg_id else None,
-                    metadata=self._metadata(message)))
-                reply = render_turn(collector.messages)
+                reply = canned or ""
+                if text is not None:
+                    # The user has not read an earlier answer yet (it comes with this reply):
+                    # actions can tell, e.g. not to take "好的" as agreeing to a quote unseen.
+                    unread = await self.store.has_late_answers(openid)
+                    collector = WeChatTurnCollector()
+                    await on_new_message(UserMessage(
+                        text, collector, openid, input_channel=self.name(),
+                        message_id=str(message.msg_id) if message.msg_id else None,
+                        metadata=self._metadata(message, unread)))
+                    reply = render_turn(collector.messages)
                 if message.event.startswith("subscribe"):
                     reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)
-                if late:
-                    reply = "\n\n".join([LATE_ANSWER_HEADER, *late, reply]).strip()
             except Exception:
                 logger.exception("wechat turn for %s failed", mask_openid(openid))
                 reply = TURN_FAILED
-            await self.store.put_result(key, reply)
-            done = self._turn_done.pop(key, None)
-            if done is not None:
-                done.set()
-            if not reply:
-                return
-            if await self.store.has_flag(key, "push") and \
-                    await self.store.set_flag(key, "delivered"):
-                outcome = await self.api.send_text(openid, reply)
-                logger.info("wechat late answer to %s pushed: %s", mask_openid(openid),
-                            outcome.value)
-            elif await self.store.has_flag(key, "collect") and \
-                    await self.store.set_flag(key, "delivered"):
-                await self.store.add_late_answer(openid, reply)
+            try:
+                await self._finish_turn(key, openid, reply)
+            except Exception:  # the store is unreachable: the deliveries time out politely
+                logger.exception("wechat result of %s's turn not stored", mask_openid(openid))
+            finally:
+                self._wake_deliveries(key)
 
-    def _metadata(self, message: InboundMessage) -> Dict[str, Any]:
+    def _wake_deliveries(self, key: str) -> None:
+        done = self._turn_done.pop(key, None)
+        if done is not None:
+            done.set()
+
+    async def _finish_turn(self, key: str, openid: str, reply: str) -> None:
+        # Taken after the turn: a slower turn of this user that ended meanwhile (here or on
+        # another replica, whose turns Rasa's lock store orders) has left its answer by now.
+        late = await self.store.take_late_answers(openid)
+        answers = [*late, reply] if reply else late
+        full = "\n\n".join([LATE_ANSWER_HEADER, *answers]) if late else reply
+        passive, rest = fit_passive_reply(full, MORE_TO_COLLECT)
+        await self.store.put_result(key, passive)
+        self._wake_deliveries(key)  # before any push: waiting deliveries answer at once
+        if not full:
+            return
+        if await self.store.has_flag(key, "push") and \
+                await self.store.set_flag(key, "delivered"):
+            if not await self._push(openid, full):
+                await self._keep_for_next_message(openid, answers)  # kept without the header
+        elif await self.store.has_flag(key, "collect") and \
+                await self.store.set_flag(key, "delivered"):
+            await self._keep_for_next_message(openid, answers)
+        elif rest:
+            await self._keep_for_next_message(openid, [rest])
+
+    def _metadata(self, message: InboundMessage, late_answer_unread: bool) -> Dict[str, Any]:
         return {"channel": "wechat", "wechat": {
             "msg_type": message.msg_type, "msg_id": message.msg_id,
             "create_time": message.create_time, "event": message.event or None,
             "event_key": message.event_key or None, "account": message.account,
-            "customer_service_api": self.settings.customer_service_api}}
+            "customer_service_api": self.settings.customer_service_api,
+            "late_answer_unread": late_answer_unread}}

@@ -4,8 +4,10 @@ wechatpy's ``WeChatClient`` is synchronous (requests), so every call runs in a s
 of its own, never on the event loop. The access token is cached in Redis (memory for the demo)
 and refreshed by one process at a time under a lock, because each ``/cgi-bin/token`` call
 invalidates the token every other process holds. Error codes: a token error refreshes once and
-retries once; 45015/45047 stop pushing to that user until they write again; 45009/45011 back
-off; nothing else is retried (a push is not idempotent).
+retries once; 45015/45047/43004 stop pushing to that user until they write again; 45009/45011
+back off (the limits are the account's, so the whole account waits); nothing else is retried (a
+push is not idempotent). Both stops live in the channel's shared store (``dedupe``), so every
+replica honours a refusal another replica received.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from connectors.wechat.dedupe import DedupeStore, MemoryDedupeStore, RedisDedupeStore
 from connectors.wechat.render import split_for_wechat
 from connectors.wechat.settings import WeChatSettings
 
@@ -114,18 +117,19 @@ class _RedisTokenStore:
 class WeChatApi:
     """The customer-service message API of one official account, usable from async code."""
 
-    def __init__(self, settings: WeChatSettings, redis=None,
+    def __init__(self, settings: WeChatSettings, store: Optional[DedupeStore] = None,
                  executor: Optional[ThreadPoolExecutor] = None) -> None:
+        """``store`` holds the push state (memory when omitted: one process only); a Redis
+        store also caches the access token for every process."""
         self.settings = settings
         client_class = wechat_client_class(settings.api_base_url)
         self._client = client_class(settings.app_id, settings.app_secret,
                                     timeout=settings.api_timeout_s, auto_retry=False)
-        self._tokens = _RedisTokenStore(redis, settings.app_id, settings.redis_prefix) \
-            if redis is not None else _MemoryTokenStore()
+        self._push_state = store if store is not None else MemoryDedupeStore()
+        self._tokens = _RedisTokenStore(store.redis, settings.app_id, settings.redis_prefix) \
+            if isinstance(store, RedisDedupeStore) else _MemoryTokenStore()
         self._executor = executor or ThreadPoolExecutor(max_workers=4,
                                                         thread_name_prefix="wechat-api")
-        self._window_closed: Dict[str, float] = {}
-        self._backoff_until = 0.0
 
     async def _in_executor(self, call: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
@@ -175,17 +179,17 @@ class WeChatApi:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ messages
-    def reopen_window(self, openid: str) -> None:
-        """The user wrote: their 48-hour window (and quota) starts again."""
-        self._window_closed.pop(openid, None)
+    async def reopen_window(self, openid: str) -> None:
+        """The user wrote: their 48-hour window (and quota) starts again, for every process."""
+        await self._push_state.reopen_window(openid)
 
     async def send_text(self, openid: str, text: str) -> PushOutcome:
         """Push ``text`` (split past 2048 bytes) as customer-service messages."""
         who = mask_openid(openid)
-        if openid in self._window_closed:
+        if await self._push_state.window_closed(openid):
             logger.warning("wechat push to %s skipped: window closed or quota used up", who)
             return PushOutcome.WINDOW_CLOSED
-        if time.monotonic() < self._backoff_until:
+        if await self._push_state.backing_off():
             logger.warning("wechat push to %s skipped: backing off after a rate limit", who)
             return PushOutcome.RATE_LIMITED
         for piece in split_for_wechat(text):
@@ -194,12 +198,12 @@ class WeChatApi:
                     "touser": openid, "msgtype": "text", "text": {"content": piece}})
             except WeChatClientException as error:
                 if error.errcode in WINDOW_CLOSED:
-                    self._window_closed[openid] = time.time()
+                    await self._push_state.close_window(openid)
                     logger.warning("wechat push to %s refused (errcode %s): stop pushing until "
                                    "the user writes again", who, error.errcode)
                     return PushOutcome.WINDOW_CLOSED
                 if error.errcode in RATE_LIMITED:
-                    self._backoff_until = time.monotonic() + RATE_LIMIT_BACKOFF_S
+                    await self._push_state.back_off(RATE_LIMIT_BACKOFF_S)
                     logger.warning("wechat rate limit (errcode %s): backing off %ss",
                                    error.errcode, RATE_LIMIT_BACKOFF_S)
                     return PushOutcome.RATE_LIMITED

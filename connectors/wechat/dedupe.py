@@ -1,10 +1,14 @@
-"""Which deliveries WeChat has already made, and what their turns answered.
+"""Which deliveries WeChat has already made, what their turns answered, and where pushing
+stands: the channel's state shared by every Rasa process of one official account.
 
 WeChat retries a callback it got no answer for within 5 s (3 attempts in all), and a retry must
 never run a turn twice. The first delivery *claims* the key and runs the turn; the turn's reply
 is kept under the same key so a retry, in this process or another, can collect it. The store
-also remembers callback nonces (replay refusal) and late answers a user will collect with their
-next message.
+also remembers callback nonces (replay refusal), late answers a user will collect with their
+next message, and the push state of the customer-service API: users WeChat refused pushes to
+(45015/45047/43004, until they write again) and the account's rate-limit back-off
+(45009/45011). Several replicas must agree on that state, or each would learn WeChat's refusal
+by being refused again.
 
 ``RedisDedupeStore`` works across processes (SET NX EX); ``MemoryDedupeStore`` is for the
 single-process demo.
@@ -18,6 +22,9 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
+# A refused user stays marked until they write again; after 48 h without a message WeChat's
+# window is closed anyway, so the mark may lapse.
+WINDOW_CLOSED_TTL_S = 48 * 3600
 
 
 def delivery_key(parts: Sequence[str]) -> str:
@@ -64,6 +71,32 @@ class DedupeStore(abc.ABC):
     @abc.abstractmethod
     async def take_late_answers(self, openid: str) -> List[str]:
         """Remove and return this user's late answers, oldest first."""
+
+    @abc.abstractmethod
+    async def has_late_answers(self, openid: str) -> bool:
+        """Whether an answer is waiting for this user's next message."""
+
+    # -- push state of the customer-service API ------------------------------------------
+    @abc.abstractmethod
+    async def close_window(self, openid: str, ttl_s: int = WINDOW_CLOSED_TTL_S) -> None:
+        """WeChat refused a push to this user (outside 48 h, quota used up, not following):
+        no more pushes until ``reopen_window``."""
+
+    @abc.abstractmethod
+    async def reopen_window(self, openid: str) -> None:
+        """The user wrote, clicked or followed: WeChat grants a new window and quota."""
+
+    @abc.abstractmethod
+    async def window_closed(self, openid: str) -> bool:
+        """Whether pushes to this user are stopped."""
+
+    @abc.abstractmethod
+    async def back_off(self, seconds: float) -> None:
+        """WeChat rate-limited the account (45009/45011): no pushes for ``seconds``."""
+
+    @abc.abstractmethod
+    async def backing_off(self) -> bool:
+        """Whether the account is backing off after a rate limit."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -134,6 +167,24 @@ class MemoryDedupeStore(DedupeStore):
         self._values.pop(f"late:{openid}", None)
         return list(answers)
 
+    async def has_late_answers(self, openid):
+        return bool(self._get(f"late:{openid}"))
+
+    async def close_window(self, openid, ttl_s=WINDOW_CLOSED_TTL_S):
+        self._set(f"push_closed:{openid}", True, ttl_s)
+
+    async def reopen_window(self, openid):
+        self._values.pop(f"push_closed:{openid}", None)
+
+    async def window_closed(self, openid):
+        return self._get(f"push_closed:{openid}") is not None
+
+    async def back_off(self, seconds):
+        self._set("push_backoff", True, seconds)
+
+    async def backing_off(self):
+        return self._get("push_backoff") is not None
+
 
 class RedisDedupeStore(DedupeStore):
     """Shared by every Rasa process (and replica) that serves the same official account."""
@@ -195,6 +246,24 @@ class RedisDedupeStore(DedupeStore):
         async with self._redis.pipeline(transaction=True) as pipe:
             answers, _ = await pipe.lrange(name, 0, -1).delete(name).execute()
         return list(answers)
+
+    async def has_late_answers(self, openid):
+        return bool(await self._redis.exists(self._k("late", openid)))
+
+    async def close_window(self, openid, ttl_s=WINDOW_CLOSED_TTL_S):
+        await self._redis.set(self._k("push_closed", openid), "1", ex=ttl_s)
+
+    async def reopen_window(self, openid):
+        await self._redis.delete(self._k("push_closed", openid))
+
+    async def window_closed(self, openid):
+        return bool(await self._redis.exists(self._k("push_closed", openid)))
+
+    async def back_off(self, seconds):
+        await self._redis.set(self._k("push_backoff"), "1", px=max(int(seconds * 1000), 1))
+
+    async def backing_off(self):
+        return bool(await self._redis.exists(self._k("push_backoff")))
 
     async def close(self):
         await self._redis.close()

@@ -6,7 +6,7 @@ when tapped. A text is split only when it passes WeChat's 2048-byte limit.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
 from urllib.parse import quote
 
 MAX_TEXT_BYTES = 2048
@@ -82,6 +82,17 @@ def split_for_wechat(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+def fit_passive_reply(text: str, note: str, limit: int = MAX_TEXT_BYTES) -> Tuple[str, str]:
+    """(passive reply, remainder): a passive reply is one text of at most ``limit`` bytes, so
+    a longer ``text`` is cut (as ``split_for_wechat`` cuts) and ``note`` appended to say more
+    follows; the remainder is for the user's next message. ``("text", "")`` when it fits."""
+    if len(text.encode("utf-8")) <= limit:
+        return text, ""
+    suffix = f"\n\n{note}"
+    pieces = split_for_wechat(text, limit - len(suffix.encode("utf-8")))
+    return pieces[0] + suffix, "\n".join(pieces[1:])
 
 
 def _byte_prefix(line: str, limit: int) -> int:

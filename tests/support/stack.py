@@ -5,7 +5,8 @@ server, WeChat simulator and the Rasa server with the trained model and the WeCh
         stack.webhook_url, stack.tracker(openid), stack.outbox(openid), ...
 
 Everything is started with ``tests.support.services.service`` (logs in ``.test-logs/``) and
-stopped when the block ends, also on failure. Nothing binds the demo's fixed ports.
+stopped when the block ends, also on failure, and the stack's Redis keys (a namespace of its
+own) are removed. Nothing binds the demo's fixed ports.
 """
 from __future__ import annotations
 
@@ -101,6 +102,26 @@ class Stack:
                      timeout=HTTP_TIMEOUT).raise_for_status()
 
 
+def forget_redis_prefix(prefix: str, redis_url: str = REDIS_URL) -> None:
+    """Delete every Redis key under ``prefix:`` (a test's or a stack's own namespace)."""
+    import redis  # the demo runs without Redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start:start + 500])
+    finally:
+        client.close()
+
+
+def _forget_quietly(prefix: str, redis_url: str) -> None:
+    try:
+        forget_redis_prefix(prefix, redis_url)
+    except Exception as error:  # the keys expire by themselves within an hour
+        print(f"Redis keys under {prefix} not removed: {type(error).__name__}")
+
+
 def _write_insurers_file(path: Path, sandbox_url: str, read_timeout_s: Optional[float]) -> Path:
     """The repository's insurers.yml, with the sandbox's timeouts raised when a test runs the
     insurer slow on purpose (the slowness must reach the channel, not end in a timeout)."""
@@ -157,6 +178,8 @@ def tuibao_stack(
               "TUIBAO_INSURERS_FILE": str(insurers_file)}
 
     with contextlib.ExitStack() as running:
+        if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error
+            running.callback(_forget_quietly, wechat_env["WECHAT_REDIS_PREFIX"], redis_url)
         running.enter_context(service(
             [PYTHON, "-m", "sandbox_insurer"], f"{urls['sandbox']}/health",
             env={**common, "SANDBOX_PORT": str(ports["sandbox"]), "SANDBOX_TODAY": sandbox_today,

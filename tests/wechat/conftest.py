@@ -2,9 +2,11 @@
 the WeChat protocol tests; each test talks to it as WeChat would, as a new user."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from tests.support.stack import tuibao_stack
+from tests.support.stack import forget_redis_prefix, tuibao_stack
 from tests.wechat.wechat_caller import WeChatCaller
 
 # An EncodingAESKey the account used before the current one (rotation).
@@ -29,3 +31,11 @@ def wechat(stack) -> WeChatCaller:
 def wechat_plain(stack) -> WeChatCaller:
     """WeChat's server in plaintext mode (same token)."""
     return WeChatCaller(stack.webhook_url, aes_key=None)
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key namespace of this test's own on the real Redis, emptied afterwards."""
+    prefix = f"tuibao-test:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    forget_redis_prefix(prefix)

@@ -1,12 +1,16 @@
-"""What a user reads (one text per turn, tappable choices, nothing cut mid-character) and the
-delivery store's promises across processes (real Redis)."""
+"""What a user reads (one text per turn, tappable choices, nothing cut mid-character, a
+passive reply within WeChat's size) and the store's promises across processes (real Redis):
+deliveries, late answers and the push state every replica must agree on."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
+import pytest
+
+from connectors.wechat.channel import MORE_TO_COLLECT
 from connectors.wechat.dedupe import MemoryDedupeStore, RedisDedupeStore, delivery_key
-from connectors.wechat.render import render_turn, split_for_wechat
+from connectors.wechat.render import MAX_TEXT_BYTES, fit_passive_reply, render_turn, \
+    split_for_wechat
 from tests.support.stack import REDIS_URL
 
 
@@ -32,8 +36,45 @@ def test_split_only_past_2048_bytes_and_never_inside_a_character_or_link():
     assert any(link in p for p in pieces)
 
 
-def test_redis_store_lets_exactly_one_process_claim_a_delivery():
-    prefix = f"tuibao-test:{uuid.uuid4().hex[:8]}"
+def test_a_passive_reply_longer_than_wechat_allows_keeps_the_rest_for_later():
+    quote = "\n".join(f"第{i}项：" + "退保金额与到账时间说明" * 6 for i in range(30))
+    assert len(quote.encode("utf-8")) > 2 * MAX_TEXT_BYTES
+    passive, rest = fit_passive_reply(quote, MORE_TO_COLLECT)
+    assert len(passive.encode("utf-8")) <= MAX_TEXT_BYTES
+    assert passive.endswith("\n\n" + MORE_TO_COLLECT)
+    assert passive[:-len(MORE_TO_COLLECT) - 2] + "\n" + rest == quote  # nothing lost
+    assert fit_passive_reply("实际退款：¥47.19", MORE_TO_COLLECT) == ("实际退款：¥47.19", "")
+
+
+@pytest.mark.parametrize("where", ["redis", "memory"])
+def test_two_store_instances_agree_on_push_state(where, redis_prefix):
+    """What one replica learnt from WeChat's refusals, the other honours (Redis); memory is one
+    process's view with the same rules."""
+
+    async def scenario():
+        if where == "redis":
+            one, other = (RedisDedupeStore(REDIS_URL, prefix=redis_prefix) for _ in range(2))
+        else:
+            one = other = MemoryDedupeStore()
+        try:
+            await one.close_window("oAlice")  # 45047 for Alice
+            closed = (await other.window_closed("oAlice"), await other.window_closed("oBob"))
+            await other.reopen_window("oAlice")  # Alice wrote, to the other replica
+            reopened = await one.window_closed("oAlice")
+            await one.back_off(0.3)  # 45011: the whole account waits
+            during = await other.backing_off()
+            await asyncio.sleep(0.5)
+            after = await other.backing_off()
+            return closed, reopened, during, after
+        finally:
+            await one.close()
+            await other.close()
+
+    assert asyncio.run(scenario()) == ((True, False), False, True, False)
+
+
+def test_redis_store_lets_exactly_one_process_claim_a_delivery(redis_prefix):
+    prefix = redis_prefix
     key = delivery_key(("msg", "oUser", "4242"))
 
     async def scenario():

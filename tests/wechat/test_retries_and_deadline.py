@@ -1,5 +1,6 @@
 """WeChat's 5-second rule and its retries, against the running stack: a retry never runs a
-turn twice, and a slow turn is answered "success" in time and pushed when ready."""
+turn twice, and a slow turn is answered "success" in time and pushed when ready, or, when
+WeChat refuses the push, brought along with the user's next message."""
 from __future__ import annotations
 
 import time
@@ -7,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from connectors.wechat.channel import LATE_ANSWER_HEADER
 from tests.wechat.wechat_caller import new_openid, text_xml
 
 INSURER_LATENCY_MS = 6000
@@ -76,3 +78,23 @@ def test_slow_insurer_quote_arrives_by_push_and_every_answer_is_in_time(stack, w
     assert max(d.elapsed for d in deliveries) < 5.0, [round(d.elapsed, 2) for d in deliveries]
     time.sleep(1)
     assert [t["text"] for t in stack.user_turns(openid)].count(code) == 1  # ran once
+
+
+def test_slow_answer_wechat_refuses_to_push_comes_with_the_next_message(stack, wechat,
+                                                                        slow_insurer):
+    openid = new_openid()  # not a follower: WeChat refuses pushes to them (43004)
+    assert "保单号" in wechat.say(openid, "我要退保").reply_text
+    assert "身份证" in wechat.say(openid, "SBX1000000000023").reply_text
+    slow_insurer()
+    slow = wechat.say(openid, "150028")  # one slow insurer call, past the deadline
+    assert slow.status == 200 and slow.elapsed < 5.0 and slow.body == "success"
+    time.sleep(3)  # the turn ends and its push is refused
+    stack.set_insurer_latency(0)
+
+    collected = wechat.say(openid, "在吗")
+    assert collected.elapsed < 5.0
+    assert collected.reply_text.startswith(LATE_ANSWER_HEADER), collected.reply_text
+    assert "139****9000" in collected.reply_text  # the answer to 150028, not lost
+    assert stack.outbox(openid) == []
+    again = wechat.say(openid, "在吗")
+    assert LATE_ANSWER_HEADER not in again.reply_text  # delivered once

@@ -7,7 +7,7 @@ import random
 import string
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import requests
 import xmltodict
@@ -17,6 +17,8 @@ from connectors.wechat.protocol import sign
 from connectors.wechat.settings import DEMO_APP_ID, DEMO_ENCODING_AES_KEY, DEMO_TOKEN
 
 ACCOUNT = "gh_tuibao_demo"
+WECHAT_CUT_S = 5.0  # WeChat hangs up on a callback that has not answered by then
+WECHAT_TRIES = 3  # and delivers it at most this often
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 
 
@@ -70,6 +72,14 @@ class Delivery:
 
 
 @dataclass
+class Try:
+    """One of WeChat's deliveries of a message: ``delivery`` is None when WeChat hung up."""
+
+    started: float  # seconds after the first try began
+    delivery: Optional[Delivery]
+
+
+@dataclass
 class WeChatCaller:
     """Signs like WeChat (``token``) and encrypts in safe mode (``aes_key``, or plaintext)."""
 
@@ -110,6 +120,30 @@ class WeChatCaller:
 
     def say(self, openid: str, content: str) -> Delivery:
         return self.send(text_xml(openid, content))
+
+    def deliver_like_wechat(self, xml: str, cut_s: float = WECHAT_CUT_S,
+                            tries: int = WECHAT_TRIES) -> List[Try]:
+        """Deliver ``xml`` as WeChat does: a try without an answer after ``cut_s`` is dropped
+        (the connection closed) and the same message (same MsgId and CreateTime) is sent again
+        at once under a new nonce and signature, ``tries`` times in all. Any HTTP answer ends
+        it, as WeChat takes whatever came back in time as the reply."""
+        first = time.monotonic()
+        made: List[Try] = []
+        for _ in range(tries):
+            query, body = self.signed_request(xml)
+            started = time.monotonic() - first
+            try:
+                answer = requests.post(self.webhook_url, params=query, data=body,
+                                       timeout=cut_s, headers={"Content-Type": "text/xml"})
+            except requests.Timeout:
+                made.append(Try(started, None))
+                continue
+            elapsed = time.monotonic() - first - started
+            made.append(Try(started, Delivery(
+                answer.status_code, elapsed, answer.text,
+                self.open_reply(answer.text, query) if answer.ok else None)))
+            break
+        return made
 
     def open_reply(self, body: str, query: Dict[str, str]) -> Optional[str]:
         """The reply's text content, checking the reply's signature in safe mode."""
