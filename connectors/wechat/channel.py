@@ -49,6 +49,9 @@ UNKNOWN_MENU = "抱歉，这个菜单暂时不可用。想退保，请直接发�
 STILL_WORKING = "正在为您查询，请稍候。查询完成后，发送任意消息即可看到结果。"
 LATE_ANSWER_HEADER = "您之前的问题，结果如下："
 MORE_TO_COLLECT = "（内容较长，发送任意消息查看后续部分。）"
+# The message that collects a waiting answer is not interpreted: the user was asked to send
+# "anything", and a "好的" must never be read as agreeing to a quote not yet seen.
+COLLECTED_NOT_PROCESSED = "（您刚才发的这条消息用来取回上面的结果，没有另作处理；如果还有问题，请看完后再发一次。）"
 # FAQ menu: tapping a question sends it as the user's text, so NLU answers it in context.
 FAQ_QUESTIONS = ("什么是犹豫期", "退保能退多少钱", "退保需要什么材料", "谁可以申请退保", "退保后还有保障吗")
 FAQ_MENU = "常见问题，点一下即可提问：\n" + "\n".join(
@@ -338,15 +341,16 @@ class WeChatInput(InputChannel):
         async with self._lock_for(openid):
             try:
                 reply = canned or ""
-                if text is not None:
-                    # The user has not read an earlier answer yet (it comes with this reply):
-                    # actions can tell, e.g. not to take "好的" as agreeing to a quote unseen.
-                    unread = await self.store.has_late_answers(openid)
+                if text is not None and await self.store.has_late_answers(openid):
+                    # An earlier answer is waiting (it comes with this reply): this message
+                    # collects it and is not run through the dialogue.
+                    reply = COLLECTED_NOT_PROCESSED
+                elif text is not None:
                     collector = WeChatTurnCollector()
                     await on_new_message(UserMessage(
                         text, collector, openid, input_channel=self.name(),
                         message_id=str(message.msg_id) if message.msg_id else None,
-                        metadata=self._metadata(message, unread)))
+                        metadata=self._metadata(message)))
                     reply = render_turn(collector.messages)
                 if message.event.startswith("subscribe"):
                     reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)
@@ -386,10 +390,9 @@ class WeChatInput(InputChannel):
         elif rest:
             await self._keep_for_next_message(openid, [rest])
 
-    def _metadata(self, message: InboundMessage, late_answer_unread: bool) -> Dict[str, Any]:
+    def _metadata(self, message: InboundMessage) -> Dict[str, Any]:
         return {"channel": "wechat", "wechat": {
             "msg_type": message.msg_type, "msg_id": message.msg_id,
             "create_time": message.create_time, "event": message.event or None,
             "event_key": message.event_key or None, "account": message.account,
-            "customer_service_api": self.settings.customer_service_api,
-            "late_answer_unread": late_answer_unread}}
+            "customer_service_api": self.settings.customer_service_api}}

@@ -11,7 +11,8 @@ from typing import List, Tuple
 
 import pytest
 
-from connectors.wechat.channel import LATE_ANSWER_HEADER, NOT_UNDERSTOOD_TYPE, STILL_WORKING
+from connectors.wechat.channel import COLLECTED_NOT_PROCESSED, LATE_ANSWER_HEADER, \
+    NOT_UNDERSTOOD_TYPE, STILL_WORKING
 from connectors.wechat.render import render_turn
 from tests.support.stack import Stack, tuibao_stack
 from tests.wechat.wechat_caller import WECHAT_CUT_S, WeChatCaller, new_openid, other_xml, \
@@ -116,15 +117,15 @@ def test_quote_slower_than_three_tries_is_collected_by_the_next_message(passive_
     assert (reply, tries) == (STILL_WORKING, 3)
     insurer_latency(0)
 
-    # Whatever the user sends next brings the quote, then this message's own answer.
-    collected, tries = user.say("在吗")
-    own = user.last_answer_in_tracker()
-    assert tries == 1 and own, collected
-    assert collected.startswith(LATE_ANSWER_HEADER + "\n\n") and \
-        collected.endswith("\n\n" + own), collected
-    late = collected[len(LATE_ANSWER_HEADER):-len(own)]
+    # Whatever the user sends next ("好的" here) brings the quote, and is not itself taken as
+    # an answer: it must never agree to a quote the user has not seen.
+    collected, tries = user.send(text_xml(user.openid, "好的"))  # not a turn: not in user.said
+    assert tries == 1
+    assert collected.startswith(LATE_ANSWER_HEADER + "\n\n"), collected
+    assert collected.endswith("\n\n" + COLLECTED_NOT_PROCESSED), collected
     for figure in QUOTE_FIGURES:
-        assert figure in late, collected
+        assert figure in collected, collected
+    assert "好的" not in [turn["text"] for turn in passive_stack.user_turns(user.openid)]
 
     # Delivered once: the next message (a picture) gets only its own answer.
     assert user.send(other_xml(user.openid, "image")) == (NOT_UNDERSTOOD_TYPE, 1)
