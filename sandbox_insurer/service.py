@@ -330,13 +330,19 @@ class SandboxInsurer:
             return True, self._create_case(grant, quote_id, idempotency_key, reason)
         except _Replay as replay:
             return False, replay.case
-        except IntegrityError:
-            # A concurrent request won the race: same key → its case; otherwise a case is open.
+        except (IntegrityError, ApiError) as refused:
+            if isinstance(refused, ApiError) and refused.error != "not_eligible":
+                raise
+            # A concurrent request with this key may have won the race, committing its case
+            # after this one looked up the key (under read committed, the eligibility check
+            # then sees that case as "open", or the insert hits the one-open-case index):
+            # the same key is the same case. Otherwise the refusal stands.
             with self.db.session() as session:
                 existing = self._case_by_key(session, grant.policy_id, idempotency_key)
                 if existing is not None:
                     return False, case_view(existing)
-                self._check_eligible(session, session.get(models.Policy, grant.policy_id))
+                if isinstance(refused, IntegrityError):
+                    self._check_eligible(session, session.get(models.Policy, grant.policy_id))
             raise
 
     def _create_case(self, grant: Grant, quote_id: str, key: str, reason: Optional[str]):

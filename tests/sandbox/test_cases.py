@@ -44,6 +44,21 @@ def test_ten_concurrent_submissions_with_one_key_create_one_case(sandbox):
     assert sandbox.submit(P2, token2, quote2["quote_id"], "k").json()["case_number"] == "TB20261125000003"
 
 
+def test_a_double_tap_racing_the_first_commit_never_reads_as_case_open(sandbox):
+    """Under read committed, a request that looked up its key just before a twin committed must
+    still answer with the twin's case, not "a case is open" (seen once on PostgreSQL). Several
+    rounds make the narrow window likely to be hit."""
+    for round_ in range(8):
+        sandbox.reset()
+        token, quote = _quoted(sandbox, P1)
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            responses = list(pool.map(
+                lambda _: sandbox.submit(P1, token, quote["quote_id"], f"tap-{round_}"), range(10)))
+        refused = [r.text for r in responses if r.status_code not in (200, 201)]
+        assert refused == [], f"round {round_}: {refused}"
+        assert len({r.json()["case_number"] for r in responses}) == 1
+
+
 def test_concurrent_submissions_with_different_keys_still_open_one_case(sandbox):
     token, quote = _quoted(sandbox, P1)
     with ThreadPoolExecutor(max_workers=6) as pool:
