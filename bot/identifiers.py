@@ -281,6 +281,16 @@ def _is_candidate(value: str, prefix: str) -> bool:
     )
 
 
+# Dates ("2026-12-01", "2026/12/1", "2026年12月1日") are never identifiers: "2026-12" would
+# otherwise read as a six-digit code once its dash is dropped.
+_DATE = re.compile(r"(?<![0-9])(?:19|20)\d\d(?:[-/.](?:0?[1-9]|1[0-2])[-/.]|年(?:0?[1-9]|1[0-2])月)"
+                   r"(?:0?[1-9]|[12]\d|3[01])(?![0-9])")
+
+
+def _without_dates(view: str) -> str:
+    return _DATE.sub(lambda date: "#" * len(date.group(0)), view)
+
+
 def find_identifiers(text: str) -> List[IdentifierSpan]:
     """Every identifier in ``text`` with its character span in ``text`` and normalised value.
 
@@ -290,7 +300,7 @@ def find_identifiers(text: str) -> List[IdentifierSpan]:
     nearest cue word (验证码 → sms_code, 身份证/后六位/尾号 → id_number); with none it is
     reported twice, as ``sms_code`` and ``id_number`` with ``ambiguous=True``.
     """
-    view = identifier_view(text)
+    view = _without_dates(identifier_view(text))
     spans: List[IdentifierSpan] = []
     floor = 0
     chunks = list(_CHUNK.finditer(view))

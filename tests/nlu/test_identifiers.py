@@ -137,3 +137,9 @@ def test_spans_point_at_the_original_text():
 @pytest.mark.parametrize("dash", ["-", "‐", "‑", "‒", "–", "—", "―", "−"])
 def test_every_kind_of_dash_inside_a_policy_number_is_removed(dash):
     assert normalise(f"SBX{dash}1000{dash}0000{dash}0001{dash}2") == "SBX1000000000012"
+
+
+@pytest.mark.parametrize("text", ["预计 2026-12-01 到账", "最晚2026/12/25", "2026年12月1日（2026-12-01）",
+                                  "提交日期 2026-11-25"])
+def test_dates_are_not_identifiers(text):
+    assert find_identifiers(text) == []

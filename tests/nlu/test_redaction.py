@@ -115,3 +115,8 @@ def test_postgresql_tracker_store_persists_no_clear_secrets():
     finally:
         with store.engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender_id})
+
+
+def test_dates_in_a_read_back_stay_readable_while_codes_are_masked():
+    said = redact("预计 2026年12月1日（2026-12-01）到账，验证码 482913")
+    assert "2026-12-01" in said and "482913" not in said
