@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
@@ -16,31 +15,14 @@ from rasa_sdk import Tracker
 
 from actions.config import load_settings
 from insurers.base import HolderSession, InsurerAdapter, UnknownInsurer
+from insurers.registry import default_registry, reset_default_registry
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_registry: Any = None
-
-
-def registry() -> Any:
-    """The process-wide ``InsurerRegistry`` (read from its file and the environment on first use)."""
-    global _registry
-    with _lock:
-        if _registry is None:
-            from insurers.registry import InsurerRegistry
-
-            _registry = InsurerRegistry.from_environment()
-        return _registry
-
-
-def reset_registry() -> None:
-    """Forget the registry, so the next call reads configuration again (tests change it)."""
-    global _registry
-    with _lock:
-        old, _registry = _registry, None
-    if old is not None:
-        old.close()
+# One registry per process, shared with everything else that asks insurers (lazy: no file is
+# read and no adapter built at import).
+registry = default_registry
+reset_registry = reset_default_registry
 
 
 def policy_number_check(policy_number: str) -> str:

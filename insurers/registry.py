@@ -212,6 +212,16 @@ def default_registry() -> InsurerRegistry:
         return _default_registry
 
 
+def reset_default_registry() -> None:
+    """Forget the process-wide registry (closing its adapters), so the next use reads the
+    configuration again (tests change it)."""
+    global _default_registry
+    with _default_lock:
+        old, _default_registry = _default_registry, None
+    if old is not None:
+        old.close()
+
+
 def check_policy_number(policy_number: str, registry: Optional[InsurerRegistry] = None) -> PolicyNumberCheck:
     """ok / typo / unknown for a policy number, using ``registry`` or the default one."""
     return (registry or default_registry()).check_policy_number(policy_number)
