@@ -96,7 +96,11 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> List[Text]:
         if tracker.get_slot("stage") in STOPPING_STAGES:
             return []
-        return list(domain_slots)
+        return self.slots_to_ask(list(domain_slots), tracker)
+
+    def slots_to_ask(self, domain_slots: List[Text], tracker: Tracker) -> List[Text]:
+        """The form's questions, in order, once no dead end has stopped it."""
+        return domain_slots
 
     # ------------------------------------------------------------ ID suffix
     async def validate_id_suffix(
@@ -223,12 +227,7 @@ class ValidateCaseForm(IdentityFormValidation):
             return None, case
         return tracker.get_slot("policy_number"), None
 
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[Text]:
-        if tracker.get_slot("stage") in STOPPING_STAGES:
-            return []
+    def slots_to_ask(self, domain_slots: List[Text], tracker: Tracker) -> List[Text]:
         if not tracker.get_slot("case_number") and tracker.get_slot("policy_number"):
             return ["policy_number", "id_suffix", "sms_code"]
         return ["case_number", "id_suffix", "sms_code"]
