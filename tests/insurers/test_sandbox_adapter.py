@@ -214,16 +214,20 @@ def timed(coro):
     return outcome, time.monotonic() - started
 
 
-@pytest.mark.parametrize("mode", ["500", "hang", "malformed"])
-def test_failing_insurer_is_unavailable_within_budget_and_never_makes_two_cases(live_registry, sandbox, mode):
-    adapter = adapter_of(live_registry)
-    budget = adapter.limits.call_budget
-
+def quoted_policy_1(adapter, sandbox):
+    """Policy 1 signed in and quoted, while the insurer is still healthy."""
     async def prepare():
         session = await sign_in(adapter, sandbox, POLICY_1)
         return session, await adapter.quote(session)
 
-    session, quote = asyncio.run(prepare())
+    return asyncio.run(prepare())
+
+
+@pytest.mark.parametrize("mode", ["500", "hang", "malformed"])
+def test_failing_insurer_is_unavailable_within_budget_and_never_makes_two_cases(live_registry, sandbox, mode):
+    adapter = adapter_of(live_registry)
+    budget = adapter.limits.call_budget
+    session, quote = quoted_policy_1(adapter, sandbox)
     sandbox.faults(error_rate=1.0, error_mode=mode)
     for call in (adapter.verify_holder(policy_number=POLICY_1[0], id_suffix=POLICY_1[1]),
                  adapter.policy_summary(session),
@@ -243,12 +247,7 @@ def test_failing_insurer_is_unavailable_within_budget_and_never_makes_two_cases(
 def test_slow_insurer_is_unavailable_within_budget_and_late_answers_make_no_second_case(live_registry, sandbox):
     adapter = adapter_of(live_registry)
     budget = adapter.limits.call_budget
-
-    async def prepare():
-        session = await sign_in(adapter, sandbox, POLICY_1)
-        return session, await adapter.quote(session)
-
-    session, quote = asyncio.run(prepare())
+    session, quote = quoted_policy_1(adapter, sandbox)
     sandbox.faults(latency_ms=10_000)
     slowed_at = time.monotonic()
     for call in (adapter.policy_summary(session), adapter.submit(session, quote.quote_id, "slow-key")):

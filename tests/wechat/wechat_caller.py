@@ -27,38 +27,34 @@ def new_openid() -> str:
     return "oTest" + "".join(random.choices(string.ascii_letters + string.digits, k=23))
 
 
-def text_xml(openid: str, content: str, msg_id: Optional[int] = None,
-             create_time: Optional[int] = None) -> str:
+def _envelope(openid: str, msg_type: str, fields: str, create_time: Optional[int] = None) -> str:
+    """A callback as WeChat sends it: the account, the user, the time, the type, then ``fields``."""
     return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
             f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
             f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
-            f"<MsgId>{msg_id or next(_msg_ids)}</MsgId></xml>")
+            f"<MsgType><![CDATA[{msg_type}]]></MsgType>{fields}</xml>")
+
+
+def text_xml(openid: str, content: str, msg_id: Optional[int] = None,
+             create_time: Optional[int] = None) -> str:
+    return _envelope(openid, "text", f"<Content><![CDATA[{content}]]></Content>"
+                     f"<MsgId>{msg_id or next(_msg_ids)}</MsgId>", create_time)
 
 
 def voice_xml(openid: str, recognition: str) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
-            f"<MediaId><![CDATA[media1]]></MediaId><Format><![CDATA[amr]]></Format>"
-            f"<Recognition><![CDATA[{recognition}]]></Recognition>"
-            f"<MsgId>{next(_msg_ids)}</MsgId></xml>")
+    return _envelope(openid, "voice", "<MediaId><![CDATA[media1]]></MediaId><Format><![CDATA[amr]]></Format>"
+                     f"<Recognition><![CDATA[{recognition}]]></Recognition>"
+                     f"<MsgId>{next(_msg_ids)}</MsgId>")
 
 
 def event_xml(openid: str, event: str, key: str = "", create_time: Optional[int] = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
-            f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
-            f"<EventKey><![CDATA[{key}]]></EventKey></xml>")
+    return _envelope(openid, "event", f"<Event><![CDATA[{event}]]></Event>"
+                     f"<EventKey><![CDATA[{key}]]></EventKey>", create_time)
 
 
 def other_xml(openid: str, msg_type: str) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl>"
-            f"<MsgId>{next(_msg_ids)}</MsgId></xml>")
+    return _envelope(openid, msg_type, "<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl>"
+                     f"<MsgId>{next(_msg_ids)}</MsgId>")
 
 
 @dataclass
