@@ -161,6 +161,6 @@ def simulator(webhook: WebhookReceiver) -> Simulator:
            "SIM_REPLY_TIMEOUT_SECONDS": str(REPLY_TIMEOUT),
            "WECHAT_TOKEN": DEMO_TOKEN, "WECHAT_APP_ID": DEMO_APP_ID,
            "WECHAT_APP_SECRET": DEMO_APP_SECRET, "WECHAT_ENCODING_AES_KEY": DEMO_AES_KEY}
-    with service([sys.executable, "-m", "bot.simulator"], f"{base}/sim/health", env=env,
+    with service([sys.executable, "-m", "simulator"], f"{base}/sim/health", env=env,
                  timeout=30, log_name="simulator-tests"):
         yield Simulator(base)

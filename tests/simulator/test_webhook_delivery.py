@@ -10,7 +10,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from bot.simulator.delivery import SERVICE_UNAVAILABLE
+from simulator.delivery import SERVICE_UNAVAILABLE
 from tests.simulator.conftest import (DEMO_AES_KEY, DEMO_APP_ID, DEMO_TOKEN, REPLY_TIMEOUT,
                                       ReceivedCall, Simulator, WebhookReceiver)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from wechatpy.exceptions import WeChatClientException
 
-from bot.wechat_menu import OfficialAccountClient
+from connectors.wechat.menu import OfficialAccountClient
 from tests.simulator.conftest import DEMO_APP_ID, DEMO_APP_SECRET, Simulator
 from tests.support.services import ROOT
 
@@ -142,7 +142,7 @@ def test_typing_shows_until_cancelled_or_a_message_arrives(simulator: Simulator)
 def test_menu_command_creates_the_surrender_menu(simulator: Simulator):
     env = {**os.environ, "WECHAT_API_BASE_URL": simulator.base + "/cgi-bin/",
            "WECHAT_APP_ID": DEMO_APP_ID, "WECHAT_APP_SECRET": DEMO_APP_SECRET}
-    done = subprocess.run([sys.executable, "-m", "bot.wechat_menu"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "connectors.wechat.menu"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "菜单已创建" in done.stdout
@@ -159,7 +159,7 @@ def test_menu_command_creates_the_surrender_menu(simulator: Simulator):
     # The page reads the same menu.
     assert simulator.get("/sim/config")["menu"] == menu
 
-    wrong = subprocess.run([sys.executable, "-m", "bot.wechat_menu"], cwd=ROOT,
+    wrong = subprocess.run([sys.executable, "-m", "connectors.wechat.menu"], cwd=ROOT,
                            env={**env, "WECHAT_APP_SECRET": "wrong"}, capture_output=True,
                            text=True, timeout=60)
     assert wrong.returncode == 1 and "40125" in wrong.stderr and "WECHAT_APP_SECRET" in wrong.stderr

@@ -193,7 +193,7 @@ def tuibao_stack(
             timeout=90, log_name=f"{log_prefix}-actions"))
         if with_simulator:
             running.enter_context(service(
-                [PYTHON, "-m", "bot.simulator"], f"{urls['simulator']}/sim/health",
+                [PYTHON, "-m", "simulator"], f"{urls['simulator']}/sim/health",
                 env={**common, **wechat_env, "SIM_PORT": str(ports["simulator"]),
                      "SIM_WEBHOOK_URL": f"{urls['rasa']}/webhooks/wechat/webhook",
                      "SIM_SANDBOX_URL": urls["sandbox"]},

@@ -26,7 +26,7 @@ from tests.wechat.wechat_caller import new_openid
 def simulator_url():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with service([PYTHON, "-m", "bot.simulator"], f"{url}/sim/health",
+    with service([PYTHON, "-m", "simulator"], f"{url}/sim/health",
                  env={"SIM_PORT": str(port), "SIM_WEBHOOK_URL": "http://127.0.0.1:9/unused"},
                  log_name="wechat-client-simulator"):
         yield url

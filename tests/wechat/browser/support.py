@@ -35,7 +35,7 @@ def chromium() -> Iterator[Browser]:
 
 def create_menu(simulator_url: str) -> None:
     """Run the admin command against this simulator, as the demo does."""
-    done = subprocess.run([PYTHON, "-m", "bot.wechat_menu"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([PYTHON, "-m", "connectors.wechat.menu"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60,
                           env={**os.environ, "WECHAT_API_BASE_URL": simulator_url})
     assert done.returncode == 0, done.stderr

@@ -62,7 +62,7 @@ def setup(tmp_path_factory):
                  "SANDBOX_TODAY": "2026-11-25",
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work / 'sandbox.db'}"},
             log_name="chat-page-sandbox"), service(
-            [sys.executable, "-m", "bot.simulator"], f"{sim_url}/sim/health",
+            [sys.executable, "-m", "simulator"], f"{sim_url}/sim/health",
             env={"SIM_PORT": str(sim_port), "SIM_WEBHOOK_URL": webhook.url,
                  "SIM_SANDBOX_URL": sandbox_url, "SIM_REPLY_TIMEOUT_SECONDS": "1"},
             log_name="chat-page-simulator"), chromium() as browser:

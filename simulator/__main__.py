@@ -1,12 +1,12 @@
-"""``python -m bot.simulator``: serve the WeChat simulator (127.0.0.1:8088 unless SIM_PORT)."""
+"""``python -m simulator``: serve the WeChat simulator (127.0.0.1:8088 unless SIM_PORT)."""
 from __future__ import annotations
 
 import logging
 
 from aiohttp import web
 
-from bot.simulator.server import create_app
-from bot.simulator.settings import SimulatorSettings
+from simulator.server import create_app
+from simulator.settings import SimulatorSettings
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from bot.simulator.settings import SimulatorSettings
+from simulator.settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)
 

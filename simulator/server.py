@@ -17,10 +17,10 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 import aiohttp
 from aiohttp import web
 
-from bot.simulator.account import OfficialAccount, WeChatApiError
-from bot.simulator.delivery import (SERVICE_UNAVAILABLE, DeliveryOutcome, InboundMessage,
+from simulator.account import OfficialAccount, WeChatApiError
+from simulator.delivery import (SERVICE_UNAVAILABLE, DeliveryOutcome, InboundMessage,
                                     WebhookDelivery)
-from bot.simulator.settings import SimulatorSettings
+from simulator.settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)
 

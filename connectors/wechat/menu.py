@@ -1,4 +1,4 @@
-"""``python -m bot.wechat_menu``: create the official account's custom menu.
+"""``python -m connectors.wechat.menu``: create the official account's custom menu.
 
 Menu: 退保 (CLICK ``SURRENDER``), 查进度 (CLICK ``STATUS``), and 更多 with 转人工 (CLICK
 ``HUMAN``) and 常见问题 (CLICK ``FAQ``). It talks to ``WECHAT_API_BASE_URL`` (the API root,
@@ -87,7 +87,7 @@ def describe_error(exc: WeChatClientException) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.wechat_menu",
+    parser = argparse.ArgumentParser(prog="python -m connectors.wechat.menu",
                                      description="创建公众号自定义菜单（退保 / 查进度 / 转人工）")
     parser.add_argument("--show", action="store_true", help="只显示当前菜单")
     args = parser.parse_args(argv)

@@ -1,1 +1,0 @@
-"""A local WeChat: the stand-in server API and a phone-sized chat page (``python -m bot.simulator``)."""
