@@ -23,7 +23,7 @@ class Brand:
         return f"{self.case_prefix}{submitted_on:%Y%m%d}{sequence:0{self.case_sequence_digits}d}"
 
 
-SANDBOX = Brand("sandbox", "沙盒保险", "TB", 6, "case_sequence")
+SANDBOX = Brand("sandbox", "沙箱保险", "TB", 6, "case_sequence")
 HENGXIN = Brand("hengxin", "恒信人寿", "HXC", 4, "hengxin_case_sequence")
 BRANDS: Dict[str, Brand] = {brand.id: brand for brand in (SANDBOX, HENGXIN)}
 

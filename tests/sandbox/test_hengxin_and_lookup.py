@@ -188,7 +188,7 @@ def test_lookup_code_of_one_insurer_is_nothing_at_the_other(sandbox):
 def test_identity_sms_names_its_purpose(sandbox, purpose, words):
     assert sandbox.verify("31002X", "SBX1000000000012", purpose=purpose).status_code == 200
     text = sandbox.sms("13800138000")[0]["text"]
-    assert text.startswith("【沙盒保险】") and words in text
+    assert text.startswith("【沙箱保险】") and words in text
     others = {"办理退保", "查询退保进度", "撤销退保申请", "查找名下保单"} - {words}
     assert not any(other in text for other in others)
 
