@@ -29,6 +29,7 @@ from insurers.base import (
     HolderSession,
     IdentityMismatch,
     Locked,
+    VerifyPurpose,
 )
 from insurers.masking import mask_policy_number
 
@@ -62,6 +63,10 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def reference(self, tracker: Tracker) -> Tuple[Optional[str], Optional[str]]:
         """``(policy_number, case_number)`` the identity check starts from (one is None)."""
+
+    def purpose(self, tracker: Tracker) -> VerifyPurpose:
+        """What the SMS code is for (the insurer's text names it)."""
+        return VerifyPurpose.SURRENDER
 
     @staticmethod
     def _reference_key(policy_number: Optional[str], case_number: Optional[str]) -> Optional[str]:
@@ -125,7 +130,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             dispatcher.utter_message(response="utter_policy_number_unknown")
             return {"id_suffix": None}
         outcome = await adapter.verify_holder(id_suffix=suffix, policy_number=policy,
-                                              case_number=None if policy else case)
+                                              case_number=None if policy else case,
+                                              purpose=self.purpose(tracker))
         if isinstance(outcome, Challenge):
             return {
                 **_forget_identity(),
@@ -226,6 +232,11 @@ class ValidateCaseForm(IdentityFormValidation):
         if case:
             return None, case
         return tracker.get_slot("policy_number"), None
+
+    def purpose(self, tracker: Tracker) -> VerifyPurpose:
+        if tracker.get_slot("case_request") == "withdraw":
+            return VerifyPurpose.WITHDRAW
+        return VerifyPurpose.STATUS
 
     def slots_to_ask(self, domain_slots: List[Text], tracker: Tracker) -> List[Text]:
         if not tracker.get_slot("case_number") and tracker.get_slot("policy_number"):

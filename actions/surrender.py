@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import common, insurer_calls, wording
+from actions.lookup import verified_by_lookup
 from actions.quote import quote_and_read_back
 from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
 from insurers.masking import mask_policy_number
@@ -41,6 +42,8 @@ class ActionStartSurrender(Action):
         if not given and tracker.get_slot("stage") is not None:
             # The policy of a finished flow is not assumed to be the one meant now.
             events.append(SlotSet("policy_number", None))
+        # A policy tapped in the holder lookup's list is already verified: no second code.
+        events += common.slot_events(verified_by_lookup(tracker, given))
         return events
 
 

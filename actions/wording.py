@@ -126,3 +126,28 @@ def refund_time_from_slot(kept: Optional[Dict[str, Any]]) -> Optional[Dict[str, 
                                       kept.get("expected_refund_date_basis", "official_calendar")),
         "latest_date": day(dt.date.fromisoformat(kept["legal_latest_date"])),
     }
+
+
+# ---------------------------------------------------------------- the holder lookup's list
+POLICY_STATUS = {"in_force": "有效", "terminated": "已终止"}
+
+
+def cover_period(start: dt.date, end: Optional[dt.date]) -> str:
+    """``2026年8月18日至2027年8月17日``, or from the start date on for whole-life cover."""
+    first = f"{start.year}年{start.month}月{start.day}日"
+    if end is None:
+        return f"{first}起"
+    return f"{first}至{end.year}年{end.month}月{end.day}日"
+
+
+def listed_policy_text(index: int, policy: Dict[str, Any]) -> str:
+    """One line of the lookup's list: product, number, insurer, state, cover period."""
+    end = dt.date.fromisoformat(policy["cover_end"]) if policy.get("cover_end") else None
+    period = cover_period(dt.date.fromisoformat(policy["cover_start"]), end)
+    status = POLICY_STATUS.get(policy["status"], policy["status"])
+    return (f"{index}. {policy['product_name']} {policy['policy_number']}，{policy['insurer_name']}，"
+            f"{status}，保障期{period}")
+
+
+def listed_policy_button_title(policy: Dict[str, Any]) -> str:
+    return f"退保：{policy['product_name']} {policy['policy_number']}"

@@ -4,12 +4,15 @@ Pure functions, no I/O, shared by the NLU extractor (``bot.components.identifier
 redaction of logs (``bot.redaction``), evaluation and the dialogue's form validation.
 
 Kinds (entity names of the conversation contract):
-- ``policy_number``: ``SBX`` + 12 digits + check character "0123456789X"[Σ dᵢ·i mod 11].
+- ``policy_number``: any configured insurer's policy number: its pattern and check rule come
+  from insurers.yml (``insurers.formats``), e.g. ``SBX`` + 12 digits + check character
+  "0123456789X"[Σ dᵢ·i mod 11], or 恒信人寿's ``HX`` + 12 digits with a Luhn check digit.
 - ``id_number``: the whole GB 11643 number (17 digits + check character, valid birth date) or
   its last 4–6 characters.
 - ``phone_number``: mainland mobile ``1[3-9]\\d{9}``, optionally written with +86 / 0086.
 - ``sms_code``: 6 digits.
-- ``case_number``: ``TB`` + submission date YYYYMMDD + 6-digit sequence.
+- ``case_number``: any configured insurer's case number (insurers.yml), e.g. ``TB`` +
+  submission date YYYYMMDD + 6-digit sequence, ``HXC`` + date + 4-digit sequence.
 
 Normalising is what voice recognition and WeChat keyboards make necessary: full-width to
 half-width, spaces and dashes removed, letters upper-case, Chinese digits (零〇一二三四五六七八九
@@ -18,9 +21,12 @@ half-width, spaces and dashes removed, letters upper-case, Chinese digits (零�
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from insurers import formats
 
 POLICY_NUMBER = "policy_number"
 ID_NUMBER = "id_number"
@@ -104,24 +110,23 @@ def normalise(value: str) -> str:
 
 
 # ---------------------------------------------------------------- validators
-_POLICY_RE = re.compile(r"SBX(\d{12})([0-9X])")
 _ID_RE = re.compile(r"(\d{17})([0-9X])")
 _PHONE_RE = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
 _SMS_RE = re.compile(r"\d{6}")
-_CASE_RE = re.compile(r"TB(\d{8})(\d{6})")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def policy_check_character(twelve_digits: str) -> str:
-    """The check character of a policy number's 12 digits: "0123456789X"[Σ dᵢ·i mod 11]."""
-    total = sum(int(d) * i for i, d in enumerate(twelve_digits, start=1))
-    return "0123456789X"[total % 11]
+    """The sandbox's check character of a policy number's 12 digits: "0123456789X"[Σ dᵢ·i mod 11]."""
+    return formats.sbx_check_character(twelve_digits)
 
 
 def is_valid_policy_number(value: str) -> bool:
-    """``SBX`` + 12 digits + the right check character (after :func:`normalise`)."""
-    match = _POLICY_RE.fullmatch(normalise(value))
-    return bool(match) and policy_check_character(match.group(1)) == match.group(2)
+    """Shaped like a configured insurer's policy number and passing its check rule (after
+    :func:`normalise`)."""
+    number = normalise(value)
+    found = formats.number_formats().find(formats.POLICY, number)
+    return found is not None and found.valid(number)
 
 
 def id_check_character(seventeen_digits: str) -> str:
@@ -165,9 +170,10 @@ def is_valid_sms_code(value: str) -> bool:
 
 
 def is_valid_case_number(value: str) -> bool:
-    """``TB`` + a real date YYYYMMDD + a 6-digit sequence."""
-    match = _CASE_RE.fullmatch(normalise(value))
-    return bool(match) and _valid_date(match.group(1))
+    """Shaped like a configured insurer's case number, with a real submission date."""
+    number = normalise(value)
+    found = formats.number_formats().find(formats.CASE, number)
+    return found is not None and found.valid(number)
 
 
 def id_suffix(value: str) -> Optional[str]:
@@ -218,11 +224,44 @@ _CUE_KIND = dict(_CUES)
 _CLAUSE_END = "，。,;；！!？?\n、：:"  # a cue does not reach across these …
 _CLAUSE_END_RE = re.compile("[" + re.escape("，。,;；！!？?\n") + "]")  # … except colons
 
-_CHUNK = re.compile(
-    r"(?<![0-9])(?:(?<![A-Z])(S" + _SEP + r"{0,2}B" + _SEP + r"{0,2}X|T" + _SEP + r"{0,2}B)"
-    + _SEP + r"{0,2})?(\d(?:" + _SEP + r"{0,2}\d)*(?:" + _SEP + r"{0,2}X)?)(?![0-9])"
-)
-_GROUP_SPLIT = re.compile(_SEP + "+")
+@dataclass(frozen=True)
+class _Grammar:
+    """What the finder needs from insurers.yml: the letter prefixes of policy and case numbers,
+    which entity each names, and how long the part after the prefix may be to be read at all
+    (a number a few characters short or long is still read, as invalid: a typo to point out)."""
+
+    chunk: "re.Pattern[str]"
+    entity_of: Dict[str, str]
+    body_lengths: Dict[str, Tuple[int, int]]
+
+
+@functools.lru_cache(maxsize=4)
+def _grammar_for(number_formats: "formats.NumberFormats") -> _Grammar:
+    entity_of: Dict[str, str] = {}
+    body_lengths: Dict[str, Tuple[int, int]] = {}
+    for kind, entity in ((formats.POLICY, POLICY_NUMBER), (formats.CASE, CASE_NUMBER)):
+        for number_format in number_formats.of(kind):
+            prefix = number_format.prefix
+            if not prefix:
+                continue
+            low, high = number_format.width
+            entity_of.setdefault(prefix, entity)
+            old = body_lengths.get(prefix, (low - len(prefix), high - len(prefix)))
+            body_lengths[prefix] = (min(old[0], low - len(prefix)), max(old[1], high - len(prefix)))
+    body_lengths = {p: (low - 3, high + 2) for p, (low, high) in body_lengths.items()}
+    # Longest prefix first (HXC before HX); letters may be split by separators ("S B X").
+    spelled = [(_SEP + "{0,2}").join(re.escape(c) for c in prefix)
+               for prefix in sorted(entity_of, key=len, reverse=True)]
+    prefixes = "|".join(spelled) or "(?!)"
+    chunk = re.compile(
+        r"(?<![0-9])(?:(?<![A-Z])(" + prefixes + ")" + _SEP + r"{0,2})?(\d(?:" + _SEP
+        + r"{0,2}\d)*(?:" + _SEP + r"{0,2}X)?)(?![0-9])"
+    )
+    return _Grammar(chunk, entity_of, body_lengths)
+
+
+def _grammar() -> _Grammar:
+    return _grammar_for(formats.number_formats())
 
 
 def _cue_before(view: str, start: int, floor: int) -> Optional[str]:
@@ -245,10 +284,10 @@ def _cue_after(view: str, end: int, ceiling: int) -> Optional[str]:
 
 def _classify(value: str, prefix: str, cue: Optional[str]) -> List[Tuple[str, str, bool]]:
     """(entity, normalised value, valid) readings of one candidate, most specific first."""
-    if prefix == "SBX":
-        return [(POLICY_NUMBER, value, is_valid_policy_number(value))]
-    if prefix == "TB":
-        return [(CASE_NUMBER, value, is_valid_case_number(value))]
+    if prefix:
+        entity = _grammar().entity_of[prefix]
+        valid = is_valid_policy_number(value) if entity == POLICY_NUMBER else is_valid_case_number(value)
+        return [(entity, value, valid)]
     phone = normalise_phone(value)
     if phone and len(value) in (11, 13, 15):
         return [(PHONE_NUMBER, phone, True)]
@@ -273,8 +312,8 @@ def _is_candidate(value: str, prefix: str) -> bool:
     if prefix:
         # Join groups only up to about the identifier's length: "SBX… 19002X" is two things,
         # but a policy number one digit short or long is still read (as invalid).
-        body = len(value) - len(prefix)
-        return 10 <= body <= 14 if prefix == "SBX" else 12 <= body <= 16
+        low, high = _grammar().body_lengths[prefix]
+        return low <= len(value) - len(prefix) <= high
     return bool(
         _PHONE_RE.fullmatch(value) or _ID_RE.fullmatch(value)
         or re.fullmatch(r"\d{3,5}X|\d{4,6}", value)
@@ -303,7 +342,7 @@ def find_identifiers(text: str) -> List[IdentifierSpan]:
     view = _without_dates(identifier_view(text))
     spans: List[IdentifierSpan] = []
     floor = 0
-    chunks = list(_CHUNK.finditer(view))
+    chunks = list(_grammar().chunk.finditer(view))
     for index, chunk in enumerate(chunks):
         prefix = normalise(chunk.group(1) or "")
         body_start = chunk.start(2)

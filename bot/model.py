@@ -2,8 +2,8 @@
 
 ``rasa train`` always writes a new archive; the demo and the test command call this instead so a
 second run on an unchanged tree starts at once. The fingerprint covers everything that shapes the
-model: config, domain, training data, the custom NLU components and dictionaries, and the Rasa
-version.
+model: config, domain, training data, the custom NLU components and dictionaries, the number
+formats of insurers.yml the identifier extractor reads, and the Rasa version.
 
     python -m bot.model train [--force]
 """
@@ -22,8 +22,9 @@ MODEL_NAME = "tuibao"
 MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
 TRAINING_DATA = ["nlu", "stories"]
+# insurers.yml holds the number formats the identifier extractor reads (insurers/formats.py).
 MODEL_INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/components", "bot/jieba_dict",
-                "bot/identifiers.py"]
+                "bot/identifiers.py", "insurers/formats.py", "insurers.yml"]
 
 
 def _files(paths: Iterable[str]) -> List[Path]:

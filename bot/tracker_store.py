@@ -37,7 +37,8 @@ from bot.redaction import SENSITIVE_ENTITIES, mask_value, redact
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SENSITIVE_SLOTS = ("id_suffix", "sms_code", "phone_number")
+DEFAULT_SENSITIVE_SLOTS = ("id_suffix", "sms_code", "phone_number",
+                           "lookup_phone", "lookup_id_suffix", "lookup_sms_code")
 
 
 def redact_event_data(data: Dict[str, Any], sensitive_slots: Iterable[str]) -> Dict[str, Any]:

@@ -39,11 +39,15 @@ from insurers.base import (
     Challenge,
     CodeRejected,
     ConfirmOutcome,
+    HolderPolicies,
     HolderSession,
     IdentityMismatch,
     InsurerAdapter,
     InsurerUnavailable,
+    ListedPolicy,
     Locked,
+    LookupConfirmOutcome,
+    LookupOutcome,
     NotEligible,
     NotRevocable,
     PolicySummary,
@@ -57,6 +61,7 @@ from insurers.base import (
     SurrenderCase,
     SurrenderQuote,
     VerifyOutcome,
+    VerifyPurpose,
     WithdrawOutcome,
 )
 from insurers.masking import mask_phone, mask_policy_number
@@ -170,11 +175,12 @@ class RestInsurerAdapter(InsurerAdapter):
 
     # ------------------------------------------------------------ identity check
     async def verify_holder(
-        self, *, id_suffix: str, policy_number: Optional[str] = None, case_number: Optional[str] = None
+        self, *, id_suffix: str, policy_number: Optional[str] = None, case_number: Optional[str] = None,
+        purpose: VerifyPurpose = VerifyPurpose.SURRENDER,
     ) -> VerifyOutcome:
         if (policy_number is None) == (case_number is None):
             raise ValueError("give exactly one of policy_number or case_number")
-        body: Dict[str, Any] = {"id_suffix": id_suffix}
+        body: Dict[str, Any] = {"id_suffix": id_suffix, "purpose": VerifyPurpose(purpose).value}
         if policy_number is not None:
             body["policy_number"] = policy_number
             subject = mask_policy_number(policy_number)
@@ -223,6 +229,55 @@ class RestInsurerAdapter(InsurerAdapter):
         # Not retried once sent: the code is single-use, a repeat would be refused.
         return await self._call(_Request("confirm", "challenge", "POST", "/v1/identity/confirm", _Retry.IF_NOT_SENT,
                                          json={"challenge_id": challenge_id, "code": code}), parse)
+
+    # ------------------------------------------------------------ holder lookup (no policy number)
+    async def start_lookup(self, phone: str, id_suffix: str) -> LookupOutcome:
+        subject = mask_phone(phone)
+
+        def parse(status: int, data: Any) -> Optional[LookupOutcome]:
+            if status == 200:
+                fields = _Fields(data, "challenge")
+                return Challenge(challenge_id=fields.text("challenge_id"),
+                                 phone_masked=_masked_phone(fields.text("phone_masked")),
+                                 expires_at=fields.instant("expires_at"))
+            error = _error_code(data)
+            if status == 403 and error == "identity_mismatch":
+                return IdentityMismatch()
+            if status == 423 and error == "locked":
+                return Locked(until=_Fields(data, "locked").instant("locked_until"))
+            return None
+
+        # Not retried once sent: a second lookup would text the holder a second code.
+        return await self._call(_Request("lookup", subject, "POST", "/v1/holders/lookup", _Retry.IF_NOT_SENT,
+                                         json={"phone": phone, "id_suffix": id_suffix}), parse)
+
+    async def confirm_lookup(self, challenge_id: str, code: str) -> LookupConfirmOutcome:
+        def parse(status: int, data: Any) -> Optional[LookupConfirmOutcome]:
+            if status == 200:
+                fields = _Fields(data, "holder_policies")
+                policies = tuple(
+                    ListedPolicy(policy_number=item.text("policy_number"),
+                                 product_name=item.text("product_name"),
+                                 status=item.choice("status", ("in_force", "terminated")),
+                                 cover_start=item.date("cover_start"),
+                                 cover_end=item.opt_date("cover_end"))
+                    for item in fields.objects("policies"))
+                session = HolderSession(token=fields.text("token"), policy_number=None,
+                                        expires_at=fields.instant("expires_at"),
+                                        covers=tuple(p.policy_number for p in policies))
+                log.info("insurer=%s lookup found %d policies", self.insurer_id, len(policies))
+                return HolderPolicies(session=session, policies=policies)
+            error = _error_code(data)
+            if status == 403 and error == "code_invalid":
+                return CodeRejected(attempts_left=_Fields(data, "code_invalid").opt_int("attempts_left"))
+            if status == 423 and error == "locked":
+                return Locked(until=_Fields(data, "locked").instant("locked_until"))
+            return None
+
+        # Not retried once sent: the code is single-use.
+        return await self._call(_Request("lookup_confirm", "challenge", "POST", "/v1/holders/lookup/confirm",
+                                         _Retry.IF_NOT_SENT, json={"challenge_id": challenge_id, "code": code}),
+                                parse)
 
     # ------------------------------------------------------------ policy and quote
     async def policy_summary(self, session: HolderSession) -> SummaryOutcome:
@@ -314,6 +369,8 @@ class RestInsurerAdapter(InsurerAdapter):
     # ------------------------------------------------------------ transport
     def _policy_request(self, op: str, session: HolderSession, method: str, suffix: str, retry: _Retry,
                         **extra: Any) -> _Request:
+        if not session.policy_number:
+            raise ValueError("a holder-wide session must be pointed at a policy first (for_policy)")
         path = f"/v1/policies/{_quote_path(session.policy_number, safe='')}{suffix}"
         return _Request(op, mask_policy_number(session.policy_number), method, path, retry,
                         token=session.token, **extra)
@@ -525,7 +582,8 @@ def _surrender_quote(fields: _Fields) -> SurrenderQuote:
         basis=fields.choice("basis", ("cooling_off", "not_started", "unearned_premium", "cash_value",
                                       "claim_paid", "trip_started")),
         lines=tuple(
-            QuoteLine(code=line.text("code"), label=line.text("label"), amount=line.fen("amount_fen"))
+            QuoteLine(code=line.text("code"), label=line.text("label"), amount=line.fen("amount_fen"),
+                      basis_text=line.opt_text("basis_text"))
             for line in fields.objects("lines")
         ),
         refund=fields.fen("refund_fen"),

@@ -20,11 +20,14 @@ import yaml
 
 from bot import identifiers
 from insurers.base import InsurerAdapter, UnknownInsurer
+from insurers.formats import (  # noqa: F401 - check rules are part of this module's interface
+    CHECK_RULES,
+    DEFAULT_INSURERS_FILE,
+    INSURERS_FILE_ENV,
+    luhn,
+    sbx_mod11,
+)
 from insurers.http import CallLimits
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_INSURERS_FILE = REPO_ROOT / "insurers.yml"
-INSURERS_FILE_ENV = "TUIBAO_INSURERS_FILE"
 
 
 class InsurerConfigError(Exception):
@@ -33,32 +36,6 @@ class InsurerConfigError(Exception):
 
 class MissingApiKey(InsurerConfigError):
     """The environment variable that should hold an insurer's API key is not set."""
-
-
-# ---------------------------------------------------------------- check-character rules
-def sbx_mod11(number: str) -> bool:
-    """Sandbox rule: the last character is the check character of the 12 digits before it,
-    "0123456789X"[Σ digit_i × i mod 11] (the formula lives in ``bot.identifiers``)."""
-    body, check = number[-13:-1], number[-1:]
-    if len(body) != 12 or not body.isdigit():
-        return False
-    return identifiers.policy_check_character(body) == check
-
-
-def luhn(number: str) -> bool:
-    """Luhn (mod 10) over all digits of the number; letters and the prefix are ignored."""
-    digits = [int(c) for c in number if c.isdigit()]
-    if len(digits) < 2:
-        return False
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
-
-
-CHECK_RULES: Dict[str, Callable[[str], bool]] = {"sbx_mod11": sbx_mod11, "luhn": luhn}
 
 
 # ---------------------------------------------------------------- entries

@@ -27,6 +27,7 @@ from .clock import Clock
 from .db import Database
 from .errors import ApiError
 from .identifiers import PersonalDataFilter
+from .brands import HENGXIN, SANDBOX
 from .service import Grant, SandboxInsurer
 from .settings import FaultSettings, Settings
 
@@ -151,10 +152,19 @@ def create_app(settings: Settings) -> FastAPI:
         return await call_next(request)
 
     # ---------------------------------------------------------------- dependencies
-    def require_api_key(api_key: Optional[str] = Depends(_api_key_header)) -> None:
+    insurer_keys = ((HENGXIN.id, settings.hengxin_api_key.encode()),
+                    (SANDBOX.id, settings.api_key.encode()))
+
+    def require_api_key(api_key: Optional[str] = Depends(_api_key_header)) -> str:
+        """The insurer whose key this is; every call then sees that insurer's data only."""
         given = (api_key or "").encode()
-        if not hmac.compare_digest(given, settings.api_key.encode()):
+        matched = None
+        for insurer_id, key in insurer_keys:  # every key compared, in constant time each
+            if hmac.compare_digest(given, key):
+                matched = insurer_id
+        if matched is None:
             raise ApiError(401, "unauthorized", "缺少或错误的 API 密钥。")
+        return matched
 
     def _token(credentials: Optional[HTTPAuthorizationCredentials]) -> Optional[str]:
         if credentials is None or len(credentials.credentials) > 128:
@@ -162,24 +172,37 @@ def create_app(settings: Settings) -> FastAPI:
         return credentials.credentials
 
     def policy_grant(policy_number: str = Path(..., max_length=16, regex=schemas.POLICY_NUMBER_RE),
-                     credentials=Depends(_bearer)) -> Grant:
-        return insurer.grant(_token(credentials), policy_number)
+                     credentials=Depends(_bearer), insurer_id: str = Depends(require_api_key)) -> Grant:
+        return insurer.grant(insurer_id, _token(credentials), policy_number)
 
-    def any_grant(credentials=Depends(_bearer)) -> Grant:
-        return insurer.grant(_token(credentials), None)
+    def any_grant(credentials=Depends(_bearer), insurer_id: str = Depends(require_api_key)) -> Grant:
+        return insurer.grant(insurer_id, _token(credentials), None)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES)
     case_number_path = Path(..., max_length=16, regex=schemas.CASE_NUMBER_RE)
 
     @v1.post("/identity/verify", response_model=schemas.ChallengeOut, tags=["identity"])
-    def verify_holder(body: schemas.VerifyRequest):
-        """Policy (or case) number + last 6 of the holder's ID → SMS code to the phone on file."""
-        return insurer.verify_holder(body.id_suffix, body.policy_number, body.case_number)
+    def verify_holder(body: schemas.VerifyRequest, insurer_id: str = Depends(require_api_key)):
+        """Policy (or case) number + last 6 of the holder's ID → SMS code to the phone on file,
+        its text naming the purpose."""
+        return insurer.verify_holder(insurer_id, body.id_suffix, body.policy_number,
+                                     body.case_number, body.purpose)
 
     @v1.post("/identity/confirm", response_model=schemas.HolderTokenOut, tags=["identity"])
-    def confirm_code(body: schemas.ConfirmRequest):
+    def confirm_code(body: schemas.ConfirmRequest, insurer_id: str = Depends(require_api_key)):
         """SMS code → bearer token for that one policy, valid 30 minutes."""
-        return insurer.confirm_code(body.challenge_id, body.code)
+        return insurer.confirm_code(insurer_id, body.challenge_id, body.code)
+
+    @v1.post("/holders/lookup", response_model=schemas.ChallengeOut, tags=["identity"])
+    def lookup_holder(body: schemas.LookupRequest, insurer_id: str = Depends(require_api_key)):
+        """Mobile number + last 6 of the holder's ID → SMS code to that phone (no policy number
+        needed). A wrong pair and an unknown holder get the same answer; failures lock per phone."""
+        return insurer.lookup_holder(insurer_id, body.phone, body.id_suffix)
+
+    @v1.post("/holders/lookup/confirm", response_model=schemas.HolderPoliciesOut, tags=["identity"])
+    def confirm_lookup(body: schemas.ConfirmRequest, insurer_id: str = Depends(require_api_key)):
+        """SMS code → the holder's policies here and a token opening all of them for 30 minutes."""
+        return insurer.confirm_lookup(insurer_id, body.challenge_id, body.code)
 
     @v1.get("/policies/{policy_number}", response_model=schemas.PolicyOut, tags=["policies"])
     def policy_summary(grant: Grant = Depends(policy_grant)):

@@ -22,7 +22,20 @@ def policy_check_char(digits12: str) -> str:
     return "0123456789X"[sum(int(d) * i for i, d in enumerate(digits12, start=1)) % 11]
 
 
+def luhn_ok(digits: str) -> bool:
+    """Luhn (mod 10) over ``digits``, the last being the check digit."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
 def is_valid_policy_number(policy_number: str) -> bool:
+    """A sandbox number (SBX + 12 digits + mod-11 check character) or a 恒信人寿 number
+    (HX + 12 digits, the last a Luhn check digit)."""
+    if len(policy_number) == 14 and policy_number.startswith("HX"):
+        return policy_number[2:].isdigit() and luhn_ok(policy_number[2:])
     return (len(policy_number) == 16 and policy_number.startswith("SBX")
             and policy_number[3:15].isdigit()
             and policy_check_char(policy_number[3:15]) == policy_number[15])

@@ -39,6 +39,7 @@ class Policy(Base):
     __tablename__ = "sbx_policies"
 
     id = Column(Integer, primary_key=True)
+    insurer = Column(String(16), nullable=False, default="sandbox", server_default="sandbox")
     policy_number = Column(String(16), nullable=False, unique=True)
     product_code = Column(String(16), nullable=False)
     status = Column(String(16), nullable=False)  # in_force | terminated
@@ -90,13 +91,34 @@ class IdentityLock(Base):
     locked_until = Column(UtcDateTime, nullable=False)
 
 
+class LookupChallenge(Base):
+    """An SMS code sent for a holder lookup (phone + ID suffix). The holder is kept as the
+    SHA-256 of the ID number, never the number."""
+
+    __tablename__ = "sbx_lookup_challenges"
+
+    id = Column(String(64), primary_key=True)
+    insurer = Column(String(16), nullable=False)
+    phone = Column(String(11), nullable=False)
+    holder_key = Column(String(64), nullable=False)
+    code_hash = Column(String(64), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+    expires_at = Column(UtcDateTime, nullable=False)
+    used_at = Column(UtcDateTime)
+
+
 class HolderToken(Base):
-    """A session token after a passed identity check; only its SHA-256 is kept."""
+    """A session token after a passed identity check; only its SHA-256 is kept. It opens one
+    policy (``policy_id``) or, after a holder lookup, every policy of that holder at that
+    insurer (``holder_phone`` + ``holder_key``)."""
 
     __tablename__ = "sbx_holder_tokens"
 
     token_hash = Column(String(64), primary_key=True)
-    policy_id = Column(Integer, ForeignKey("sbx_policies.id", ondelete="CASCADE"), nullable=False)
+    insurer = Column(String(16), nullable=False, default="sandbox", server_default="sandbox")
+    policy_id = Column(Integer, ForeignKey("sbx_policies.id", ondelete="CASCADE"))
+    holder_phone = Column(String(11))
+    holder_key = Column(String(64))
     expires_at = Column(UtcDateTime, nullable=False)
 
     policy = relationship("Policy")

@@ -49,6 +49,35 @@ LINE_LABELS = {
 
 WECHAT_PAY_DISPLAY = "微信支付原路退回"
 
+# Why a line takes money away (or leaves none), per product: one plain sentence naming the rule
+# and the clause of the product's terms. Keyed by (product, line code); a key with a basis as
+# well, (product, line code, basis), wins for that basis only.
+_ACC = "《一年期意外险条款》"
+_MED = "《百万医疗险条款》"
+_CI = "《终身重疾险条款》"
+_TRAVEL = "《旅行意外险条款》"
+_NET_PREMIUM_RULE = ("保障开始后退保，退还未满期净保费，即未满期保费的65%；"
+                     "其余35%是已经发生的销售和管理费用，不予退还。")
+BASIS_TEXTS: Dict[tuple, str] = {
+    ("ACC_1Y", "deduction"): f"按{_ACC}第十二条，{_NET_PREMIUM_RULE}",
+    ("ACC_1Y", "claim_paid"): f"按{_ACC}第十二条，保险期间内已经赔付过的保单，退保时不退还保费。",
+    ("MED_1Y", "deduction"): f"按{_MED}第十四条，{_NET_PREMIUM_RULE}",
+    ("MED_1Y", "claim_paid"): f"按{_MED}第十四条，保险期间内已经赔付过的保单，退保时不退还保费。",
+    ("CI_WL_20PAY", "paper_fee"): (f"按{_CI}第六条，犹豫期内退保全额退还已交保费，"
+                                   "纸质保单扣除工本费10元，电子保单不扣。"),
+    ("CI_WL_20PAY", "cash_value"): (f"按{_CI}第八条，犹豫期过后退保，退还保单的现金价值；"
+                                    "已交保费中的其余部分已用于保障成本和销售、管理费用，不予退还。"),
+    ("CI_WL_20PAY", "policy_loan"): f"按{_CI}第二十二条，退保时先从现金价值中扣还尚未还清的保单借款。",
+    ("CI_WL_20PAY", "claim_paid"): f"按{_CI}第二十一条，已经赔付过重大疾病保险金的，退保时没有现金价值可退。",
+    ("TRAVEL_ACC", "premium_paid", "trip_started"): (f"按{_TRAVEL}第九条，行程开始后保障已经生效，"
+                                                     "退保不退还保费。"),
+}
+
+
+def basis_text(product_code: str, line_code: str, basis: str) -> Optional[str]:
+    """The "why" sentence of a quote line, or None for a line that takes nothing away."""
+    return BASIS_TEXTS.get((product_code, line_code, basis)) or BASIS_TEXTS.get((product_code, line_code))
+
 
 # How an expected refund date was counted (``expected_refund_date_basis`` on the wire).
 OFFICIAL_CALENDAR = "official_calendar"  # every day looked at was covered by chinesecalendar
@@ -193,5 +222,7 @@ def legal_latest_date(submitted_on: dt.date) -> dt.date:
     return submitted_on + dt.timedelta(days=LEGAL_LATEST_DAYS)
 
 
-def labelled_lines(lines: Tuple[Tuple[str, int], ...]) -> List[dict]:
-    return [{"code": code, "label": LINE_LABELS[code], "amount_fen": fen} for code, fen in lines]
+def labelled_lines(lines: Tuple[Tuple[str, int], ...], product_code: str, basis: str) -> List[dict]:
+    """The quote's lines as the API sends them, each that takes money away with its basis_text."""
+    return [{"code": code, "label": LINE_LABELS[code], "amount_fen": fen,
+             "basis_text": basis_text(product_code, code, basis)} for code, fen in lines]

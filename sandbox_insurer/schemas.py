@@ -6,8 +6,9 @@ from typing import List, Literal, Optional
 
 from pydantic import BaseModel, confloat, conint, constr, root_validator
 
-POLICY_NUMBER_RE = r"^SBX\d{12}[0-9X]$"
-CASE_NUMBER_RE = r"^TB\d{14}$"
+# The sandbox insurer's numbers and 恒信人寿's (brands.py); each key sees its own insurer's only.
+POLICY_NUMBER_RE = r"^(SBX\d{12}[0-9X]|HX\d{12})$"
+CASE_NUMBER_RE = r"^(TB\d{14}|HXC\d{12})$"
 OPAQUE_ID_RE = r"^[A-Za-z0-9_-]{8,64}$"
 PHONE_RE = r"^1[3-9]\d{9}$"
 IDEMPOTENCY_KEY_RE = r"^[\x21-\x7e]{1,64}$"  # printable ASCII, no spaces
@@ -26,6 +27,8 @@ class VerifyRequest(Strict):
     policy_number: Optional[PolicyNumber] = None
     case_number: Optional[CaseNumber] = None
     id_suffix: constr(strict=True, max_length=6, regex=r"^\d{5}[\dXx]$")
+    # What the code is for; the SMS names it (退保, 查询进度, 撤销申请).
+    purpose: Literal["surrender", "status", "withdraw"] = "surrender"
 
     @root_validator(skip_on_failure=True)
     def one_number(cls, values):
@@ -37,6 +40,11 @@ class VerifyRequest(Strict):
 class ConfirmRequest(Strict):
     challenge_id: OpaqueId
     code: constr(strict=True, max_length=6, regex=r"^\d{6}$")
+
+
+class LookupRequest(Strict):
+    phone: constr(strict=True, max_length=11, regex=PHONE_RE)
+    id_suffix: constr(strict=True, max_length=6, regex=r"^\d{5}[\dXx]$")
 
 
 class SurrenderRequest(Strict):
@@ -61,6 +69,22 @@ class HolderTokenOut(BaseModel):
     expires_at: str
 
 
+class HolderPolicyOut(BaseModel):
+    """A policy as a holder lookup lists it: enough to recognise it, nothing more."""
+
+    policy_number: str
+    product_name: str
+    status: Literal["in_force", "terminated"]
+    cover_start: str
+    cover_end: Optional[str]
+
+
+class HolderPoliciesOut(BaseModel):
+    token: str  # opens every listed policy for 30 minutes
+    expires_at: str
+    policies: List[HolderPolicyOut]
+
+
 class PolicyOut(BaseModel):
     policy_number: str
     product_code: str
@@ -77,6 +101,8 @@ class QuoteLineOut(BaseModel):
     code: str
     label: str
     amount_fen: int
+    # Why a line takes money away: the rule and the clause, in one plain sentence.
+    basis_text: Optional[str] = None
 
 
 class RefundRouteOut(BaseModel):

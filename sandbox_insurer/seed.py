@@ -1,4 +1,5 @@
-"""Seed policies 1–8 (docs/insurer-api.md, spec table), laid relative to "today"."""
+"""Seed policies 1–8 of the sandbox insurer and H1–H2 of 恒信人寿 (docs/insurer-api.md, spec
+tables), laid relative to "today"."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from . import models, rules
+from .brands import BRANDS, HENGXIN
 
 ZHANG_WEI = dict(holder_name="张伟", holder_id_number="11010519491231002X",
                  holder_phone="13800138000", bank_name="招商银行", bank_card_last4="6789")
@@ -18,7 +20,7 @@ WANG_FANG = dict(holder_name="王芳", holder_id_number="34052419800101001X",
 CI_ANNUAL_PREMIUM_FEN = 298_220
 SEED_CASE_SEQUENCE = 1  # policy 7's open case; the next case gets 000002
 
-_WIPE_ORDER = (models.SmsMessage, models.HolderToken, models.IdentityChallenge,
+_WIPE_ORDER = (models.SmsMessage, models.HolderToken, models.IdentityChallenge, models.LookupChallenge,
                models.IdentityFailure, models.IdentityLock, models.SurrenderCase, models.Quote,
                models.Counter, models.Policy)
 
@@ -50,6 +52,13 @@ def seed_policies(today: dt.date) -> list:
         models.Policy(policy_number="SBX1000000000089", product_code="ACC_1Y", premium_fen=10_000,
                       cover_start=days(-400), cover_end=_one_year(days(-400)),
                       status="terminated", **WANG_FANG),
+        # 恒信人寿: HX + 12 digits, the last a Luhn check digit over the 12.
+        models.Policy(insurer=HENGXIN.id, policy_number="HX202600000121", product_code="ACC_1Y",
+                      premium_fen=20_000, cover_start=days(-99), cover_end=_one_year(days(-99)),
+                      **ZHANG_WEI),
+        models.Policy(insurer=HENGXIN.id, policy_number="HX202600000238", product_code="MED_1Y",
+                      premium_fen=36_500, cover_start=days(-364), cover_end=_one_year(days(-364)),
+                      **WANG_FANG),
     ]
 
 
@@ -60,6 +69,7 @@ def seed(session: Session, now: dt.datetime) -> None:
     today = now.date()
     policies = seed_policies(today)
     for policy in policies:
+        policy.insurer = policy.insurer or "sandbox"
         policy.status = policy.status or "in_force"
         policy.premiums_paid = policy.premiums_paid or 1
         policy.paper_policy = bool(policy.paper_policy)
@@ -85,8 +95,12 @@ def seed(session: Session, now: dt.datetime) -> None:
         route_kind="bank_card", route_display=f"{policy7.bank_name} 尾号{policy7.bank_card_last4}",
         auto_advance=False,  # stays open so the demo always has a case to show
         created_at=submitted_at, updated_at=submitted_at))
-    session.add(models.Counter(name="case_sequence", value=SEED_CASE_SEQUENCE))
+    for brand in BRANDS.values():
+        start = SEED_CASE_SEQUENCE if brand.id == "sandbox" else 0
+        session.add(models.Counter(name=brand.counter, value=start))
 
 
 def is_seeded(session: Session) -> bool:
-    return session.execute(select(models.Policy.id).limit(1)).first() is not None
+    """Every insurer has its seed policies (a database from before 恒信 existed is re-seeded)."""
+    insurers = set(session.execute(select(models.Policy.insurer).distinct()).scalars())
+    return insurers >= set(BRANDS)

@@ -12,13 +12,14 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import FrozenSet, List, Optional
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import models, rules, seed
+from .brands import BRANDS, sms_text
 from .clock import Clock
 from .db import Database
 from .errors import ApiError
@@ -67,12 +68,28 @@ def _locked(until: dt.datetime) -> ApiError:
                     locked_until=until.isoformat())
 
 
+def _lookup_mismatch() -> ApiError:
+    return ApiError(403, "identity_mismatch", "手机号与投保人证件号后六位不匹配，请核对后重试。")
+
+
+def _holder_key(id_number: str) -> str:
+    """Who a holder is, for lookup challenges and holder-wide tokens, without the ID number."""
+    return _sha256(f"holder:{id_number.upper()}")
+
+
+def _phone_subject(insurer: str, phone: str) -> str:
+    return f"{insurer}:phone:{_sha256(phone)[:40]}"
+
+
 @dataclass(frozen=True)
 class Grant:
-    """A valid holder token: which policy it opens."""
+    """A valid holder token: the insurer it was issued by, every policy it opens, and the one
+    policy a request addresses (None for a holder-wide token on a case-number request)."""
 
-    policy_id: int
-    policy_number: str
+    insurer: str
+    policy_ids: FrozenSet[int]
+    policy_id: Optional[int]
+    policy_number: Optional[str]
 
 
 def case_view(case: models.SurrenderCase) -> dict:
@@ -137,22 +154,25 @@ class SandboxInsurer:
             return 0
         return MAX_FAILURES - failures
 
-    def verify_holder(self, id_suffix: str, policy_number: Optional[str] = None,
-                      case_number: Optional[str] = None) -> dict:
+    def verify_holder(self, insurer: str, id_suffix: str, policy_number: Optional[str] = None,
+                      case_number: Optional[str] = None, purpose: str = "surrender") -> dict:
         """Check a policy (or case) number against the holder's ID suffix; on a match send an
-        SMS code. Unknown numbers and wrong suffixes get the same answer and lock the same way."""
+        SMS code naming ``purpose``. Unknown numbers, another insurer's numbers and wrong
+        suffixes get the same answer and lock the same way."""
         now = self.clock.now()
         with self.db.session() as session:
             policy = None
             if policy_number is not None:
                 policy = session.execute(select(models.Policy).where(
-                    models.Policy.policy_number == policy_number)).scalar_one_or_none()
-                subject = f"policy:{policy_number}"
+                    models.Policy.policy_number == policy_number,
+                    models.Policy.insurer == insurer)).scalar_one_or_none()
+                subject = f"{insurer}:policy:{policy_number}"
             else:
                 case = session.execute(select(models.SurrenderCase).where(
                     models.SurrenderCase.case_number == case_number)).scalar_one_or_none()
-                policy = case.policy if case is not None else None
-                subject = f"policy:{policy.policy_number}" if policy else f"case:{case_number}"
+                policy = case.policy if case is not None and case.policy.insurer == insurer else None
+                subject = (f"{insurer}:policy:{policy.policy_number}" if policy
+                           else f"{insurer}:case:{case_number}")
             locked_until = self._active_lock(session, subject, now)
             if locked_until is not None:
                 raise _locked(locked_until)
@@ -179,22 +199,21 @@ class SandboxInsurer:
             session.add(models.IdentityChallenge(
                 id=challenge_id, policy_id=policy.id, code_hash=_code_hash(challenge_id, code),
                 created_at=now, expires_at=expires_at))
-            session.add(models.SmsMessage(
-                phone=policy.holder_phone, code=code, sent_at=now,
-                text=f"【沙盒保险】您正在申请退保身份验证，验证码 {code}，5分钟内有效。请勿泄露给他人。"))
+            session.add(models.SmsMessage(phone=policy.holder_phone, code=code, sent_at=now,
+                                          text=sms_text(BRANDS[insurer], purpose, code)))
         log.info("identity challenge sent to %s", mask_phone(policy.holder_phone))
         return {"challenge_id": challenge_id, "phone_masked": mask_phone(policy.holder_phone),
                 "expires_at": expires_at.isoformat()}
 
-    def confirm_code(self, challenge_id: str, code: str) -> dict:
+    def confirm_code(self, insurer: str, challenge_id: str, code: str) -> dict:
         """Exchange a right, fresh, unused SMS code for a 30-minute token on that one policy."""
         now = self.clock.now()
         with self.db.session() as session:
             challenge = session.get(models.IdentityChallenge, challenge_id)
-            if challenge is None:
+            if challenge is None or challenge.policy.insurer != insurer:
                 raise ApiError(403, "code_invalid", "验证码无效或已过期，请重新获取。")
             policy = challenge.policy
-            subject = f"policy:{policy.policy_number}"
+            subject = f"{insurer}:policy:{policy.policy_number}"
             locked_until = self._active_lock(session, subject, now)
             if locked_until is not None:
                 raise _locked(locked_until)
@@ -212,8 +231,8 @@ class SandboxInsurer:
                 attempts_left = None
                 token = secrets.token_urlsafe(32)
                 expires_at = now + TOKEN_LIFETIME
-                session.add(models.HolderToken(token_hash=_sha256(token), policy_id=policy.id,
-                                               expires_at=expires_at))
+                session.add(models.HolderToken(token_hash=_sha256(token), insurer=insurer,
+                                               policy_id=policy.id, expires_at=expires_at))
                 session.execute(delete(models.IdentityFailure).where(
                     models.IdentityFailure.subject == subject))
         if attempts_left == 0:
@@ -224,19 +243,115 @@ class SandboxInsurer:
         return {"token": token, "policy_number": policy.policy_number,
                 "expires_at": expires_at.isoformat()}
 
-    def grant(self, token: Optional[str], policy_number: Optional[str]) -> Grant:
-        """The policy a bearer token opens; 401 if missing/expired, 403 for another policy."""
+    def grant(self, insurer: str, token: Optional[str], policy_number: Optional[str]) -> Grant:
+        """The policies a bearer token opens; 401 if missing, expired or another insurer's,
+        403 for a policy it does not open (another insurer's policy looks the same)."""
         if not token:
             raise ApiError(401, "token_invalid", "请先完成身份验证。")
         now = self.clock.now()
         with self.db.session() as session:
             row = session.get(models.HolderToken, _sha256(token))
-            if row is None or row.expires_at <= now:
+            if row is None or row.expires_at <= now or row.insurer != insurer:
                 raise ApiError(401, "token_invalid", "身份验证已过期，请重新验证。")
-            grant = Grant(row.policy_id, row.policy.policy_number)
-        if policy_number is not None and policy_number != grant.policy_number:
+            if row.policy_id is not None:
+                opened = {row.policy.policy_number: row.policy_id}
+            else:
+                opened = {p.policy_number: p.id for p in self._holder_policies(
+                    session, insurer, row.holder_phone, row.holder_key)}
+        if policy_number is None:
+            single = next(iter(opened.items())) if row.policy_id is not None else (None, None)
+            return Grant(insurer, frozenset(opened.values()), single[1], single[0])
+        if policy_number not in opened:
             raise ApiError(403, "token_scope", "本次身份验证只对应另一张保单，请对这张保单重新验证。")
-        return grant
+        return Grant(insurer, frozenset(opened.values()), opened[policy_number], policy_number)
+
+    # ------------------------------------------------------------ holder lookup (no policy number)
+    def _holder_policies(self, session: Session, insurer: str, phone: str,
+                         holder_key: str) -> List[models.Policy]:
+        candidates = session.execute(select(models.Policy).where(
+            models.Policy.insurer == insurer, models.Policy.holder_phone == phone).order_by(
+            models.Policy.policy_number)).scalars()
+        return [p for p in candidates if hmac.compare_digest(_holder_key(p.holder_id_number),
+                                                             holder_key)]
+
+    def lookup_holder(self, insurer: str, phone: str, id_suffix: str) -> dict:
+        """A mobile number and the holder's ID suffix: on a match, an SMS code to that phone.
+        A wrong pair and a holder unknown here get the same answer; failures lock per phone."""
+        now = self.clock.now()
+        subject = _phone_subject(insurer, phone)
+        with self.db.session() as session:
+            locked_until = self._active_lock(session, subject, now)
+            if locked_until is not None:
+                raise _locked(locked_until)
+            holders = session.execute(select(models.Policy.holder_id_number).where(
+                models.Policy.insurer == insurer, models.Policy.holder_phone == phone)).scalars()
+            holder = None
+            for id_number in holders:  # every candidate compared, in constant time each
+                if hmac.compare_digest(id_number[-6:].encode(), id_suffix.upper().encode()):
+                    holder = holder or id_number
+            failure = self._record_failure(session, subject, now) if holder is None else None
+        if failure is not None:
+            if failure == 0:
+                raise _locked(now + LOCK_DURATION)
+            raise _lookup_mismatch()
+
+        challenge_id = secrets.token_urlsafe(18)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        expires_at = now + CODE_LIFETIME
+        with self.db.session() as session:
+            session.execute(update(models.LookupChallenge).where(
+                models.LookupChallenge.insurer == insurer, models.LookupChallenge.phone == phone,
+                models.LookupChallenge.used_at.is_(None)).values(used_at=now))
+            session.add(models.LookupChallenge(
+                id=challenge_id, insurer=insurer, phone=phone, holder_key=_holder_key(holder),
+                code_hash=_code_hash(challenge_id, code), created_at=now, expires_at=expires_at))
+            session.add(models.SmsMessage(phone=phone, code=code, sent_at=now,
+                                          text=sms_text(BRANDS[insurer], "lookup", code)))
+        log.info("lookup challenge sent to %s", mask_phone(phone))
+        return {"challenge_id": challenge_id, "phone_masked": mask_phone(phone),
+                "expires_at": expires_at.isoformat()}
+
+    def confirm_lookup(self, insurer: str, challenge_id: str, code: str) -> dict:
+        """The right code: the holder's policies here (number, product, state, cover dates) and
+        a 30-minute token opening all of them."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            challenge = session.get(models.LookupChallenge, challenge_id)
+            if challenge is None or challenge.insurer != insurer:
+                raise ApiError(403, "code_invalid", "验证码无效或已过期，请重新获取。")
+            subject = _phone_subject(insurer, challenge.phone)
+            locked_until = self._active_lock(session, subject, now)
+            if locked_until is not None:
+                raise _locked(locked_until)
+            right = hmac.compare_digest(challenge.code_hash, _code_hash(challenge_id, code))
+            usable = challenge.used_at is None and challenge.expires_at > now
+            used_now = right and usable and session.execute(update(models.LookupChallenge).where(
+                models.LookupChallenge.id == challenge_id,
+                models.LookupChallenge.used_at.is_(None)).values(used_at=now)).rowcount == 1
+            if not used_now:
+                attempts_left = self._record_failure(session, subject, now)
+            else:
+                attempts_left = None
+                token = secrets.token_urlsafe(32)
+                expires_at = now + TOKEN_LIFETIME
+                session.add(models.HolderToken(
+                    token_hash=_sha256(token), insurer=insurer, holder_phone=challenge.phone,
+                    holder_key=challenge.holder_key, expires_at=expires_at))
+                session.execute(delete(models.IdentityFailure).where(
+                    models.IdentityFailure.subject == subject))
+                policies = [{
+                    "policy_number": p.policy_number,
+                    "product_name": rules.PRODUCTS[p.product_code],
+                    "status": p.status,
+                    "cover_start": p.cover_start.isoformat(),
+                    "cover_end": p.cover_end.isoformat() if p.cover_end else None,
+                } for p in self._holder_policies(session, insurer, challenge.phone, challenge.holder_key)]
+        if attempts_left == 0:
+            raise _locked(now + LOCK_DURATION)
+        if attempts_left is not None:
+            raise ApiError(403, "code_invalid", "验证码错误、已过期或已使用，请核对或重新获取。",
+                           attempts_left=attempts_left)
+        return {"token": token, "expires_at": expires_at.isoformat(), "policies": policies}
 
     # ------------------------------------------------------------ cases advancing on a schedule
     def _advance_cases(self, session: Session, policy_id: int, now: dt.datetime) -> None:
@@ -309,7 +424,8 @@ class SandboxInsurer:
                 "quote_id": quote.id, "policy_number": policy.policy_number,
                 "product_code": policy.product_code,
                 "product_name": rules.PRODUCTS[policy.product_code],
-                "basis": figures.basis, "lines": rules.labelled_lines(figures.lines),
+                "basis": figures.basis,
+                "lines": rules.labelled_lines(figures.lines, policy.product_code, figures.basis),
                 "refund_fen": figures.refund_fen,
                 "refund_route": {"kind": kind, "display": display},
                 "expected_refund_date": expected.date.isoformat(),
@@ -362,11 +478,12 @@ class SandboxInsurer:
                 raise ApiError(410, "quote_expired", "退保试算已超过30分钟有效期，请重新试算后再提交。")
             expected = rules.expected_refund_date(today)  # never refuses: see rules.workday
             # The counter row lock serialises numbering; a rollback gives the number back.
-            session.execute(update(models.Counter).where(models.Counter.name == "case_sequence")
+            brand = BRANDS[policy.insurer]
+            session.execute(update(models.Counter).where(models.Counter.name == brand.counter)
                             .values(value=models.Counter.value + 1))
-            sequence = session.get(models.Counter, "case_sequence", populate_existing=True).value
+            sequence = session.get(models.Counter, brand.counter, populate_existing=True).value
             case = models.SurrenderCase(
-                case_number=f"TB{today:%Y%m%d}{sequence:06d}", policy_id=policy.id,
+                case_number=brand.case_number(today, sequence), policy_id=policy.id,
                 quote_id=quote.id, idempotency_key=key, state="APPLY", reason=reason,
                 submitted_on=today, expected_refund_date=expected.date,
                 expected_refund_date_basis=expected.basis,
@@ -390,23 +507,25 @@ class SandboxInsurer:
     def _own_case(self, session: Session, grant: Grant, case_number: str) -> models.SurrenderCase:
         case = session.execute(select(models.SurrenderCase).where(
             models.SurrenderCase.case_number == case_number)).scalar_one_or_none()
-        # Another policy's case looks exactly like no case: a token reveals one policy only.
-        if case is None or case.policy_id != grant.policy_id:
+        # A case of a policy the token does not open (or of another insurer) looks exactly like
+        # no case at all.
+        if case is None or case.policy_id not in grant.policy_ids:
             raise ApiError(404, "case_not_found", "找不到这个退保案件，请核对案件号。")
         return case
 
     def case_status(self, grant: Grant, case_number: str) -> dict:
         now = self.clock.now()
         with self.db.session() as session:
-            self._advance_cases(session, grant.policy_id, now)
-            return case_view(self._own_case(session, grant, case_number))
+            case = self._own_case(session, grant, case_number)
+            self._advance_cases(session, case.policy_id, now)
+            return case_view(case)
 
     def revoke(self, grant: Grant, case_number: str) -> dict:
         """Withdraw a case still in APPLY; a REVOKE case is returned unchanged."""
         now = self.clock.now()
         with self.db.session() as session:
-            self._advance_cases(session, grant.policy_id, now)
             case = self._own_case(session, grant, case_number)
+            self._advance_cases(session, case.policy_id, now)
             if case.state == "APPLY":
                 case.state, case.updated_at = "REVOKE", now
                 log.info("case %s revoked", case.case_number)

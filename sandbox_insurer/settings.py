@@ -43,6 +43,7 @@ class Settings:
     today: Optional[dt.date] = None  # fixed "today" (Asia/Shanghai); None = the real date
     sandbox_mode: bool = True
     api_key: str = "sandbox-demo-key"
+    hengxin_api_key: str = "hengxin-demo-key"  # 恒信人寿, the second insurer in this service
     faults: FaultSettings = field(default_factory=FaultSettings)
     case_advance_seconds: int = 0  # APPLY→AGREE→REFUND every N seconds; 0 = never
     hang_seconds: float = 600.0  # how long a "hang" fault holds the request
@@ -69,11 +70,14 @@ class Settings:
                 today=today,
                 sandbox_mode=get("SANDBOX_MODE", "1").lower() not in ("0", "false", "no", "off"),
                 api_key=get("SANDBOX_API_KEY", cls.api_key),
+                hengxin_api_key=get("SANDBOX_HENGXIN_API_KEY", cls.hengxin_api_key),
                 faults=faults,
                 case_advance_seconds=int(get("SANDBOX_CASE_ADVANCE_SECONDS", "0")),
             )
         except ValueError as exc:
             raise SettingsError(f"invalid sandbox setting: {exc}") from exc
+        if settings.api_key == settings.hengxin_api_key:
+            raise SettingsError("SANDBOX_API_KEY and SANDBOX_HENGXIN_API_KEY must differ")
         if settings.case_advance_seconds < 0:
             raise SettingsError("SANDBOX_CASE_ADVANCE_SECONDS must be >= 0")
         return settings

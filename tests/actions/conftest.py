@@ -30,6 +30,7 @@ def insurer(sandbox: SandboxControl, monkeypatch, tmp_path) -> Iterator[SandboxC
     sandbox.reset()
     monkeypatch.setenv("TUIBAO_SANDBOX_URL", sandbox.url)
     monkeypatch.setenv("TUIBAO_SANDBOX_API_KEY", API_KEY)
+    monkeypatch.setenv("TUIBAO_HENGXIN_URL", sandbox.url)  # the sandbox plays 恒信人寿 too
     monkeypatch.delenv("TUIBAO_INSURERS_FILE", raising=False)
     monkeypatch.setenv("TUIBAO_HANDOFF_DB_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
     monkeypatch.setenv("TUIBAO_HANDOFF_HOTLINE", "400-123-4567")

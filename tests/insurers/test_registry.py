@@ -107,11 +107,18 @@ def test_adapters_are_built_lazily_once_per_insurer_with_env_overrides():
         registry.close()
 
 
-def test_missing_api_key_is_a_clear_error_naming_the_variable(registry):
+def test_missing_api_key_is_a_clear_error_naming_the_variable(tmp_path):
+    registry = InsurerRegistry.from_file(write(tmp_path, ENTRY % ("", "insurers.http.RestInsurerAdapter", "{}")),
+                                         environ={})
     with pytest.raises(MissingApiKey) as raised:
-        registry.adapter_for("hengxin")
-    assert "TUIBAO_HENGXIN_API_KEY" in str(raised.value) and "hengxin" in str(raised.value)
-    assert registry.missing_api_keys() == [("hengxin", "TUIBAO_HENGXIN_API_KEY")]
+        registry.adapter_for("demo")
+    assert "DEMO_KEY" in str(raised.value) and "demo" in str(raised.value)
+    assert registry.missing_api_keys() == [("demo", "DEMO_KEY")]
+
+
+def test_insurers_the_sandbox_plays_have_their_demo_keys(registry):
+    assert registry.missing_api_keys() == []
+    assert registry.get("hengxin").api_key_demo_default == "hengxin-demo-key"
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,11 @@ HOLDERS = {  # policy number → (last 6 of the holder's ID number, phone on fil
     "SBX3000000000069": ("150028", "13900139000"),
     "SBX2000000000079": ("01001X", "13700137000"),
     "SBX1000000000089": ("01001X", "13700137000"),
+    # 恒信人寿, reached with its own key (HENGXIN_KEY)
+    "HX202600000121": ("31002X", "13800138000"),
+    "HX202600000238": ("01001X", "13700137000"),
 }
+HENGXIN_KEY = "hengxin-demo-key"  # the service's default for the second insurer
 
 
 class SandboxClient:
@@ -54,16 +58,33 @@ class SandboxClient:
 
     # ---------------------------------------------------------------- API
     def verify(self, id_suffix: str, policy_number: Optional[str] = None,
-               case_number: Optional[str] = None) -> requests.Response:
+               case_number: Optional[str] = None, purpose: Optional[str] = None,
+               api_key: Optional[str] = "default") -> requests.Response:
         body: Dict[str, str] = {"id_suffix": id_suffix}
         if policy_number:
             body["policy_number"] = policy_number
         if case_number:
             body["case_number"] = case_number
-        return self.call("POST", "/v1/identity/verify", json=body)
+        if purpose:
+            body["purpose"] = purpose
+        return self.call("POST", "/v1/identity/verify", json=body, api_key=api_key)
 
-    def confirm(self, challenge_id: str, code: str) -> requests.Response:
-        return self.call("POST", "/v1/identity/confirm", json={"challenge_id": challenge_id, "code": code})
+    def confirm(self, challenge_id: str, code: str, api_key: Optional[str] = "default") -> requests.Response:
+        return self.call("POST", "/v1/identity/confirm", json={"challenge_id": challenge_id, "code": code},
+                         api_key=api_key)
+
+    def key_for(self, policy_number: str) -> str:
+        """The API key of the insurer that issued ``policy_number``."""
+        return HENGXIN_KEY if policy_number.startswith("HX") else self.api_key
+
+    def lookup(self, phone: str, id_suffix: str, api_key: Optional[str] = "default") -> requests.Response:
+        return self.call("POST", "/v1/holders/lookup", json={"phone": phone, "id_suffix": id_suffix},
+                         api_key=api_key)
+
+    def confirm_lookup(self, challenge_id: str, code: str,
+                       api_key: Optional[str] = "default") -> requests.Response:
+        return self.call("POST", "/v1/holders/lookup/confirm",
+                         json={"challenge_id": challenge_id, "code": code}, api_key=api_key)
 
     def latest_code(self, phone: str) -> str:
         return self.sms(phone)[0]["code"]
@@ -71,18 +92,22 @@ class SandboxClient:
     def login(self, policy_number: str) -> str:
         """Pass the identity check as the policyholder; return the bearer token."""
         suffix, phone = HOLDERS[policy_number]
-        challenge = self.verify(suffix, policy_number)
+        api_key = self.key_for(policy_number)
+        challenge = self.verify(suffix, policy_number, api_key=api_key)
         assert challenge.status_code == 200, challenge.text
-        confirmed = self.confirm(challenge.json()["challenge_id"], self.latest_code(phone))
+        confirmed = self.confirm(challenge.json()["challenge_id"], self.latest_code(phone), api_key=api_key)
         assert confirmed.status_code == 200, confirmed.text
         return confirmed.json()["token"]
 
-    def quote(self, policy_number: str, token: str) -> requests.Response:
-        return self.call("POST", f"/v1/policies/{policy_number}/quotes", token=token)
+    def quote(self, policy_number: str, token: str, api_key: Optional[str] = None) -> requests.Response:
+        return self.call("POST", f"/v1/policies/{policy_number}/quotes", token=token,
+                         api_key=api_key or self.key_for(policy_number))
 
-    def submit(self, policy_number: str, token: str, quote_id: str, key: str) -> requests.Response:
+    def submit(self, policy_number: str, token: str, quote_id: str, key: str,
+               api_key: Optional[str] = None) -> requests.Response:
         return self.call("POST", f"/v1/policies/{policy_number}/surrenders", token=token,
-                         json={"quote_id": quote_id}, headers={"Idempotency-Key": key})
+                         json={"quote_id": quote_id}, headers={"Idempotency-Key": key},
+                         api_key=api_key or self.key_for(policy_number))
 
     def cases(self, policy_number: str, token: str) -> list:
         response = self.call("GET", f"/v1/policies/{policy_number}/cases", token=token)

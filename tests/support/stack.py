@@ -174,8 +174,9 @@ def tuibao_stack(
         f"  token: {wechat_env['WECHAT_TOKEN']}\n"
         f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
         f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
+    # The sandbox service also plays 恒信人寿 (its own key, its demo default in insurers.yml).
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
-              "TUIBAO_INSURERS_FILE": str(insurers_file)}
+              "TUIBAO_HENGXIN_URL": urls["sandbox"], "TUIBAO_INSURERS_FILE": str(insurers_file)}
 
     with contextlib.ExitStack() as running:
         if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error

@@ -1,0 +1,259 @@
+"""Finding the holder's policies without a policy number (spec addition 2, issue 11 point 5).
+
+"我不知道保单号在哪" → lookup_form: the phone and the policyholder's ID suffix (in one message:
+the tracker store masks both, so neither can wait for a later turn) go to every configured
+insurer at once; each insurer that knows the holder texts a code, asked for in turn. The
+policies found everywhere are then listed as tappable choices; tapping one starts the surrender
+of that policy with the holder already verified (the lookup's holder-wide session opens it), so
+no second code is needed.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import insurer_calls, wording
+from actions.forms import MASKED, STOPPING_STAGES, locked_until_text
+from bot import identifiers
+from insurers.base import (
+    Challenge,
+    CodeRejected,
+    HolderPolicies,
+    HolderSession,
+    IdentityMismatch,
+    Locked,
+)
+from insurers.masking import mask_phone
+
+log = logging.getLogger(__name__)
+
+LOOKUP_SLOTS = ("lookup_phone", "lookup_id_suffix", "lookup_sms_code", "lookup_pending",
+                "lookup_found", "lookup_sessions")
+
+
+def _cleared() -> Dict[str, Any]:
+    return {name: None for name in LOOKUP_SLOTS}
+
+
+def _insurer_name(insurer_id: str) -> str:
+    try:
+        return insurer_calls.registry().get(insurer_id).display_name
+    except KeyError:
+        return insurer_id
+
+
+# ---------------------------------------------------------------- the lookup's sessions
+def lookup_session_for(tracker: Tracker, policy_number: str) -> Optional[HolderSession]:
+    """The lookup's holder-wide session of the insurer that listed ``policy_number``, pointed
+    at that policy; None if the lookup did not list it (or found nothing)."""
+    # TODO(lead): read these from actions/credentials.py once it is merged (not the tracker).
+    sessions: Dict[str, Any] = tracker.get_slot("lookup_sessions") or {}
+    for kept in sessions.values():
+        if policy_number in kept.get("covers", ()):
+            try:
+                expires_at = dt.datetime.fromisoformat(kept["expires_at"])
+            except (KeyError, ValueError):
+                return None
+            session = HolderSession(token=kept["token"], policy_number=None, expires_at=expires_at,
+                                    covers=tuple(kept["covers"]))
+            return session.for_policy(policy_number)
+    return None
+
+
+def verified_by_lookup(tracker: Tracker, policy_number: Optional[str]) -> Dict[str, Any]:
+    """Slot values that make surrender_form take ``policy_number`` as already verified, when the
+    holder lookup of this conversation listed it; {} otherwise."""
+    if not policy_number:
+        return {}
+    session = lookup_session_for(tracker, identifiers.normalise(policy_number))
+    if session is None:
+        return {}
+    return {"id_suffix": MASKED, "sms_code": MASKED, "challenge_id": None,
+            "identity_reference": f"policy:{session.policy_number}",
+            **insurer_calls.session_slots(session)}
+
+
+# ---------------------------------------------------------------- actions
+class ActionStartLookup(Action):
+    """"我没有保单号": forget any earlier lookup and open lookup_form."""
+
+    def name(self) -> Text:
+        return "action_start_lookup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        return [SlotSet("stage", None)] + [SlotSet(k, v) for k, v in _cleared().items()]
+
+
+class ActionAskLookupSmsCode(Action):
+    """Ask for the code of the next insurer that sent one, naming it (each insurer texts its own)."""
+
+    def name(self) -> Text:
+        return "action_ask_lookup_sms_code"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        pending = tracker.get_slot("lookup_pending") or []
+        if pending:
+            dispatcher.utter_message(response="utter_ask_lookup_sms_code",
+                                     insurer_name=_insurer_name(pending[0]["insurer"]),
+                                     phone_masked=pending[0]["phone_masked"])
+        return []
+
+
+class ValidateLookupForm(FormValidationAction):
+    """lookup_form: phone + ID suffix (one message) → each insurer's code → the policies."""
+
+    def name(self) -> Text:
+        return "validate_lookup_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("stage") in STOPPING_STAGES:
+            return []
+        return domain_slots
+
+    async def validate_lookup_phone(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if tracker.get_slot("lookup_id_suffix") == MASKED:  # already used with its suffix
+            return {"lookup_phone": value}
+        phone = identifiers.normalise_phone(str(value))
+        if phone is None:
+            dispatcher.utter_message(response="utter_lookup_phone_invalid")
+            return {"lookup_phone": None, "lookup_id_suffix": None}
+        if not tracker.get_slot("lookup_id_suffix"):
+            dispatcher.utter_message(response="utter_lookup_need_both", missing="投保人身份证号后六位")
+            return {"lookup_phone": None}
+        return {"lookup_phone": phone}
+
+    async def validate_lookup_id_suffix(self, value: Any, dispatcher: CollectingDispatcher,
+                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """With the phone of the same message, ask every insurer at once."""
+        if value == MASKED:
+            return {"lookup_id_suffix": MASKED}
+        phone = identifiers.normalise_phone(str(tracker.get_slot("lookup_phone") or ""))
+        if phone is None:
+            if tracker.get_slot("requested_slot") == "lookup_phone" and not tracker.get_slot("lookup_phone"):
+                # The phone was missing or refused in this message; its validator has spoken
+                # if it was there at all.
+                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])):
+                    dispatcher.utter_message(response="utter_lookup_need_both", missing="手机号")
+            return {"lookup_id_suffix": None, "lookup_phone": None}
+        suffix = identifiers.id_suffix(str(value))
+        if suffix is None:
+            dispatcher.utter_message(response="utter_id_suffix_need_six")
+            return {"lookup_id_suffix": None, "lookup_phone": None}
+        return await self._start(dispatcher, phone, suffix)
+
+    async def _start(self, dispatcher: CollectingDispatcher, phone: str, suffix: str) -> Dict[Text, Any]:
+        registry = insurer_calls.registry()
+        entries = list(registry.entries)
+        outcomes = await asyncio.gather(
+            *(registry.adapter_for(entry).start_lookup(phone, suffix) for entry in entries))
+        pending, locked, unavailable = [], [], []
+        for entry, outcome in zip(entries, outcomes):
+            if isinstance(outcome, Challenge):
+                pending.append({"insurer": entry.id, "challenge_id": outcome.challenge_id,
+                                "phone_masked": outcome.phone_masked})
+            elif isinstance(outcome, Locked):
+                locked.append((entry, outcome))
+            elif not isinstance(outcome, IdentityMismatch):
+                unavailable.append(entry)
+        log.info("holder lookup for %s: %d insurer(s) sent a code, %d locked, %d unavailable",
+                 mask_phone(phone), len(pending), len(locked), len(unavailable))
+        if not pending:
+            if locked:
+                dispatcher.utter_message(response="utter_identity_locked",
+                                         locked_until=locked_until_text(locked[0][1].until))
+                return {**_cleared(), "stage": "locked"}
+            if unavailable:
+                return {**_cleared(), "stage": "insurer_down"}
+            dispatcher.utter_message(response="utter_lookup_mismatch")
+            return {"lookup_phone": None, "lookup_id_suffix": None}
+        for entry, outcome in locked:
+            dispatcher.utter_message(response="utter_lookup_insurer_locked", insurer_name=entry.display_name,
+                                     locked_until=locked_until_text(outcome.until))
+        for entry in unavailable:
+            dispatcher.utter_message(response="utter_lookup_insurer_unavailable",
+                                     insurer_name=entry.display_name)
+        return {"lookup_phone": mask_phone(phone), "lookup_id_suffix": MASKED,
+                "lookup_pending": pending, "lookup_found": [], "lookup_sessions": {}}
+
+    async def validate_lookup_sms_code(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """The code of the first insurer still waiting; when none is left, the form is done."""
+        pending: List[Dict[str, str]] = list(tracker.get_slot("lookup_pending") or [])
+        if value == MASKED or not pending:
+            # No code is waiting (the phone and ID suffix come first) or it was used already.
+            return {"lookup_sms_code": MASKED if value == MASKED and not pending else None}
+        code = identifiers.normalise(str(value))
+        if not identifiers.is_valid_sms_code(code):
+            dispatcher.utter_message(response="utter_sms_code_format")
+            return {"lookup_sms_code": None}
+        current = pending[0]
+        entry = insurer_calls.registry().get(current["insurer"])
+        outcome = await insurer_calls.registry().adapter_for(entry).confirm_lookup(current["challenge_id"], code)
+        found: List[Dict[str, Any]] = list(tracker.get_slot("lookup_found") or [])
+        sessions: Dict[str, Any] = dict(tracker.get_slot("lookup_sessions") or {})
+        if isinstance(outcome, CodeRejected):
+            if outcome.attempts_left is not None:
+                dispatcher.utter_message(response="utter_sms_code_wrong_attempts",
+                                         attempts_left=outcome.attempts_left)
+            else:
+                dispatcher.utter_message(response="utter_sms_code_wrong")
+            return {"lookup_sms_code": None}
+        if isinstance(outcome, HolderPolicies):
+            found += [{"insurer": entry.id, "insurer_name": entry.display_name,
+                       "policy_number": p.policy_number, "product_name": p.product_name,
+                       "status": p.status, "cover_start": p.cover_start.isoformat(),
+                       "cover_end": p.cover_end.isoformat() if p.cover_end else None}
+                      for p in outcome.policies]
+            # TODO(lead): keep this token in actions/credentials.py, not in a slot.
+            sessions[entry.id] = {"token": outcome.session.token,
+                                  "expires_at": outcome.session.expires_at.isoformat(),
+                                  "covers": list(outcome.session.covers)}
+        elif isinstance(outcome, Locked):
+            dispatcher.utter_message(response="utter_lookup_insurer_locked", insurer_name=entry.display_name,
+                                     locked_until=locked_until_text(outcome.until))
+        else:
+            dispatcher.utter_message(response="utter_lookup_insurer_unavailable",
+                                     insurer_name=entry.display_name)
+        rest = pending[1:]
+        result: Dict[Text, Any] = {"lookup_pending": rest, "lookup_found": found, "lookup_sessions": sessions}
+        if rest:
+            return {**result, "lookup_sms_code": None}  # the form asks for the next insurer's code
+        if not found:
+            stage = "locked" if isinstance(outcome, Locked) else "insurer_down"
+            return {**result, "lookup_sms_code": MASKED, "stage": stage}
+        return {**result, "lookup_sms_code": MASKED, "stage": "policies_found"}
+
+
+class ActionListHolderPolicies(Action):
+    """Every policy the lookup found, at every insurer; the ones that can be surrendered as
+    tappable choices that start the surrender of that policy."""
+
+    def name(self) -> Text:
+        return "action_list_holder_policies"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        found: List[Dict[str, Any]] = tracker.get_slot("lookup_found") or []
+        text = "\n".join(wording.listed_policy_text(i, p) for i, p in enumerate(found, start=1))
+        buttons = [{"title": wording.listed_policy_button_title(p),
+                    "payload": "/request_surrender" + json.dumps({"policy_number": p["policy_number"]})}
+                   for p in found if p["status"] == "in_force"]
+        if buttons:
+            dispatcher.utter_message(response="utter_lookup_policies", count=len(found), policy_list=text,
+                                     buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_lookup_nothing_to_surrender", count=len(found),
+                                     policy_list=text)
+        return []

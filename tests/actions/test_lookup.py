@@ -1,0 +1,97 @@
+"""The holder lookup through the real actions against the real sandbox insurer (which also plays
+恒信人寿): exact events and responses, financial-demo style."""
+from __future__ import annotations
+
+import asyncio
+
+from actions.forms import MASKED
+from actions.lookup import ActionAskLookupSmsCode, ActionListHolderPolicies, ValidateLookupForm
+from actions.surrender import ActionStartSurrender
+
+from .conversation import Conversation, responses, slot_values
+
+FORM = ValidateLookupForm()
+PHONE, SUFFIX = "13800138000", "31002X"
+
+
+def code_from(insurer, signature: str, phone: str = PHONE) -> str:
+    return next(m["code"] for m in insurer.sms(phone) if m["text"].startswith(f"【{signature}】"))
+
+
+def lookup_turn(conv: Conversation, extracted):
+    conv.active_loop = "lookup_form"
+    return asyncio.run(conv.run(FORM, extracted=extracted))
+
+
+def test_phone_and_suffix_ask_every_insurer_and_mask_both(insurer, domain):
+    conv = Conversation("wx-lookup-1", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    events, messages = lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    values = slot_values(events)
+    assert messages == []
+    assert values["lookup_phone"] == "138****8000" and values["lookup_id_suffix"] == MASKED
+    assert [p["insurer"] for p in values["lookup_pending"]] == ["sandbox", "hengxin"]
+    assert PHONE not in repr(values)
+    _, asked = asyncio.run(conv.run(ActionAskLookupSmsCode()))
+    assert responses(asked) == ["utter_ask_lookup_sms_code"]
+    assert conv.render(asked[0]).startswith("沙箱保险已经把验证码发到 138****8000")
+
+
+def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer, domain):
+    conv = Conversation("wx-lookup-2", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    conv.slots["requested_slot"] = "lookup_sms_code"
+    events, messages = lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "沙箱保险")})
+    values = slot_values(events)
+    assert values["lookup_sms_code"] is None and [p["insurer"] for p in values["lookup_pending"]] == ["hengxin"]
+    _, asked = asyncio.run(conv.run(ActionAskLookupSmsCode()))
+    assert conv.render(asked[0]).startswith("恒信人寿已经把验证码发到")
+
+    events, _ = lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "恒信人寿")})
+    values = slot_values(events)
+    assert values["lookup_sms_code"] == MASKED and values["stage"] == "policies_found"
+    assert sorted(values["lookup_sessions"]) == ["hengxin", "sandbox"]
+
+    conv.active_loop = None
+    _, listed = asyncio.run(conv.run(ActionListHolderPolicies()))
+    assert responses(listed) == ["utter_lookup_policies"]
+    text = conv.render(listed[0])
+    assert "在您名下找到4张保单" in text
+    assert "1. 一年期意外险 SBX1000000000012，沙箱保险，有效，保障期2026年8月18日至2027年8月17日" in text
+    assert "一年期意外险 HX202600000121，恒信人寿" in text
+    assert [b["payload"] for b in listed[0]["buttons"]][-1] == '/request_surrender{"policy_number": "HX202600000121"}'
+
+    events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
+                                     extracted={"policy_number": "HX202600000121"},
+                                     entities=[{"entity": "policy_number", "value": "HX202600000121"}]))
+    values = slot_values(events)
+    assert values["id_suffix"] == MASKED and values["sms_code"] == MASKED
+    assert values["holder_policy"] == "HX202600000121" and values["identity_reference"] == "policy:HX202600000121"
+
+
+def test_a_policy_the_lookup_did_not_list_is_not_verified(insurer, domain):
+    conv = Conversation("wx-lookup-3", domain)
+    conv.slots["lookup_sessions"] = {"sandbox": {"token": "t", "expires_at": "2026-11-25T10:30:00+08:00",
+                                                 "covers": ["SBX1000000000012"]}}
+    events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
+                                     extracted={"policy_number": "SBX1000000000023"},
+                                     entities=[{"entity": "policy_number", "value": "SBX1000000000023"}]))
+    assert "holder_token" not in slot_values(events) and "id_suffix" not in slot_values(events)
+
+
+def test_a_wrong_pair_everywhere_is_one_plain_answer(insurer, domain):
+    conv = Conversation("wx-lookup-4", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    events, messages = lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": "000000"})
+    assert responses(messages) == ["utter_lookup_mismatch"]
+    assert slot_values(events)["lookup_phone"] is None and slot_values(events)["lookup_id_suffix"] is None
+    assert insurer.sms(PHONE) == []
+
+
+def test_a_phone_without_a_suffix_is_not_kept(insurer, domain):
+    conv = Conversation("wx-lookup-5", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    events, messages = lookup_turn(conv, {"lookup_phone": PHONE})
+    assert responses(messages) == ["utter_lookup_need_both"]
+    assert slot_values(events)["lookup_phone"] is None
