@@ -92,6 +92,9 @@ class QuoteLine:
     code: str
     label: str
     amount: Decimal
+    # Why this amount is taken off, naming the rule and clause (spec addition 1); None when the
+    # insurer gives no reason.
+    basis_text: Optional[str] = None
 
 
 @dataclass(frozen=True)
