@@ -15,7 +15,8 @@ CASE_REQUESTS = {"check_surrender_status": "status", "withdraw_surrender": "with
 
 
 class ActionStartCaseRequest(Action):
-    """"查进度" or "撤销": remember which, and start the case form afresh."""
+    """"查进度" or "撤销": remember which, and start the case form afresh. A policy or case
+    number given right after a case was not found continues the same request."""
 
     def name(self) -> Text:
         return "action_start_case_request"
@@ -23,8 +24,8 @@ class ActionStartCaseRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        events: List[EventType] = [SlotSet("case_request", CASE_REQUESTS.get(intent, "status")),
-                                   SlotSet("stage", None)]
+        request = CASE_REQUESTS.get(intent) or tracker.get_slot("case_request") or "status"
+        events: List[EventType] = [SlotSet("case_request", request), SlotSet("stage", None)]
         names_policy = next(tracker.get_latest_entity_values("policy_number"), None)
         names_case = next(tracker.get_latest_entity_values("case_number"), None)
         if names_policy and not names_case:
@@ -68,7 +69,7 @@ class ActionCaseFollowup(Action):
             return self._show(dispatcher, tracker, outcome)
         if isinstance(outcome, CaseNotFound):
             dispatcher.utter_message(response="utter_case_not_found", case_number=outcome.case_number)
-            return [SlotSet("case_number", None), SlotSet("stage", "case_shown")]
+            return [SlotSet("case_number", None), SlotSet("stage", "case_not_found")]
         if isinstance(outcome, SessionExpired):
             return common.session_expired(dispatcher)
         return common.insurer_down()
@@ -77,17 +78,20 @@ class ActionCaseFollowup(Action):
     def _show(dispatcher: CollectingDispatcher, tracker: Tracker,
               case: SurrenderCase) -> List[EventType]:
         values = wording.case_values(case)
-        dispatcher.utter_message(response="utter_case_status", **values)
         events: List[EventType] = [SlotSet("case_number", case.case_number),
                                    SlotSet("policy_number", case.policy_number)]
         if tracker.get_slot("case_request") != "withdraw":
+            dispatcher.utter_message(response=wording.CASE_STATE_RESPONSES[case.state], **values)
             return events + [SlotSet("stage", "case_shown")]
+        # A withdrawal: the question (or why there is none) says all that matters; the full
+        # status is not printed again before it.
         if case.state == "APPLY":
             dispatcher.utter_message(response="utter_ask_confirm_withdraw", **values)
             return events + [SlotSet("stage", "withdraw_ready")]
         if case.state == "REVOKE":
             dispatcher.utter_message(response="utter_case_already_withdrawn", **values)
         else:
+            dispatcher.utter_message(response=wording.CASE_STATE_RESPONSES[case.state], **values)
             dispatcher.utter_message(response="utter_case_not_revocable", **values)
         return events + [SlotSet("stage", "case_shown")]
 
@@ -110,12 +114,11 @@ class ActionWithdrawCase(Action):
             dispatcher.utter_message(response="utter_case_withdrawn", **wording.case_values(outcome))
             return [SlotSet("stage", "withdrawn"), SlotSet("quote", None)]
         if isinstance(outcome, NotRevocable):
-            dispatcher.utter_message(response="utter_case_not_revocable", case_number=case_number,
-                                     case_state=wording.CASE_STATE.get(outcome.state, outcome.state))
+            dispatcher.utter_message(response="utter_case_not_revocable", case_number=case_number)
             return [SlotSet("stage", "case_shown")]
         if isinstance(outcome, CaseNotFound):
             dispatcher.utter_message(response="utter_case_not_found", case_number=case_number)
-            return [SlotSet("case_number", None), SlotSet("stage", "case_shown")]
+            return [SlotSet("case_number", None), SlotSet("stage", "case_not_found")]
         if isinstance(outcome, SessionExpired):
             return common.session_expired(dispatcher)
         return common.insurer_down()

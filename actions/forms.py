@@ -30,6 +30,7 @@ from insurers.base import (
     IdentityMismatch,
     Locked,
     VerifyPurpose,
+    SurrenderCase,
 )
 from insurers.masking import mask_policy_number
 
@@ -74,7 +75,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return f"policy:{policy_number}"
         return f"case:{case_number}" if case_number else None
 
-    def _identity_holds(self, tracker: Tracker) -> bool:
+    async def _identity_holds(self, tracker: Tracker) -> bool:
         """Whether the identity already checked in this conversation covers the current
         reference (same policy or same case), so the user is not asked again."""
         policy, case = self.reference(tracker)
@@ -83,11 +84,18 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return False
         if tracker.get_slot("identity_reference") == key:
             return True
-        # The policy in hand (also the one a case was just created for in this conversation):
-        # a case of another policy makes the insurer answer SessionExpired, and we check again.
         session = session_from(tracker)
-        policy_in_hand = policy or tracker.get_slot("policy_number")
-        return bool(session and policy_in_hand and session.policy_number == policy_in_hand)
+        if session is None:
+            return False
+        if policy:
+            return session.policy_number == policy
+        # A token opens one policy, and a case number does not say which policy it belongs to:
+        # ask the insurer, rather than assume that a case named later in the chat (another
+        # policy of the same holder) is under the policy checked earlier.
+        adapter = insurer_calls.adapter_for_case(case)
+        if adapter is None:
+            return False
+        return isinstance(await adapter.case_status(session, case), SurrenderCase)
 
     def _adapter(self, tracker: Tracker):
         policy, case = self.reference(tracker)
@@ -113,8 +121,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> Dict[Text, Any]:
         """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
         if value == MASKED:
-            holds = self._identity_holds(tracker) and (
-                tracker.get_slot("challenge_id") or session_from(tracker)
+            holds = (tracker.get_slot("challenge_id") or session_from(tracker)) and (
+                await self._identity_holds(tracker)
             )
             return {"id_suffix": MASKED} if holds else _forget_identity()
         policy, case = self.reference(tracker)
@@ -156,7 +164,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> Dict[Text, Any]:
         """Exchange the SMS code for the holder's session; the code is used exactly once."""
         if value == MASKED:
-            if self._identity_holds(tracker) and session_from(tracker):
+            if session_from(tracker) and await self._identity_holds(tracker):
                 return {"sms_code": MASKED, "stage": "verified"}
             return {"sms_code": None}
         challenge_id = tracker.get_slot("challenge_id")
@@ -251,6 +259,6 @@ class ValidateCaseForm(IdentityFormValidation):
             dispatcher.utter_message(response="utter_case_number_invalid", case_number=case)
             return {"case_number": None}
         result: Dict[Text, Any] = {"case_number": case}
-        if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds(tracker):
+        if tracker.get_slot("id_suffix") == MASKED and not await self._identity_holds(tracker):
             result.update(_forget_identity())
         return result

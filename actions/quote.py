@@ -2,7 +2,6 @@
 before any confirmation; fee and timing questions answered from it."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -29,6 +28,9 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
         # Nothing comes back (claim paid, trip started): no route or dates to promise.
         readback = "utter_quote_readback" if outcome.refund > 0 else "utter_quote_readback_no_refund"
         dispatcher.utter_message(response=readback, **wording.quote_readback(outcome))
+        loss = wording.loss_values(outcome.lines, outcome.refund)
+        if loss:
+            dispatcher.utter_message(response="utter_surrender_loss", **loss)
         dispatcher.utter_message(response="utter_ask_confirm_surrender")
         return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
     if isinstance(outcome, NotEligible):
@@ -67,7 +69,8 @@ class ActionDropQuote(Action):
 
 
 class ActionAnswerFee(Action):
-    """"扣多少钱": the deductions of the quote in hand by name, or how they are worked out."""
+    """"扣多少钱" / "为什么要扣钱": the quote in hand line by line with the reason for each
+    deduction, or how deductions are worked out in general."""
 
     def name(self) -> Text:
         return "action_answer_fee"
@@ -76,13 +79,11 @@ class ActionAnswerFee(Action):
                   domain: DomainDict) -> List[EventType]:
         kept: Dict[str, Any] = tracker.get_slot("quote") or {}
         if kept:
-            # Every line again, not a summary: "nothing deducted" would hide that a cash
-            # value can be far below the premiums paid.
-            lines = wording.lines_from_slot(kept)
-            dispatcher.utter_message(response="utter_fee_quote",
-                                     quote_lines=wording.quote_lines_text(lines),
-                                     refund=wording.yuan(Decimal(kept["refund"])),
-                                     reason=wording.BASIS_REASON.get(kept.get("basis", ""), ""))
+            # Every line again, not a summary ("nothing deducted" would hide that a cash value
+            # can be far below the premiums paid), then why each amount is taken off, in the
+            # insurer's words with its clause.
+            response, values = wording.fee_answer(kept)
+            dispatcher.utter_message(response=response, **values)
         else:
             dispatcher.utter_message(response="utter_fee_general")
         common.ask_pending_confirmation(dispatcher, tracker)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -218,6 +219,7 @@ async def sim_config(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return web.json_response({"account_name": settings.account_name,
                               "demo_phone": settings.demo_phone,
+                              "demo_phones": list(settings.demo_phones),
                               "menu": request.app[ACCOUNT].menu or []}, dumps=_dumps)
 
 
@@ -294,21 +296,58 @@ async def sim_outbox(request: web.Request) -> web.Response:
                              dumps=_dumps)
 
 
-async def sim_phone_sms(request: web.Request) -> web.Response:
-    """The demo phone's SMS inbox, read from the sandbox insurer (newest first)."""
-    settings = request.app[SETTINGS]
+class _SandboxProblem(Exception):
+    """The sandbox insurer did not answer the page's question usefully (said to the page)."""
+
+
+async def _sandbox_get(app: web.Application, path: str, params: Optional[Dict[str, str]] = None) -> Any:
+    settings = app[SETTINGS]
     try:
-        async with request.app[SESSION].get(
-                f"{settings.sandbox_url}/sandbox/sms", params={"phone": settings.demo_phone},
+        async with app[SESSION].get(
+                f"{settings.sandbox_url}{path}", params=params,
                 timeout=aiohttp.ClientTimeout(total=settings.sandbox_timeout_seconds)) as resp:
             if resp.status != 200:
-                return _page_error(502, f"沙盒保险公司返回 HTTP {resp.status}")
-            messages = await resp.json(content_type=None)
+                raise _SandboxProblem(f"沙盒保险公司返回 HTTP {resp.status}")
+            return await resp.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError):
-        return _page_error(502, "连不上沙盒保险公司")
-    if not isinstance(messages, list):
+        raise _SandboxProblem("连不上沙盒保险公司") from None
+
+
+def _instant(text: Any) -> Optional[dt.datetime]:
+    try:
+        value = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+async def sim_phone_sms(request: web.Request) -> web.Response:
+    """The SMS inboxes of the demo phones (or of ``?phone=`` one of them), read from the sandbox
+    insurer, newest first. Each message says how many seconds ago it arrived by the insurer's
+    own clock (which a fixed SANDBOX_TODAY sets apart from the real one), so the page shows it at
+    the phone's time, the time of its status bar."""
+    settings = request.app[SETTINGS]
+    asked = request.query.get("phone")
+    if asked is not None and asked not in settings.demo_phones:
+        return _page_error(400, "只能查看演示手机的短信")
+    phones = [asked] if asked else list(settings.demo_phones)
+    try:
+        clock, *inboxes = await asyncio.gather(
+            _sandbox_get(request.app, "/sandbox/clock"),
+            *(_sandbox_get(request.app, "/sandbox/sms", {"phone": phone}) for phone in phones))
+    except _SandboxProblem as problem:
+        return _page_error(502, str(problem))
+    now = _instant(clock.get("now")) if isinstance(clock, dict) else None
+    if now is None or not all(isinstance(inbox, list) for inbox in inboxes):
         return _page_error(502, "沙盒保险公司的短信列表格式不对")
-    return web.json_response({"phone": settings.demo_phone, "messages": messages}, dumps=_dumps)
+
+    def with_age(message: Dict[str, Any]) -> Dict[str, Any]:
+        sent = _instant(message.get("sent_at"))
+        ago = max(0.0, (now - sent).total_seconds()) if sent else 0.0
+        return {**message, "received_seconds_ago": round(ago, 1)}
+
+    return web.json_response({"phones": [{"phone": phone, "messages": [with_age(m) for m in inbox]}
+                                         for phone, inbox in zip(phones, inboxes)]}, dumps=_dumps)
 
 
 async def sim_clock(request: web.Request) -> web.Response:

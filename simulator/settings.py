@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 DEMO_TOKEN = "tuibao-demo-token"
 DEMO_APP_ID = "wx00000000demo0001"
@@ -27,6 +27,9 @@ class SimulatorSettings:
     webhook_url: str = "http://127.0.0.1:5005/webhooks/wechat/webhook"
     sandbox_url: str = "http://127.0.0.1:8090"
     demo_phone: str = "13800138000"
+    # The phones whose SMS the page may show: the seed holders' (张伟, 李娜, 王芳). The page
+    # follows the one that last got a code; nothing else can be read through the simulator.
+    demo_phones: Tuple[str, ...] = ("13800138000", "13900139000", "13700137000")
     token: str = DEMO_TOKEN
     app_id: str = DEMO_APP_ID
     app_secret: str = DEMO_APP_SECRET
@@ -61,6 +64,8 @@ class SimulatorSettings:
             sandbox_url=text("SIM_SANDBOX_URL",
                              text("SANDBOX_URL", base.sandbox_url)).rstrip("/"),
             demo_phone=text("SIM_DEMO_PHONE", base.demo_phone),
+            demo_phones=tuple(p.strip() for p in text("SIM_DEMO_PHONES", ",".join(base.demo_phones)).split(",")
+                              if p.strip()),
             token=text("WECHAT_TOKEN", base.token),
             app_id=text("WECHAT_APP_ID", base.app_id),
             app_secret=text("WECHAT_APP_SECRET", base.app_secret),

@@ -3,6 +3,9 @@
 "use strict";
 
 const OPENID_KEY = "tuibao-sim-openid";
+// The phone panel shows only SMS that arrived since this follower appeared (a new user starts
+// with an empty inbox); kept per openid so a reload keeps the same view.
+const SMS_SINCE_KEY = "tuibao-sim-sms-since:";
 const TIME_GAP_SECONDS = 5 * 60; // WeChat prints the time when 5 minutes passed
 const $ = (id) => document.getElementById(id);
 // WeChat and the insurer live in China: show their times in Beijing time, whatever the host.
@@ -15,6 +18,8 @@ const state = {
   lastShownAt: 0,
   menuJson: "",
   smsJson: "",
+  smsSince: 0, // page-clock milliseconds
+  phoneChoice: "auto", // "auto": the phone that last received a code; or one demo phone
   inputMode: "keyboard",
 };
 
@@ -44,6 +49,10 @@ async function follow(openid) {
   const result = await api("/sim/follow", { method: "POST", body: openid ? { openid } : {} });
   state.openid = result.openid;
   localStorage.setItem(OPENID_KEY, result.openid);
+  if (!openid) { // a new user: an empty phone inbox
+    state.smsSince = Date.now();
+    localStorage.setItem(SMS_SINCE_KEY + result.openid, String(state.smsSince));
+  }
   $("openid").textContent = result.openid;
   log("关注公众号（subscribe 事件已发出）");
 }
@@ -57,6 +66,7 @@ async function start() {
     if (feed.subscribed) {
       state.openid = openid;
       $("openid").textContent = openid;
+      state.smsSince = Number(localStorage.getItem(SMS_SINCE_KEY + openid) || 0);
     } else {
       await follow(openid); // the simulator restarted or the user left: follow again
     }
@@ -105,7 +115,10 @@ $("input-bar").addEventListener("submit", (event) => {
 });
 
 $("new-user").addEventListener("click", async () => {
+  if (state.openid) localStorage.removeItem(SMS_SINCE_KEY + state.openid);
   localStorage.removeItem(OPENID_KEY);
+  state.smsJson = "";
+  renderSms([]); // cleared at once, before the page reloads for the new user
   location.search = "?new=1";
 });
 
@@ -168,7 +181,7 @@ async function refreshConfig() {
       state.accountName = config.account_name;
       document.title = `微信模拟器 · ${config.account_name}`;
     }
-    $("demo-phone").textContent = config.demo_phone;
+    renderPhoneChoices(config.demo_phones || [config.demo_phone]);
     const menuJson = JSON.stringify(config.menu || []);
     if (menuJson !== state.menuJson) {
       const first = state.menuJson === "";
@@ -302,6 +315,31 @@ function pollFeed() {
 }
 
 // ---- the phone's SMS inbox ------------------------------------------------------------
+// The phone's clock is the page's clock (the status bar): an SMS is shown at the moment it
+// arrived by that clock, computed from how long ago the insurer sent it by its own clock.
+const PHONE_TIME = { hour: "numeric", minute: "2-digit", hour12: false, timeZone: ZONE };
+const phoneTime = (date) => date.toLocaleTimeString("zh-CN", PHONE_TIME);
+const phoneDay = (date) => date.toLocaleDateString("zh-CN", { month: "long", day: "numeric", timeZone: ZONE });
+
+function smsLabel(date) {
+  return phoneDay(date) === phoneDay(new Date()) ? phoneTime(date) : `${phoneDay(date)} ${phoneTime(date)}`;
+}
+
+function renderPhoneChoices(phones) {
+  const select = $("sms-phone");
+  const have = [...select.options].map((o) => o.value).slice(1).join(",");
+  if (have === phones.join(",")) return;
+  while (select.options.length > 1) select.remove(1);
+  for (const phone of phones) select.add(new Option(phone, phone));
+  select.value = state.phoneChoice;
+}
+
+$("sms-phone").addEventListener("change", (event) => {
+  state.phoneChoice = event.target.value;
+  state.smsJson = "";
+  pollSmsOnce();
+});
+
 function renderSms(messages) {
   const list = $("sms-list");
   list.replaceChildren();
@@ -312,12 +350,12 @@ function renderSms(messages) {
     list.appendChild(empty);
     return;
   }
-  for (const sms of [...messages].reverse()) { // the API lists newest first
+  for (const sms of [...messages].reverse()) { // newest first from the API; oldest on top here
     const wrap = document.createElement("div");
     wrap.className = "sms";
     const sender = document.createElement("div");
     sender.className = "sms-sender";
-    sender.textContent = `保险公司 · ${new Date(sms.sent_at).toLocaleString("zh-CN", { hour12: false, timeZone: ZONE })}`;
+    sender.textContent = `保险公司 · ${smsLabel(new Date(sms.receivedAt))}`;
     const bubble = document.createElement("div");
     bubble.className = "sms-bubble";
     const text = String(sms.text || "");
@@ -337,10 +375,31 @@ function renderSms(messages) {
   list.scrollTop = list.scrollHeight;
 }
 
+// The inbox to show: the chosen phone's, or the one that received the newest SMS since this
+// user appeared; only messages since then.
+function pickInbox(phones) {
+  const now = Date.now();
+  const inboxes = phones.map(({ phone, messages }) => ({
+    phone,
+    messages: messages
+      .map((m) => ({ ...m, receivedAt: now - 1000 * Number(m.received_seconds_ago || 0) }))
+      .filter((m) => m.receivedAt >= state.smsSince - 1000),
+  }));
+  if (state.phoneChoice !== "auto") return inboxes.find((i) => i.phone === state.phoneChoice) || inboxes[0];
+  const newest = (i) => (i.messages.length ? i.messages[0].receivedAt : -Infinity);
+  const withSms = inboxes.filter((i) => i.messages.length);
+  if (!withSms.length) return { phone: null, messages: [] };
+  return withSms.reduce((best, i) => (newest(i) > newest(best) ? i : best));
+}
+
 async function pollSmsOnce() {
+  if (!state.openid) return;
   try {
-    const inbox = await api("/sim/phone/sms");
-    const json = JSON.stringify(inbox.messages);
+    const query = state.phoneChoice === "auto" ? "" : `?phone=${encodeURIComponent(state.phoneChoice)}`;
+    const inbox = pickInbox((await api(`/sim/phone/sms${query}`)).phones);
+    $("demo-phone").textContent = inbox.phone || "—";
+    // Re-rendered when the list changes or a minute passes (labels say the phone's time).
+    const json = JSON.stringify([inbox.phone, inbox.messages.map((m) => [m.code, m.text, smsLabel(new Date(m.receivedAt))])]);
     if (json !== state.smsJson) {
       state.smsJson = json;
       renderSms(inbox.messages);

@@ -18,6 +18,7 @@ from actions.handoff_store import list_handoffs
 from actions.quote import ActionAnswerFee, ActionQuoteSurrender
 from actions.surrender import ActionSubmitSurrender
 from actions.config import load_settings
+from insurers.masking import mask_phone
 
 from .conversation import Conversation, responses, slot_values
 
@@ -35,7 +36,10 @@ async def verified(conv: Conversation, insurer, policy) -> None:
     events, messages = await conv.run(FORM, extracted={"policy_number": number, "id_suffix": suffix})
     assert messages == []
     assert slot_values(events)["id_suffix"] == MASKED
-    assert SlotSet("requested_slot", "sms_code") in events or conv.slots["sms_code"] is None
+    # What Rasa asks next is the first empty required slot: the code, sent to the phone on file.
+    required = conv.domain["forms"]["surrender_form"]["required_slots"]
+    assert [slot for slot in required if conv.slots[slot] is None] == ["sms_code"]
+    assert slot_values(events)["challenge_id"] and slot_values(events)["phone_masked"] == mask_phone(phone)
     conv.slots["requested_slot"] = "sms_code"
     events, messages = await conv.run(FORM, extracted={"sms_code": insurer.latest_code(phone)})
     assert messages == []
@@ -58,11 +62,12 @@ def test_policy_1_quote_is_read_back_in_full_and_a_double_confirmation_makes_one
     quote_events, quote_messages, (first_events, first_messages), (second_events, second_messages) = \
         asyncio.run(flow())
 
-    assert responses(quote_messages) == ["utter_quote_readback", "utter_ask_confirm_surrender"]
+    assert responses(quote_messages) == ["utter_quote_readback", "utter_surrender_loss",
+                                         "utter_ask_confirm_surrender"]
     assert slot_values(quote_events)["stage"] == "quote_ready"
     readback = conv.render(quote_messages[0])
-    for figure in ("¥72.60", "¥25.41", "¥47.19", "2026-12-01", "2026-12-25", "2026年12月1日",
-                   "招商银行 尾号6789", "保障立即终止"):
+    for figure in ("一年期意外险，保单号 SBX1********0012", "¥72.60", "¥25.41", "¥47.19", "2026年12月1日",
+                   "2026年12月25日", "退到招商银行 尾号6789", "保障立即终止", "为什么扣这笔钱"):
         assert figure in readback, (figure, readback)
     assert "−¥25.41" in readback  # the deduction is shown as taken off, by its own label
 
@@ -71,7 +76,7 @@ def test_policy_1_quote_is_read_back_in_full_and_a_double_confirmation_makes_one
     assert case_number.startswith("TB20261125")
     assert first_events == [SlotSet("case_number", case_number), SlotSet("stage", "submitted")]
     told = conv.render(first_messages[0])
-    assert case_number in told and "2026-12-01" in told and "2026-12-25" in told
+    assert case_number in told and "2026年12月1日" in told and "2026年12月25日" in told
 
     # The second "确认" (double tap) reaches the insurer with the same key: the same case.
     assert responses(second_messages) == ["utter_surrender_already_submitted"]
@@ -177,7 +182,10 @@ def test_wrong_sms_code_says_how_many_tries_are_left(insurer, domain):
         return await conv.run(FORM, extracted={"sms_code": wrong})
 
     events, messages = asyncio.run(flow())
-    assert responses(messages) in (["utter_sms_code_wrong_attempts"], ["utter_sms_code_wrong"])
+    # The sandbox allows five failures; this is the first, so four tries are left, and said.
+    assert responses(messages) == ["utter_sms_code_wrong_attempts"]
+    assert messages[0]["attempts_left"] == 4
+    assert "还可以再试4次" in conv.render(messages[0])
     assert slot_values(events)["sms_code"] is None and conv.slots["stage"] is None
 
 
@@ -219,11 +227,11 @@ def test_insurer_fault_stops_the_form_and_hands_over_with_an_apology(insurer, do
 
 
 SEED_QUOTES = [  # policy, ID suffix, phone, figures the read-back must show (sandbox-insurer.md)
-    (("SBX1000000000023", "150028", "13900139000"), ["¥87.86", "工商银行 尾号1234"]),
-    (("SBX2000000000035", "31002X", "13800138000"), ["¥2,982.20", "−¥10.00", "¥2,972.20", "微信支付原路退回", "犹豫期"]),
-    (("SBX2000000000046", "150028", "13900139000"), ["¥383.99", "现金价值", "工商银行 尾号1234"]),
+    (("SBX1000000000023", "150028", "13900139000"), ["¥87.86", "退到工商银行 尾号1234"]),
+    (("SBX2000000000035", "31002X", "13800138000"), ["¥2,982.20", "−¥10.00", "¥2,972.20", "原路退回微信支付", "犹豫期"]),
+    (("SBX2000000000046", "150028", "13900139000"), ["¥383.99", "现金价值", "退到工商银行 尾号1234"]),
     (("SBX1000000000056", "31002X", "13800138000"), ["¥0.00", "理赔", "没有钱退回"]),
-    (("SBX3000000000069", "150028", "13900139000"), ["¥30.00", "微信支付原路退回", "还没有开始"]),
+    (("SBX3000000000069", "150028", "13900139000"), ["¥30.00", "原路退回微信支付", "还没有开始"]),
 ]
 
 
@@ -238,9 +246,11 @@ def test_seed_policy_quote_is_read_back_with_its_figures(insurer, domain, policy
     events, messages = asyncio.run(flow())
     nothing_back = "¥0.00" in figures
     readback_name = "utter_quote_readback_no_refund" if nothing_back else "utter_quote_readback"
-    assert responses(messages) == [readback_name, "utter_ask_confirm_surrender"]
+    assert responses(messages)[0] == readback_name
+    assert responses(messages)[-1] == "utter_ask_confirm_surrender"
     readback = conv.render(messages[0])
-    dates = [] if nothing_back else ["2026-12-01", "2026-12-25"]
+    assert f"保单号 {policy[0][:4]}********{policy[0][-4:]}" in readback  # which policy, recognisably
+    dates = [] if nothing_back else ["2026年12月1日", "2026年12月25日"]
     for figure in figures + dates + ["保障立即终止"]:
         assert figure in readback, (figure, readback)
     assert "−¥800.00" not in readback  # a paid claim explains the zero; it is not subtracted

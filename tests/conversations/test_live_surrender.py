@@ -44,7 +44,7 @@ def test_policy_1_surrender_then_status_in_a_new_conversation(stack):
     digression = say(stack, user, "钱多久到账")
     assert "工作日" in digression and "验证码" in digression
     readback = say(stack, user, stack.sms_code(PHONE_1))
-    for figure in ("¥72.60", "¥25.41", "¥47.19", "2026-12-01", "2026-12-25", "招商银行 尾号6789", "保障立即终止"):
+    for figure in ("¥72.60", "¥25.41", "¥47.19", "2026年12月1日", "2026年12月25日", "招商银行 尾号6789", "保障立即终止"):
         assert figure in readback, (figure, readback)
     assert "确认" in readback
 

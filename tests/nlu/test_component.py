@@ -1,5 +1,10 @@
-"""IdentifierExtractor as Rasa runs it: through the registered graph component and, when a
-model is trained, through the whole pipeline."""
+"""IdentifierExtractor as Rasa runs it: through the registered graph component, and through
+the whole trained pipeline (tokenizer, placeholders, featurizers, DIET, the extractor) of
+models/tuibao.tar.gz, which must exist (``python -m bot.model train``)."""
+import asyncio
+import os
+from pathlib import Path
+
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
@@ -61,3 +66,22 @@ def test_placeholders_hide_identifier_characters_from_the_featurizers():
     assert not any("1000000000089" in lemma or "604218" in lemma for lemma in lemmas)
     assert "退" in "".join(lemmas)
     assert message.get("text") == "把SBX1000000000089退了，验证码604218"
+
+
+def test_the_whole_trained_pipeline_gives_normalised_identifiers():
+    from bot.evaluate import TRAIN_HINT, _parse_all, resolve_model
+
+    root = Path(__file__).resolve().parents[2]
+    model = resolve_model(Path(os.environ.get("TUIBAO_NLU_MODEL", root / "models" / "tuibao.tar.gz")))
+    if model is None:
+        pytest.fail(f"No trained model to parse with. {TRAIN_HINT}")
+    opening, code = asyncio.run(_parse_all(model, [
+        "我要退保，保单号 ｓｂｘ１０００ ００００ ０００１ ２，身份证后六位31002x",
+        "验证码是六零四二一八",
+    ]))
+    found = {(e["entity"], e["value"]) for e in opening["entities"]}
+    assert {("policy_number", "SBX1000000000012"), ("id_number", "31002X")} <= found, opening["entities"]
+    assert ("sms_code", "604218") in {(e["entity"], e["value"]) for e in code["entities"]}, code["entities"]
+    # Identifiers come from the rule extractor only, never from DIET's guesses.
+    assert {e["extractor"] for e in opening["entities"] + code["entities"]} <= {"IdentifierExtractor",
+                                                                                "EntitySynonymMapper"}

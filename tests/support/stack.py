@@ -26,6 +26,7 @@ from tests.support.services import PYTHON, ROOT, free_port, service
 # TUIBAO_TEST_MODEL points the stack at another archive (e.g. one trained elsewhere).
 MODEL = Path(os.environ.get("TUIBAO_TEST_MODEL") or ROOT / "models" / "tuibao.tar.gz")
 API_TOKEN = "tuibao-test-api-token"
+SANDBOX_API_KEY = "sandbox-demo-key"  # the sandbox's and the adapter's shared default
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HTTP_TIMEOUT = 10
 
@@ -96,6 +97,22 @@ class Stack:
             raise AssertionError(f"no SMS was sent to {phone[:3]}****{phone[-4:]}")
         code = messages[0].get("code") or re.search(r"\d{6}", messages[0]["text"]).group()
         return str(code)
+
+    def cases_at_insurer(self, policy_number: str, id_suffix: str, phone: str) -> List[str]:
+        """The policy's surrender case numbers as the insurer itself lists them, asked as a
+        separate client with its own identity check (so the bot's own answers are not trusted)."""
+        api = requests.Session()
+        api.headers["X-Api-Key"] = SANDBOX_API_KEY
+        challenge = api.post(f"{self.sandbox_url}/v1/identity/verify", timeout=HTTP_TIMEOUT,
+                             json={"policy_number": policy_number, "id_suffix": id_suffix})
+        challenge.raise_for_status()
+        session = api.post(f"{self.sandbox_url}/v1/identity/confirm", timeout=HTTP_TIMEOUT,
+                           json={"challenge_id": challenge.json()["challenge_id"], "code": self.sms_code(phone)})
+        session.raise_for_status()
+        cases = api.get(f"{self.sandbox_url}/v1/policies/{policy_number}/cases", timeout=HTTP_TIMEOUT,
+                        headers={"Authorization": f"Bearer {session.json()['token']}"})
+        cases.raise_for_status()
+        return [case["case_number"] for case in cases.json()["cases"]]
 
     def set_insurer_latency(self, latency_ms: int) -> None:
         requests.put(f"{self.sandbox_url}/sandbox/faults", json={"latency_ms": latency_ms},

@@ -74,7 +74,7 @@ def test_slow_insurer_quote_arrives_by_push_and_every_answer_is_in_time(stack, w
                 quote = item
         time.sleep(0.5)
     assert quote is not None, stack.outbox(openid)
-    assert quote["msgtype"] == "text" and "2026-12-01" in quote["content"]
+    assert quote["msgtype"] == "text" and "2026年12月1日" in quote["content"]
     assert max(d.elapsed for d in deliveries) < 5.0, [round(d.elapsed, 2) for d in deliveries]
     time.sleep(1)
     assert [t["text"] for t in stack.user_turns(openid)].count(code) == 1  # ran once

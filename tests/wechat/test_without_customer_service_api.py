@@ -22,7 +22,7 @@ from tests.wechat.wechat_caller import WECHAT_CUT_S, WeChatCaller, new_openid, o
 # 8 s each they outlast it (last try arrives at ~10 s and must answer by ~14.5 s).
 INSURER_LATENCY_MS = 6000
 INSURER_LATENCY_PAST_RETRIES_MS = 8000
-QUOTE_FIGURES = ("87.86", "2026-12-01")  # seed policy 2's refund and its expected date
+QUOTE_FIGURES = ("87.86", "2026年12月1日")  # seed policy 2's refund and its expected date
 
 
 @pytest.fixture(scope="module")

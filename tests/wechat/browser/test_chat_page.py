@@ -2,6 +2,7 @@
 scripted account behind a local webhook: what a follower sees and taps."""
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -134,3 +135,29 @@ def test_typing_indicator_shows_in_the_title(setup, chat):
     chat.page.locator("#chat-title", has_text="对方正在输入").wait_for(timeout=5_000)
     simulator.push_text(simulator.token(), openid, "在的")
     chat.page.locator("#chat-title", has_text="退保助手").wait_for(timeout=5_000)
+
+
+def test_phone_panel_reads_only_the_demo_phones_and_says_how_long_ago(setup):
+    base = setup["simulator"].base
+    refused = requests.get(f"{base}/sim/phone/sms", params={"phone": "13912345678"}, timeout=10)
+    assert refused.status_code == 400  # the simulator is no window on any phone's SMS
+    requests.post(f"{setup['sandbox_url']}/v1/identity/verify", timeout=10,
+                  json={"policy_number": "SBX1000000000023", "id_suffix": "150028"},
+                  headers={"X-Api-Key": "sandbox-demo-key"}).raise_for_status()
+    inboxes = requests.get(f"{base}/sim/phone/sms", timeout=10).json()["phones"]
+    assert [i["phone"] for i in inboxes] == ["13800138000", "13900139000", "13700137000"]
+    [li_na] = [i for i in inboxes if i["phone"] == "13900139000"]
+    newest = li_na["messages"][0]
+    # By the insurer's own clock, which a fixed SANDBOX_TODAY sets days apart from the real one.
+    assert 0 <= newest["received_seconds_ago"] < 10 and re.fullmatch(r"\d{6}", newest["code"])
+
+
+def test_the_panel_follows_the_phone_the_code_went_to(setup, chat):
+    chat.page.locator("#sms-status", has_text="已连接").wait_for(timeout=10_000)
+    requests.post(f"{setup['sandbox_url']}/v1/identity/verify", timeout=10,
+                  json={"policy_number": "SBX2000000000079", "id_suffix": "01001X"},
+                  headers={"X-Api-Key": "sandbox-demo-key"}).raise_for_status()
+    chat.page.locator("#demo-phone", has_text="13700137000").wait_for(timeout=10_000)
+    newest = requests.get(f"{setup['sandbox_url']}/sandbox/sms", params={"phone": "13700137000"},
+                          timeout=10).json()[0]["code"]
+    assert chat.sms_codes() == [newest]  # only what came since this user appeared
