@@ -30,7 +30,7 @@ from insurers.base import (
     IdentityMismatch,
     Locked,
 )
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
 

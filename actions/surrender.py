@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import common, insurer_calls, wording
 from actions.quote import quote_and_read_back
 from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
 

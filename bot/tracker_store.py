@@ -11,7 +11,7 @@ Use from endpoints.yml::
       # optional: sensitive_slots: [id_suffix, sms_code, phone_number]
 
 Before events are persisted (and before they are streamed to an event broker) the text of
-user and bot messages goes through ``bot.redaction.redact``, identifier entity values of user
+user and bot messages goes through ``redaction.redact``, identifier entity values of user
 messages are masked, and the values of the sensitive slots are masked.
 
 Consequence for the dialogue: a sensitive slot holds its clear value only during the turn that
@@ -33,7 +33,8 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.redaction import SENSITIVE_ENTITIES, mask_value, redact
+from redaction import SENSITIVE_ENTITIES, mask_value, redact
+from redaction.logs import install as install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         self.sensitive_slots = tuple(sensitive_slots or DEFAULT_SENSITIVE_SLOTS)
+        install_log_redaction()  # Rasa's own logs carry the same messages: mask them too
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
 

@@ -59,7 +59,7 @@ from insurers.base import (
     VerifyOutcome,
     WithdrawOutcome,
 )
-from insurers.masking import mask_phone, mask_policy_number
+from redaction import mask_phone, mask_policy_number
 
 log = logging.getLogger(__name__)
 
