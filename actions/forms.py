@@ -3,7 +3,8 @@
 Both forms run the same identity check (ID suffix → SMS code → holder session), kept in the
 abstract ``IdentityFormValidation`` that rasa-sdk does not register. The raw ID suffix and SMS
 code are sent to the insurer once and then replaced in their slots by ``MASKED``; the token
-lives in non-influencing slots (see ``actions.insurer_calls``).
+lives in the action server's credentials store, the tracker keeps a marker (see
+``actions.insurer_calls``).
 
 A validator that meets a dead end for the form (lockout, insurer fault) sets ``stage`` and the
 form stops; rules then hand over to a person.
@@ -21,7 +22,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls
-from actions.insurer_calls import cleared_session_slots, session_from, session_slots
+from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
 from bot import identifiers
 from insurers.base import (
     Challenge,
@@ -80,7 +81,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return True
         # The policy in hand (also the one a case was just created for in this conversation):
         # a case of another policy makes the insurer answer SessionExpired, and we check again.
-        session = session_from(tracker)
+        session = verified_marker(tracker)
         policy_in_hand = policy or tracker.get_slot("policy_number")
         return bool(session and policy_in_hand and session.policy_number == policy_in_hand)
 
@@ -109,7 +110,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
         if value == MASKED:
             holds = self._identity_holds(tracker) and (
-                tracker.get_slot("challenge_id") or session_from(tracker)
+                tracker.get_slot("challenge_id") or verified_marker(tracker)
             )
             return {"id_suffix": MASKED} if holds else _forget_identity()
         policy, case = self.reference(tracker)
@@ -150,7 +151,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> Dict[Text, Any]:
         """Exchange the SMS code for the holder's session; the code is used exactly once."""
         if value == MASKED:
-            if self._identity_holds(tracker) and session_from(tracker):
+            if self._identity_holds(tracker) and verified_marker(tracker):
                 return {"sms_code": MASKED, "stage": "verified"}
             return {"sms_code": None}
         challenge_id = tracker.get_slot("challenge_id")
@@ -166,7 +167,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return {"sms_code": None}
         outcome = await adapter.confirm_code(challenge_id, code)
         if isinstance(outcome, HolderSession):
-            return {"sms_code": MASKED, "challenge_id": None, **session_slots(outcome),
+            marker = await keep_session(tracker.sender_id, outcome)
+            return {"sms_code": MASKED, "challenge_id": None, **marker,
                     "stage": "verified"}
         if isinstance(outcome, CodeRejected):
             if outcome.attempts_left is not None:
@@ -200,7 +202,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         return result
 
     def _identity_holds_for(self, tracker: Tracker, policy: str) -> bool:
-        session = session_from(tracker)
+        session = verified_marker(tracker)
         return (tracker.get_slot("identity_reference") == f"policy:{policy}"
                 or bool(session and session.policy_number == policy))
 

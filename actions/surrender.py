@@ -58,7 +58,7 @@ class ActionSubmitSurrender(Action):
         if not kept or not policy:
             dispatcher.utter_message(response="utter_nothing_to_confirm")
             return [SlotSet("stage", None)]
-        session = insurer_calls.session_from(tracker, policy)
+        session = await insurer_calls.session_from(tracker, policy)
         adapter = insurer_calls.adapter_for_policy(policy)
         if session is None or adapter is None:
             return common.session_expired(dispatcher)
