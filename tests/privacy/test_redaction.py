@@ -100,3 +100,15 @@ def test_filter_keeps_plain_arguments_apart_for_access_log_formatters():
     RedactingFilter().filter(record)
     assert isinstance(record.args, tuple) and len(record.args) == 5
     assert "13800138000" not in record.getMessage() and "138****8000" in record.getMessage()
+
+
+def test_the_leak_finder_sees_every_written_form_so_a_clean_scan_means_something():
+    from tests.privacy.leaks import find_leaks
+
+    secrets = {"phone": PHONE, "suffix": "31002X", "code": "482913"}
+    for text in ("手机一三八零零一三八零零零", "手机 138 0013 8000", '"text": "\\u4e00\\u4e09\\u516b\\u96f6'
+                 '\\u96f6\\u4e00\\u4e09\\u516b\\u96f6\\u96f6\\u96f6"', "后六位３１００２Ｘ",
+                 "后六位三一零零二叉", "验证码 四 八 二 九 一 三"):
+        assert find_leaks(text, secrets), text
+    assert find_leaks(redact("手机一三八零零一三八零零零 后六位３１００２Ｘ 验证码四八二九一三"), secrets) == []
+    assert find_leaks("port 54829134 ts 1764829130", {"code": "482913"}) == []
