@@ -48,7 +48,7 @@ class ActionCaseFollowup(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        session = insurer_calls.session_from(tracker)
+        session = await insurer_calls.session_from(tracker)
         case_number = tracker.get_slot("case_number")
         policy = tracker.get_slot("policy_number") or (session.policy_number if session else None)
         adapter = _adapter(tracker, case_number, policy)
@@ -105,7 +105,7 @@ class ActionWithdrawCase(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         case_number = tracker.get_slot("case_number")
-        session = insurer_calls.session_from(tracker)
+        session = await insurer_calls.session_from(tracker)
         adapter = _adapter(tracker, case_number, None)
         if not case_number or session is None or adapter is None:
             return common.session_expired(dispatcher)

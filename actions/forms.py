@@ -3,7 +3,8 @@
 Both forms run the same identity check (ID suffix → SMS code → holder session), kept in the
 abstract ``IdentityFormValidation`` that rasa-sdk does not register. The raw ID suffix and SMS
 code are sent to the insurer once and then replaced in their slots by ``MASKED``; the token
-lives in non-influencing slots (see ``actions.insurer_calls``).
+lives in the action server's credentials store, the tracker keeps a marker (see
+``actions.insurer_calls``).
 
 A validator that meets a dead end for the form (lockout, insurer fault) sets ``stage`` and the
 form stops; rules then hand over to a person.
@@ -21,7 +22,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls
-from actions.insurer_calls import cleared_session_slots, session_from, session_slots
+from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
 from bot import identifiers
 from insurers.base import (
     Challenge,
@@ -32,7 +33,7 @@ from insurers.base import (
     VerifyPurpose,
     SurrenderCase,
 )
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return False
         if tracker.get_slot("identity_reference") == key:
             return True
-        session = session_from(tracker)
+        session = await insurer_calls.session_from(tracker)
         if session is None:
             return False
         if policy:
@@ -121,7 +122,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> Dict[Text, Any]:
         """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
         if value == MASKED:
-            holds = (tracker.get_slot("challenge_id") or session_from(tracker)) and (
+            holds = (tracker.get_slot("challenge_id") or verified_marker(tracker)) and (
                 await self._identity_holds(tracker)
             )
             return {"id_suffix": MASKED} if holds else _forget_identity()
@@ -164,7 +165,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     ) -> Dict[Text, Any]:
         """Exchange the SMS code for the holder's session; the code is used exactly once."""
         if value == MASKED:
-            if session_from(tracker) and await self._identity_holds(tracker):
+            if verified_marker(tracker) and await self._identity_holds(tracker):
                 return {"sms_code": MASKED, "stage": "verified"}
             return {"sms_code": None}
         challenge_id = tracker.get_slot("challenge_id")
@@ -180,7 +181,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return {"sms_code": None}
         outcome = await adapter.confirm_code(challenge_id, code)
         if isinstance(outcome, HolderSession):
-            return {"sms_code": MASKED, "challenge_id": None, **session_slots(outcome),
+            marker = await keep_session(tracker.sender_id, outcome)
+            return {"sms_code": MASKED, "challenge_id": None, **marker,
                     "stage": "verified"}
         if isinstance(outcome, CodeRejected):
             if outcome.attempts_left is not None:
@@ -214,7 +216,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         return result
 
     def _identity_holds_for(self, tracker: Tracker, policy: str) -> bool:
-        session = session_from(tracker)
+        session = verified_marker(tracker)
         return (tracker.get_slot("identity_reference") == f"policy:{policy}"
                 or bool(session and session.policy_number == policy))
 

@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions import insurer_calls
 from actions.config import load_settings
 from actions.handoff_store import record_handoff_async
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
 

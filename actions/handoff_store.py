@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Dict, List, Optional
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.engine import Engine
+
+from redaction import redact
 
 metadata = MetaData()
 
@@ -39,15 +40,13 @@ HANDOFF_REASONS = (
 
 _engines: Dict[str, Engine] = {}
 _engines_lock = threading.Lock()
-# Any run of 4+ digits (or an ID-like run ending in X) might be personal data.
-_DIGITS = re.compile(r"\d[\d\s-]{2,}[\dXx]")
 
 
 def mask_free_text(text: Optional[str], limit: int = 200) -> str:
-    """A user's message with every digit run of four or more hidden, cut to ``limit``."""
+    """A user's message through the one redaction module, cut to ``limit``."""
     if not text:
         return ""
-    return _DIGITS.sub(lambda m: "*" * len(m.group(0)), text)[:limit]
+    return (redact(text) or "")[:limit]
 
 
 def engine_for(url: str) -> Engine:

@@ -1,8 +1,8 @@
 """Where actions meet insurers: the registry (built once, lazily) and the holder's session.
 
 Actions only ever see the typed outcomes of ``insurers.base``; this module turns a policy or
-case number into the adapter of the insurer that issued it and keeps the identity session
-(token, policy, expiry) in and out of slots.
+case number into the adapter of the insurer that issued it and keeps the identity session:
+the token in the credentials store, a non-secret marker (policy, expiry) in slots.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 from rasa_sdk import Tracker
 
 from actions.config import load_settings
+from actions.credentials import credential_store
 from insurers.base import HolderSession, InsurerAdapter, UnknownInsurer
 from insurers.registry import default_registry, reset_default_registry
 
@@ -74,14 +75,24 @@ def contact_for(policy_number: Optional[str], case_number: Optional[str]) -> Ins
                           hotline=getattr(entry, "hotline", None) or settings.fallback_hotline)
 
 
-# ---------------------------------------------------------------- the holder's session in slots
-SESSION_SLOTS = ("holder_token", "holder_policy", "holder_expires")
+# ---------------------------------------------------------------- the holder's session
+# The tracker keeps a non-secret marker (which policy was verified, until when); the bearer
+# token itself lives in the action server's credentials store (actions.credentials).
+SESSION_SLOTS = ("holder_policy", "holder_expires")
 
 
-def session_slots(session: HolderSession) -> Dict[str, Any]:
-    """Slot values that keep ``session`` for the next turns (non-influencing slots)."""
+@dataclass(frozen=True)
+class VerifiedMarker:
+    """What the tracker says about the identity check: the policy and when it lapses."""
+
+    policy_number: str
+    expires_at: dt.datetime
+
+
+async def keep_session(conversation_id: str, session: HolderSession) -> Dict[str, Any]:
+    """Store the token server-side; return the marker slots for the tracker (no token)."""
+    await credential_store().put_async(conversation_id, session)
     return {
-        "holder_token": session.token,
         "holder_policy": session.policy_number,
         "holder_expires": session.expires_at.isoformat(),
     }
@@ -91,21 +102,29 @@ def cleared_session_slots() -> Dict[str, Any]:
     return {name: None for name in SESSION_SLOTS}
 
 
-def session_from(tracker: Tracker, policy_number: Optional[str] = None) -> Optional[HolderSession]:
-    """The identity session kept in the tracker, if there is one and, when ``policy_number``
-    is given, it covers that very policy.
-
-    Expiry is not judged here: the insurer's clock is the one that counts (it may differ from
-    ours), so a lapsed token shows up as ``SessionExpired`` and the actions check identity again.
-    The conversation's 30-minute session expiry clears these slots in any case."""
-    token = tracker.get_slot("holder_token")
+def verified_marker(tracker: Tracker) -> Optional[VerifiedMarker]:
+    """The marker the tracker holds, if any (no store access: cheap, synchronous)."""
     holder_policy = tracker.get_slot("holder_policy")
-    if not (token and holder_policy):
-        return None
-    if policy_number and policy_number != holder_policy:
+    if not holder_policy:
         return None
     try:
         expires_at = dt.datetime.fromisoformat(tracker.get_slot("holder_expires") or "")
     except ValueError:
         expires_at = dt.datetime.now(dt.timezone.utc)
-    return HolderSession(token=token, policy_number=holder_policy, expires_at=expires_at)
+    return VerifiedMarker(policy_number=holder_policy, expires_at=expires_at)
+
+
+async def session_from(tracker: Tracker, policy_number: Optional[str] = None) -> Optional[HolderSession]:
+    """The identity session of this conversation, if the tracker's marker and the credentials
+    store agree on one and, when ``policy_number`` is given, it covers that very policy.
+
+    Expiry is judged by the insurer's clock (it may differ from ours): a lapsed token shows up
+    as ``SessionExpired`` and the actions check identity again. The store drops tokens past
+    their expiry, and the conversation's 30-minute session expiry clears the marker."""
+    marker = verified_marker(tracker)
+    if marker is None or (policy_number and policy_number != marker.policy_number):
+        return None
+    kept = await credential_store().get_async(tracker.sender_id)
+    if kept is None or kept.policy_number != marker.policy_number:
+        return None
+    return kept.as_session()

@@ -49,7 +49,7 @@ class ActionQuoteSurrender(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         policy = tracker.get_slot("policy_number")
-        session = insurer_calls.session_from(tracker, policy)
+        session = await insurer_calls.session_from(tracker, policy)
         adapter = insurer_calls.adapter_for_policy(policy) if policy else None
         if session is None or adapter is None:
             return common.session_expired(dispatcher)

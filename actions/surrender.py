@@ -14,7 +14,7 @@ from actions import common, insurer_calls, wording
 from actions.lookup import verified_by_lookup
 from actions.quote import quote_and_read_back
 from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class ActionSubmitSurrender(Action):
         if not kept or not policy:
             dispatcher.utter_message(response="utter_nothing_to_confirm")
             return [SlotSet("stage", None)]
-        session = insurer_calls.session_from(tracker, policy)
+        session = await insurer_calls.session_from(tracker, policy)
         adapter = insurer_calls.adapter_for_policy(policy)
         if session is None or adapter is None:
             return common.session_expired(dispatcher)

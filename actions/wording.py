@@ -240,3 +240,18 @@ def listed_policy_text(index: int, policy: Dict[str, Any]) -> str:
 
 def listed_policy_button_title(policy: Dict[str, Any]) -> str:
     return f"退保：{policy['product_name']} {policy['policy_number']}"
+def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number: Optional[str],
+               verified_until: Optional[str], handoff_count: int, connector_count: int) -> str:
+    """What the project keeps for one conversation, one category a line (masked values only)."""
+    lines = [f"· 对话记录：您发来的 {user_messages} 条消息和我的回复"]
+    if policy_masked or case_number:
+        refs = "、".join(x for x in (f"保单号 {policy_masked}" if policy_masked else "",
+                                     f"案件号 {case_number}" if case_number else "") if x)
+        lines.append(f"· 办理中用到的编号：{refs}")
+    if verified_until:
+        lines.append(f"· 身份验证凭证：加密保存，{verified_until}前有效，过期自动删除")
+    if handoff_count:
+        lines.append(f"· 转人工登记：{handoff_count} 条（只含遮盖后的保单号和留言）")
+    if connector_count:
+        lines.append(f"· 消息投递记录：{connector_count} 条（防止重复处理，最长保存48小时）")
+    return "\n".join(lines)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.identifiers import IDENTIFIER_ENTITIES, PHONE_NUMBER, normalise, normalise_phone
-from bot.redaction import redact
+from redaction import redact
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "tuibao.tar.gz"

@@ -1,7 +1,7 @@
 """Identifiers a surrendering user types or dictates: normalise, validate, find.
 
 Pure functions, no I/O, shared by the NLU extractor (``bot.components.identifiers``), the
-redaction of logs (``bot.redaction``), evaluation and the dialogue's form validation.
+redaction of logs (``redaction``), evaluation and the dialogue's form validation.
 
 Kinds (entity names of the conversation contract):
 - ``policy_number``: any configured insurer's policy number: its pattern and check rule come

@@ -11,8 +11,13 @@ Use from endpoints.yml::
       # optional: sensitive_slots: [id_suffix, sms_code, phone_number]
 
 Before events are persisted (and before they are streamed to an event broker) the text of
-user and bot messages goes through ``bot.redaction.redact``, identifier entity values of user
+user and bot messages goes through ``redaction.redact``, identifier entity values of user
 messages are masked, and the values of the sensitive slots are masked.
+
+Erasure (the user's "删除我的信息", ``actions.privacy``): the action cannot delete the rows of a
+conversation Rasa is still running, so it sets the slot ``privacy_erasure``; when this store
+saves the turn that carries that event, it deletes every row of the conversation instead of
+writing, and the next message starts a new, empty conversation.
 
 Consequence for the dialogue: a sensitive slot holds its clear value only during the turn that
 set it. Trackers are read back from this store at the next message, so the slot then reads
@@ -29,16 +34,25 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.redaction import SENSITIVE_ENTITIES, mask_value, redact
+from redaction import SENSITIVE_ENTITIES, mask_value, redact
+from redaction.logs import install as install_log_redaction
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SENSITIVE_SLOTS = ("id_suffix", "sms_code", "phone_number",
                            "lookup_phone", "lookup_id_suffix", "lookup_sms_code")
+# Set by actions.privacy when the user asked to delete what is kept about them.
+ERASURE_SLOT = "privacy_erasure"
+
+
+def erasure_requested(events: Iterable[Event]) -> bool:
+    """Whether these (new) events carry the user's erasure request."""
+    return any(isinstance(event, SlotSet) and event.key == ERASURE_SLOT and event.value
+               for event in events)
 
 
 def redact_event_data(data: Dict[str, Any], sensitive_slots: Iterable[str]) -> Dict[str, Any]:
@@ -78,6 +92,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         self.sensitive_slots = tuple(sensitive_slots or DEFAULT_SENSITIVE_SLOTS)
+        install_log_redaction()  # Rasa's own logs carry the same messages: mask them too
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
 
@@ -87,7 +102,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     async def _stream_new_events(
         self, event_broker: EventBroker, new_events: List[Event], sender_id: Text
     ) -> None:
-        """Brokers get the same redacted events as the database."""
+        """Brokers get the same redacted events as the database (none of an erased turn)."""
+        if erasure_requested(new_events):
+            return
         for event in new_events:
             event_broker.publish({"sender_id": sender_id, **self._redacted(event)})
 
@@ -102,7 +119,14 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     def _write_new_events(self, tracker: DialogueStateTracker) -> None:
         with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
+            new_events = list(self._additional_events(session, tracker))
+            if erasure_requested(new_events):
+                erased = session.query(self.SQLEvent).filter(
+                    self.SQLEvent.sender_id == tracker.sender_id).delete(synchronize_session=False)
+                session.commit()
+                logger.info("conversation erased at the user's request (%d events)", erased)
+                return
+            for event in new_events:
                 data = self._redacted(event)
                 intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
                 session.add(

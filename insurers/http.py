@@ -64,7 +64,7 @@ from insurers.base import (
     VerifyPurpose,
     WithdrawOutcome,
 )
-from insurers.masking import mask_phone, mask_policy_number
+from redaction import mask_phone, mask_policy_number
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ def log_config() -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = json.loads(json.dumps(LOGGING_CONFIG))
-    config["filters"] = {"pii": {"()": "sandbox_insurer.identifiers.PersonalDataFilter"}}
+    config["filters"] = {"pii": {"()": "redaction.logs.RedactingFilter"}}
     for handler in config["handlers"].values():
         handler["filters"] = ["pii"]
     config["loggers"]["sandbox_insurer"] = {"handlers": ["default"], "level": "INFO",

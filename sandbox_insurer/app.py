@@ -26,7 +26,7 @@ from . import rules, schemas
 from .clock import Clock
 from .db import Database
 from .errors import ApiError
-from .identifiers import PersonalDataFilter
+from redaction.logs import RedactingFilter, install as install_log_redaction
 from .brands import HENGXIN, SANDBOX
 from .service import Grant, SandboxInsurer
 from .settings import FaultSettings, Settings
@@ -85,8 +85,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        for handler in logging.getLogger().handlers:  # defence in depth: mask whatever is logged
-            handler.addFilter(PersonalDataFilter())
+        install_log_redaction()  # every record masked at creation, whoever logs it
+        for handler in logging.getLogger().handlers:  # and whatever reaches the root's handlers
+            handler.addFilter(RedactingFilter())
         await run_in_threadpool(insurer.start)
         # Missing holiday data never blocks a surrender; say so if the next month needs it.
         horizon = rules.expected_refund_date(clock.today() + dt.timedelta(days=31))

@@ -1,8 +1,9 @@
-"""Identifier checks (GB 11643 ID numbers, policy numbers) and masking of personal data."""
+"""Identifier checks (GB 11643 ID numbers, policy numbers) and masking of personal data.
+
+Log masking is the project's one redaction module (``redaction.logs``)."""
 from __future__ import annotations
 
-import logging
-import re
+import redaction
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -42,40 +43,10 @@ def is_valid_policy_number(policy_number: str) -> bool:
 
 
 def mask_phone(phone: str) -> str:
-    """13800138000 → 138****8000."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+    """13800138000 → 138****8000 (the one redaction module's form)."""
+    return redaction.mask_phone(phone)
 
 
 def mask_name(name: str) -> str:
     """张伟 → 张*: the family name is enough for a person to recognise the policy."""
     return name[:1] + "*" * max(len(name) - 1, 1)
-
-
-# Personal data that may appear in a log line (a URL query, an echoed value): resident ID
-# numbers, mainland mobiles, and 6-digit SMS codes written as code=123456.
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_PHONE_RE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_CODE_RE = re.compile(r"((?:code|sms_code|id_suffix)\W{1,3})[0-9Xx]{4,6}", re.IGNORECASE)
-
-
-def mask_personal_data(text: str) -> str:
-    """Mask ID numbers, phones and SMS codes anywhere in ``text`` (PIPL)."""
-    text = _ID_RE.sub(lambda m: m.group(1)[:3] + "*" * 11 + m.group(2)[-4:], text)
-    text = _PHONE_RE.sub(r"\1****\2", text)
-    return _CODE_RE.sub(r"\1******", text)
-
-
-class PersonalDataFilter(logging.Filter):
-    """Logging filter that masks personal data in each record's message and arguments
-    (arguments stay separate because formatters such as uvicorn's access log unpack them)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = mask_personal_data(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(mask_personal_data(a) if isinstance(a, str) else a
-                                for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: mask_personal_data(v) if isinstance(v, str) else v
-                           for k, v in record.args.items()}
-        return True

@@ -5,11 +5,13 @@ import logging
 
 from aiohttp import web
 
+from redaction.logs import install as install_log_redaction
 from simulator.server import create_app
 from simulator.settings import SimulatorSettings
 
 
 def main() -> None:
+    install_log_redaction()  # what the phone types never reaches the log in clear
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = SimulatorSettings.from_env()
     logging.getLogger(__name__).info(

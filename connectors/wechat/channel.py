@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
@@ -29,6 +28,8 @@ from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQue
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
 from connectors.wechat.render import fit_passive_reply, menu_link, render_turn
 from connectors.wechat.settings import WeChatSettings
+from redaction import redact
+from redaction.logs import install as install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,9 @@ WECHAT_ATTEMPTS = 3  # WeChat delivers a callback at most three times
 HOLD_PAST_DEADLINE_S = 1.0  # without the push API: keep an attempt open past WeChat's 5 s
 POLL_INTERVAL_S = 0.1  # how often a waiting delivery looks for a result from another process
 
-_DIGITS = re.compile(r"\d{3,}")
-
-
 def mask_text(text: str) -> str:
-    """Message content for logs: digit runs (phones, ID numbers, codes) hidden, length cut."""
-    masked = _DIGITS.sub(lambda m: "*" * len(m.group()), text)
+    """Message content for logs: personal data masked (``redaction``), length cut."""
+    masked = redact(text[:200]) or ""
     return masked[:40] + ("…" if len(masked) > 40 else "")
 
 
@@ -117,6 +115,7 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+        install_log_redaction()  # the Rasa server's logs: nothing personal in clear
         return cls(WeChatSettings.from_sources(credentials))
 
     def __init__(self, settings: Optional[WeChatSettings] = None) -> None:

@@ -25,6 +25,7 @@ from wechatpy.exceptions import WeChatClientException
 from connectors.wechat.dedupe import DedupeStore, MemoryDedupeStore, RedisDedupeStore
 from connectors.wechat.render import split_for_wechat
 from connectors.wechat.settings import WeChatSettings
+from redaction import mask_openid  # noqa: F401  (re-exported for the channel)
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ class PushOutcome(enum.Enum):
     WINDOW_CLOSED = "window_closed"  # 45015/45047/43004: the user must write first
     RATE_LIMITED = "rate_limited"  # 45009/45011: backing off
     FAILED = "failed"  # network error or another errcode
-
-
-def mask_openid(openid: str) -> str:
-    """Enough of an openid to tell users apart in logs, not enough to message them."""
-    if not openid:
-        return "-"
-    return f"{openid[:4]}…{openid[-3:]}" if len(openid) > 8 else "***"
 
 
 def api_root(api_base_url: str) -> str:

@@ -7,6 +7,7 @@ handoff when the insurer fails.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -45,7 +46,7 @@ async def verified(conv: Conversation, insurer, policy) -> None:
     assert messages == []
     values = slot_values(events)
     assert values["sms_code"] == MASKED and values["stage"] == "verified"
-    assert values["holder_policy"] == number and values["holder_token"]
+    assert values["holder_policy"] == number and "holder_token" not in values
     conv.active_loop = None
 
 
@@ -85,7 +86,7 @@ def test_policy_1_quote_is_read_back_in_full_and_a_double_confirmation_makes_one
     async def cases():
         from actions import insurer_calls
         adapter = insurer_calls.adapter_for_policy(POLICY_1[0])
-        return await adapter.list_cases(insurer_calls.session_from(conv.tracker("inform", {}), POLICY_1[0]))
+        return await adapter.list_cases(await insurer_calls.session_from(conv.tracker("inform", {}), POLICY_1[0]))
 
     listed = asyncio.run(cases())
     assert [case.case_number for case in listed] == [case_number]
@@ -269,3 +270,29 @@ def test_a_new_surrender_forgets_the_finished_one_but_keeps_a_number_just_given(
     fresh.slots["policy_number"] = POLICY_1[0]  # "SBX… 我要退保" in the same message
     events, _ = asyncio.run(fresh.run(ActionStartSurrender(), intent="request_surrender"))
     assert events == [SlotSet("stage", None), SlotSet("quote", None)]
+
+
+def test_the_bearer_token_never_enters_the_tracker_and_waits_in_the_credentials_store(insurer, domain):
+    from actions.credentials import credential_store
+
+    conv = Conversation("wx-user-token-kept", domain)
+    events = asyncio.run(_verified_events(conv, insurer))
+    kept = credential_store().get(conv.sender_id)
+    assert kept is not None and kept.policy_number == POLICY_1[0]
+    assert kept.token not in json.dumps(events) and kept.token not in json.dumps(conv.slots)
+    assert conv.slots["holder_policy"] == POLICY_1[0] and conv.slots["holder_expires"]
+    # Without its token the marker alone opens nothing: the identity check is asked again.
+    credential_store().delete(conv.sender_id)
+    _, messages = asyncio.run(conv.run(ActionQuoteSurrender()))
+    assert [m["response"] for m in messages] == ["utter_session_expired"]
+
+
+async def _verified_events(conv, insurer):
+    number, suffix, phone = POLICY_1
+    conv.active_loop = "surrender_form"
+    conv.slots["requested_slot"] = "policy_number"
+    first, _ = await conv.run(FORM, extracted={"policy_number": number, "id_suffix": suffix})
+    conv.slots["requested_slot"] = "sms_code"
+    second, _ = await conv.run(FORM, extracted={"sms_code": insurer.latest_code(phone)})
+    conv.active_loop = None
+    return first + second

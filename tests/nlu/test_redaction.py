@@ -1,4 +1,4 @@
-"""Personal data never reaches logs or stored transcripts in clear: bot.redaction and
+"""Personal data never reaches logs or stored transcripts in clear: redaction and
 bot.tracker_store against real SQLite and the real PostgreSQL on this machine."""
 import asyncio
 import json
@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from bot.redaction import redact
+from redaction import redact
 from bot.tracker_store import RedactingSQLTrackerStore
 
 ID_NUMBER = "11010519491231002X"

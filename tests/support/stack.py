@@ -163,8 +163,15 @@ def tuibao_stack(
     with_simulator: bool = True,
     previous_aes_key: str = "",
     log_prefix: str = "stack",
+    tracker_store: Optional[Dict[str, Any]] = None,
+    extra_env: Optional[Dict[str, str]] = None,
+    debug_logs: bool = False,
 ) -> Iterator[Stack]:
-    """Start every service on free ports; yield a ``Stack``; stop them all."""
+    """Start every service on free ports; yield a ``Stack``; stop them all.
+
+    ``tracker_store``: an endpoints.yml ``tracker_store`` section (default: Rasa's in-memory
+    store); ``extra_env``: given to every service; ``debug_logs``: Rasa and the action server
+    log at DEBUG (what a log file would hold at its most verbose)."""
     require_model()
     work_dir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator")}
@@ -183,8 +190,10 @@ def tuibao_stack(
     }
     insurers_file = _write_insurers_file(work_dir / "insurers.yml", urls["sandbox"],
                                          insurer_read_timeout_s)
-    (work_dir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: {urls['action']}/webhook\n", encoding="utf-8")
+    endpoints: Dict[str, Any] = {"action_endpoint": {"url": f"{urls['action']}/webhook"}}
+    if tracker_store:
+        endpoints["tracker_store"] = tracker_store
+    (work_dir / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
     (work_dir / "credentials.yml").write_text(
         "rest: {}\n"
         "connectors.wechat.WeChatInput:\n"
@@ -193,7 +202,9 @@ def tuibao_stack(
         f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
     # The sandbox service also plays 恒信人寿 (its own key, its demo default in insurers.yml).
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
-              "TUIBAO_HENGXIN_URL": urls["sandbox"], "TUIBAO_INSURERS_FILE": str(insurers_file)}
+              "TUIBAO_HENGXIN_URL": urls["sandbox"], "TUIBAO_INSURERS_FILE": str(insurers_file),
+              **(extra_env or {})}
+    debug = ["--debug"] if debug_logs else []
 
     with contextlib.ExitStack() as running:
         if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error
@@ -205,9 +216,13 @@ def tuibao_stack(
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work_dir / 'sandbox.db'}"},
             log_name=f"{log_prefix}-sandbox"))
         running.enter_context(service(
-            [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])],
+            [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])] + debug,
             f"{urls['action']}/health",
-            env={**common, "TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}"},
+            env={"TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}",
+                 "TUIBAO_CREDENTIALS_DB_URL": f"sqlite:///{work_dir / 'credentials.db'}",
+                 # the user's erasure reaches the connector's delivery state
+                 "WECHAT_DEDUPE_REDIS_URL": wechat_env["WECHAT_DEDUPE_REDIS_URL"],
+                 "WECHAT_REDIS_PREFIX": wechat_env["WECHAT_REDIS_PREFIX"], **common},
             timeout=90, log_name=f"{log_prefix}-actions"))
         if with_simulator:
             running.enter_context(service(
@@ -220,7 +235,7 @@ def tuibao_stack(
             [PYTHON, "-m", "rasa", "run", "--enable-api", "--auth-token", API_TOKEN,
              "-p", str(ports["rasa"]), "--model", str(MODEL),
              "--endpoints", str(work_dir / "endpoints.yml"),
-             "--credentials", str(work_dir / "credentials.yml")],
+             "--credentials", str(work_dir / "credentials.yml")] + debug,
             f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=240,
             log_name=f"{log_prefix}-rasa"))
         yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],

@@ -1,0 +1,199 @@
+"""The insurer's bearer tokens, kept where only the action server can use them.
+
+An insurer answers a right SMS code with a bearer token valid for one policy for about 30
+minutes. Whoever holds it can read that policy, get quotes, submit and withdraw a surrender, so
+it never enters the tracker (slot events are stored, streamed and served by Rasa's HTTP API):
+the tracker keeps only a non-secret marker (``holder_policy``, ``holder_expires``) and the token
+lives here, keyed by conversation, until it expires.
+
+One table (``holder_credentials``) behind any SQLAlchemy URL (``TUIBAO_CREDENTIALS_DB_URL``,
+SQLite ``var/credentials.db`` by default; PostgreSQL when several action-server replicas must
+share it). A dump of the table alone reveals nothing:
+- the token and its policy number are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under
+  ``TUIBAO_CREDENTIALS_KEY``; ``TUIBAO_CREDENTIALS_PREVIOUS_KEY`` still decrypts during a key
+  rotation;
+- the conversation id is stored as an HMAC under a key derived from the same secret, so the
+  table does not say which WeChat user verified, yet a conversation finds its own row.
+Rows are removed when read after expiry, by ``delete`` (the user's erasure request, the end of
+the session) and by ``purge_expired`` (``python -m privacy.retention``).
+
+SQLAlchemy is synchronous: the ``*_async`` functions run it in an executor.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy.engine import Engine
+
+import redaction
+from insurers.base import HolderSession
+
+metadata = MetaData()
+
+holder_credentials = Table(
+    "holder_credentials",
+    metadata,
+    Column("conversation_key", String(64), primary_key=True),  # HMAC of the conversation id
+    Column("sealed", Text, nullable=False),  # Fernet({"token", "policy_number", "expires_at"})
+    # Our clock: when the row goes. The insurer's own expiry (its clock) travels sealed.
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Tokens are kept this long by our clock at most (the sandbox's tokens live 30 minutes; an
+# insurer whose clock differs still has the last word, answering SessionExpired).
+DEFAULT_LIFETIME = dt.timedelta(minutes=30)
+
+
+class CredentialKeyError(RuntimeError):
+    """``TUIBAO_CREDENTIALS_KEY`` is not a usable Fernet key."""
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    """What a conversation holds: the token, the one policy it opens, when it lapses."""
+
+    token: str
+    policy_number: str
+    expires_at: dt.datetime
+
+    def as_session(self) -> HolderSession:
+        return HolderSession(token=self.token, policy_number=self.policy_number,
+                             expires_at=self.expires_at)
+
+
+class CredentialStore:
+    """Encrypted, expiring holder tokens keyed by conversation id."""
+
+    def __init__(self, url: str, key: str, previous_key: str = "",
+                 lifetime: dt.timedelta = DEFAULT_LIFETIME) -> None:
+        try:
+            keys = [Fernet(key.encode())] + ([Fernet(previous_key.encode())] if previous_key else [])
+        except (ValueError, TypeError) as error:
+            raise CredentialKeyError(
+                "TUIBAO_CREDENTIALS_KEY must be a Fernet key (32 url-safe base64-encoded bytes; "
+                "make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')") from error
+        self._fernet = MultiFernet(keys)
+        # A separate key for the row names: knowing one does not give the other.
+        self._name_key = hashlib.sha256(b"tuibao-credentials-name:" + key.encode()).digest()
+        self.url = url
+        self.lifetime = lifetime
+        self._engine: Optional[Engine] = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- plumbing
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                if self.url.startswith("sqlite:///"):
+                    Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+                self._engine = create_engine(self.url, pool_pre_ping=True, future=True)
+                metadata.create_all(self._engine)
+            return self._engine
+
+    def conversation_key(self, conversation_id: str) -> str:
+        return hmac.new(self._name_key, conversation_id.encode(), hashlib.sha256).hexdigest()
+
+    # ---------------------------------------------------------------- operations
+    def put(self, conversation_id: str, session: HolderSession) -> None:
+        """Keep ``session`` for this conversation (replacing any earlier one)."""
+        redaction.register_secret(session.token)
+        sealed = self._fernet.encrypt(json.dumps(
+            {"token": session.token, "policy_number": session.policy_number,
+             "expires_at": _utc(session.expires_at).isoformat()}).encode()).decode()
+        name = self.conversation_key(conversation_id)
+        now = dt.datetime.now(dt.timezone.utc)
+        with self.engine.begin() as conn:
+            conn.execute(delete(holder_credentials).where(
+                holder_credentials.c.conversation_key == name))
+            conn.execute(holder_credentials.insert().values(
+                conversation_key=name, sealed=sealed, expires_at=now + self.lifetime,
+                stored_at=now))
+
+    def get(self, conversation_id: str, now: Optional[dt.datetime] = None) -> Optional[StoredCredential]:
+        """The conversation's token if it has one that has not expired (expired ones are
+        removed on the way); None if it cannot be decrypted (key rotated away)."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        name = self.conversation_key(conversation_id)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(holder_credentials).where(
+                holder_credentials.c.conversation_key == name)).first()
+            if row is None:
+                return None
+            if _utc(row.expires_at) <= now:
+                conn.execute(delete(holder_credentials).where(
+                    holder_credentials.c.conversation_key == name))
+                return None
+        try:
+            opened = json.loads(self._fernet.decrypt(row.sealed.encode()))
+        except InvalidToken:
+            return None
+        redaction.register_secret(opened["token"])
+        return StoredCredential(token=opened["token"], policy_number=opened["policy_number"],
+                                expires_at=dt.datetime.fromisoformat(opened["expires_at"]))
+
+    def delete(self, conversation_id: str) -> int:
+        """Forget the conversation's token; how many rows went (0 or 1)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(holder_credentials).where(
+                holder_credentials.c.conversation_key == self.conversation_key(conversation_id))
+            ).rowcount
+
+    def count_expired(self, now: Optional[dt.datetime] = None) -> int:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(holder_credentials.c.conversation_key).where(
+                holder_credentials.c.expires_at <= now)).all())
+
+    def purge_expired(self, now: Optional[dt.datetime] = None) -> int:
+        """Remove every expired token; how many went."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(holder_credentials).where(
+                holder_credentials.c.expires_at <= now)).rowcount
+
+    # ---------------------------------------------------------------- off the event loop
+    async def put_async(self, conversation_id: str, session: HolderSession) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.put, conversation_id, session)
+
+    async def get_async(self, conversation_id: str) -> Optional[StoredCredential]:
+        return await asyncio.get_running_loop().run_in_executor(None, self.get, conversation_id)
+
+    async def delete_async(self, conversation_id: str) -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, self.delete, conversation_id)
+
+
+_stores: Dict[tuple, CredentialStore] = {}
+_stores_lock = threading.Lock()
+
+
+def credential_store() -> CredentialStore:
+    """The store the settings name (one per URL and key; built on first use, not at import)."""
+    from actions.config import load_settings
+
+    settings = load_settings()
+    ident = (settings.credentials_db_url, settings.credentials_key, settings.credentials_previous_key,
+             settings.credentials_lifetime)
+    with _stores_lock:
+        store = _stores.get(ident)
+        if store is None:
+            store = CredentialStore(*ident)
+            _stores[ident] = store
+        return store

@@ -1,0 +1,61 @@
+"""Where the stores Tuibao owns live, and how long their data may stay (environment only)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RETENTION_DAYS = 30.0
+
+
+class RetentionSettingError(ValueError):
+    """TUIBAO_RETENTION_DAYS (or --older-than) is not a positive period."""
+
+
+def parse_period_days(text: str) -> float:
+    """``30d`` / ``12h`` / ``90m`` / ``30`` (days) → days; refuses zero, negatives, junk."""
+    raw = (text or "").strip().lower()
+    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
+    factor = units.get(raw[-1:], None)
+    number = raw[:-1] if factor is not None else raw
+    try:
+        days = float(number) * (factor or 1.0)
+    except ValueError:
+        raise RetentionSettingError(
+            f"retention period {text!r} is not understood: write e.g. 30d, 12h or 30") from None
+    if not days > 0:
+        raise RetentionSettingError(f"retention period {text!r} must be longer than zero")
+    return days
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Every store that may hold something about a user, and the retention period."""
+
+    tracker_db_url: str  # Rasa's tracker store (SQLAlchemy URL of the same database)
+    handoff_db_url: str
+    credentials_db_url: str
+    credentials_key: str
+    credentials_previous_key: str
+    redis_url: str  # the WeChat connector's delivery state (empty: in memory, in Rasa)
+    redis_prefix: str
+    retention_days: float
+
+    @classmethod
+    def from_env(cls) -> "PrivacySettings":
+        from actions.config import load_settings  # one place for the action server's stores
+
+        actions = load_settings()
+        return cls(
+            tracker_db_url=os.environ.get("TUIBAO_TRACKER_DB_URL",
+                                          f"sqlite:///{ROOT / 'var' / 'tracker.db'}"),
+            handoff_db_url=actions.handoff_db_url,
+            credentials_db_url=actions.credentials_db_url,
+            credentials_key=actions.credentials_key,
+            credentials_previous_key=actions.credentials_previous_key,
+            redis_url=os.environ.get("WECHAT_DEDUPE_REDIS_URL", ""),
+            redis_prefix=os.environ.get("WECHAT_REDIS_PREFIX", "tuibao:wechat"),
+            retention_days=parse_period_days(
+                os.environ.get("TUIBAO_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))),
+        )

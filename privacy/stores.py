@@ -1,0 +1,295 @@
+"""Every store Tuibao owns, seen from one conversation (what is kept, erase it) and from the
+calendar (purge what is older than the retention period).
+
+Stores (docs/privacy.md says why each exists):
+- the tracker store: Rasa's ``events`` table (messages redacted, slots masked);
+- the handoff store: ``handoff_requests`` (masked policy number, case number, masked message);
+- the credentials store: ``holder_credentials`` (sealed insurer tokens, 30 minutes);
+- the WeChat connector's delivery state in Redis: ``<prefix>:<kind>:<openid>[:<digest>]``
+  (dedupe claims, rendered replies, late answers, push refusals; an hour to 48 hours by TTL).
+Not ours: the insurer's own records (policy, identity checks, surrender cases) stay with the
+insurer under its own retention; users are told so.
+
+SQLAlchemy and redis-py here are synchronous; the action server calls the ``*_async`` forms.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine, delete, \
+    func, inspect, select
+from sqlalchemy.engine import Engine
+
+from actions.credentials import CredentialStore
+from actions.handoff_store import handoff_requests
+from privacy.settings import PrivacySettings
+
+_tracker_metadata = MetaData()
+# The columns of Rasa's SQLTrackerStore table this module needs (Rasa owns the table).
+tracker_events = Table(
+    "events", _tracker_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("timestamp", Float),
+)
+
+_engines: Dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+REDIS_TIMEOUT_S = 5.0
+
+
+def _engine(url: str) -> Engine:
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite:///"):
+                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, pool_pre_ping=True, future=True)
+            _engines[url] = engine
+        return engine
+
+
+def _has_table(engine: Engine, name: str) -> bool:
+    return inspect(engine).has_table(name)
+
+
+@dataclass
+class StoreCounts:
+    """How much one operation found (or removed) in each store; None: store not reachable."""
+
+    tracker_events: Optional[int] = 0
+    tracker_conversations: Optional[int] = 0
+    handoff_requests: Optional[int] = 0
+    credentials: Optional[int] = 0
+    connector_keys: Optional[int] = 0
+    problems: List[str] = field(default_factory=list)
+
+    def lines(self) -> List[str]:
+        def show(value: Optional[int]) -> str:
+            return "unreachable" if value is None else str(value)
+        return [
+            f"tracker store: {show(self.tracker_conversations)} conversations, "
+            f"{show(self.tracker_events)} events",
+            f"handoff store: {show(self.handoff_requests)} requests",
+            f"credentials store: {show(self.credentials)} tokens",
+            f"connector state: {show(self.connector_keys)} keys",
+        ] + [f"problem: {problem}" for problem in self.problems]
+
+
+class ProjectStores:
+    """The stores named by ``PrivacySettings``."""
+
+    def __init__(self, settings: PrivacySettings) -> None:
+        self.settings = settings
+        self.credentials = CredentialStore(settings.credentials_db_url, settings.credentials_key,
+                                           settings.credentials_previous_key)
+
+    # ---------------------------------------------------------------- tracker store
+    def _tracker(self) -> Optional[Engine]:
+        engine = _engine(self.settings.tracker_db_url)
+        return engine if _has_table(engine, "events") else None
+
+    def tracker_event_count(self, conversation_id: str) -> int:
+        engine = self._tracker()
+        if engine is None:
+            return 0
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tracker_events).where(
+                tracker_events.c.sender_id == conversation_id)).scalar_one())
+
+    def erase_tracker(self, conversation_id: str) -> int:
+        engine = self._tracker()
+        if engine is None:
+            return 0
+        with engine.begin() as conn:
+            return conn.execute(delete(tracker_events).where(
+                tracker_events.c.sender_id == conversation_id)).rowcount
+
+    def _stale_conversations(self, conn, cutoff: dt.datetime) -> List[str]:
+        newest = func.max(tracker_events.c.timestamp)
+        query = (select(tracker_events.c.sender_id).group_by(tracker_events.c.sender_id)
+                 .having(newest < cutoff.timestamp()))
+        return [row[0] for row in conn.execute(query)]
+
+    # ---------------------------------------------------------------- handoff store
+    def _handoff(self) -> Optional[Engine]:
+        engine = _engine(self.settings.handoff_db_url)
+        return engine if _has_table(engine, handoff_requests.name) else None
+
+    def handoff_records(self, conversation_id: str) -> List[Dict[str, object]]:
+        """The conversation's handoff requests as the console stores them (already masked)."""
+        engine = self._handoff()
+        if engine is None:
+            return []
+        with engine.connect() as conn:
+            rows = conn.execute(select(handoff_requests).where(
+                handoff_requests.c.conversation_id == conversation_id)
+                .order_by(handoff_requests.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    def erase_handoff(self, conversation_id: str) -> int:
+        engine = self._handoff()
+        if engine is None:
+            return 0
+        with engine.begin() as conn:
+            return conn.execute(delete(handoff_requests).where(
+                handoff_requests.c.conversation_id == conversation_id)).rowcount
+
+    # ---------------------------------------------------------------- connector state
+    def _redis(self):
+        if not self.settings.redis_url:
+            return None
+        import redis  # only where Redis is configured
+
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                                    socket_connect_timeout=REDIS_TIMEOUT_S)
+
+    def connector_keys(self, conversation_id: str) -> List[str]:
+        """The connector's Redis keys naming this user (``<prefix>:<kind>:<openid>…``)."""
+        client = self._redis()
+        if client is None:
+            return []
+        prefix = self.settings.redis_prefix
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in conversation_id)
+        try:
+            found = []
+            for raw in client.scan_iter(match=f"{prefix}:*{escaped}*", count=500):
+                key = raw.decode() if isinstance(raw, bytes) else raw
+                if conversation_id in key[len(prefix) + 1:].split(":"):
+                    found.append(key)
+            return found
+        finally:
+            client.close()
+
+    def erase_connector(self, conversation_id: str) -> int:
+        keys = self.connector_keys(conversation_id)
+        if not keys:
+            return 0
+        client = self._redis()
+        try:
+            return int(client.delete(*keys))
+        finally:
+            client.close()
+
+    def _connector_keys_without_expiry(self) -> List[str]:
+        client = self._redis()
+        if client is None:
+            return []
+        try:
+            return [raw.decode() if isinstance(raw, bytes) else raw
+                    for raw in client.scan_iter(match=f"{self.settings.redis_prefix}:*", count=500)
+                    if client.ttl(raw) == -1]
+        finally:
+            client.close()
+
+    # ---------------------------------------------------------------- one conversation
+    def inventory(self, conversation_id: str) -> StoreCounts:
+        """What the project's stores hold for this conversation (nothing is changed)."""
+        counts = StoreCounts()
+        counts.tracker_events = self.tracker_event_count(conversation_id)
+        counts.tracker_conversations = 1 if counts.tracker_events else 0
+        counts.handoff_requests = len(self.handoff_records(conversation_id))
+        counts.credentials = 1 if self.credentials.get(conversation_id) else 0
+        counts.connector_keys = self._guarded(counts, "connector state",
+                                              lambda: len(self.connector_keys(conversation_id)))
+        return counts
+
+    def erase(self, conversation_id: str, *, tracker: bool = True) -> StoreCounts:
+        """Remove everything the project keeps for this conversation; what went.
+
+        ``tracker=False`` leaves the tracker rows to Rasa's tracker store (the conversation is
+        running: ``bot.tracker_store`` erases them when it saves the turn that asked)."""
+        counts = StoreCounts()
+        counts.tracker_events = self.erase_tracker(conversation_id) if tracker else 0
+        counts.tracker_conversations = 1 if counts.tracker_events else 0
+        counts.handoff_requests = self.erase_handoff(conversation_id)
+        counts.credentials = self.credentials.delete(conversation_id)
+        counts.connector_keys = self._guarded(counts, "connector state",
+                                              lambda: self.erase_connector(conversation_id))
+        return counts
+
+    async def inventory_async(self, conversation_id: str) -> StoreCounts:
+        return await asyncio.get_running_loop().run_in_executor(None, self.inventory, conversation_id)
+
+    async def erase_async(self, conversation_id: str, *, tracker: bool = True) -> StoreCounts:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.erase(conversation_id, tracker=tracker))
+
+    @staticmethod
+    def _guarded(counts: StoreCounts, name: str, work) -> Optional[int]:
+        try:
+            return work()
+        except Exception as error:  # Redis down: say so, the other stores still count
+            counts.problems.append(f"{name}: {type(error).__name__}")
+            return None
+
+    # ---------------------------------------------------------------- retention
+    def purge(self, older_than_days: float, *, dry_run: bool = False,
+              now: Optional[dt.datetime] = None) -> StoreCounts:
+        """Remove conversations whose last event is older than the period (whole
+        conversations, never half of one), handoff requests older than it, expired tokens and
+        connector keys that would never expire. ``dry_run`` only counts."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        cutoff = now - dt.timedelta(days=older_than_days)
+        counts = StoreCounts()
+
+        engine = self._tracker()
+        if engine is not None:
+            with engine.begin() as conn:
+                stale = self._stale_conversations(conn, cutoff)
+                where = tracker_events.c.sender_id.in_(stale)
+                if dry_run or not stale:
+                    counts.tracker_events = int(conn.execute(
+                        select(func.count()).select_from(tracker_events).where(where)).scalar_one()) \
+                        if stale else 0
+                else:
+                    counts.tracker_events = 0
+                    for start in range(0, len(stale), 500):  # bounded IN lists
+                        counts.tracker_events += conn.execute(delete(tracker_events).where(
+                            tracker_events.c.sender_id.in_(stale[start:start + 500]))).rowcount
+                counts.tracker_conversations = len(stale)
+
+        engine = self._handoff()
+        if engine is not None:
+            old = handoff_requests.c.requested_at < cutoff
+            with engine.begin() as conn:
+                if dry_run:
+                    counts.handoff_requests = int(conn.execute(
+                        select(func.count()).select_from(handoff_requests).where(old)).scalar_one())
+                else:
+                    counts.handoff_requests = conn.execute(delete(handoff_requests).where(old)).rowcount
+
+        counts.credentials = (self.credentials.count_expired(now) if dry_run
+                              else self.credentials.purge_expired(now))
+
+        def connector() -> int:
+            keys = self._connector_keys_without_expiry()
+            if dry_run or not keys:
+                return len(keys)
+            client = self._redis()
+            try:
+                return int(client.delete(*keys))
+            finally:
+                client.close()
+
+        counts.connector_keys = self._guarded(counts, "connector state", connector)
+        return counts
+
+
+_stores: Dict[PrivacySettings, ProjectStores] = {}
+_stores_lock = threading.Lock()
+
+
+def project_stores(settings: Optional[PrivacySettings] = None) -> ProjectStores:
+    """The stores of the current settings (built on first use, not at import)."""
+    settings = settings or PrivacySettings.from_env()
+    with _stores_lock:
+        stores = _stores.get(settings)
+        if stores is None:
+            stores = _stores[settings] = ProjectStores(settings)
+        return stores

@@ -1,0 +1,179 @@
+"""The one masker of personal data (PIPL) for stores, logs and screens.
+
+Every part of Tuibao that writes text somewhere a person may read it later (the tracker store,
+the handoff store, the channel's logs, the adapters' logs, the simulator, the sandbox insurer's
+logs) masks it here, so one identifier is masked the same way everywhere.
+
+What is masked, and how. Identifiers are read as ``bot.identifiers`` reads them (the NLU
+extractor's own normalisation), so dictated, spaced, dashed, full-width digits and Chinese
+numerals (零一二三四五六七八九幺两, 叉 for X) are caught too:
+- mobile numbers: ``138****8000`` (the form users know from their bank's SMS);
+- whole ID numbers: the first two and the last character kept, ``11***************X``;
+- ID suffixes and SMS codes (the secrets of the identity check): every character, ``******``;
+- bank card numbers (15–19 digits): the last four kept, ``************6789``;
+- bearer tokens, API keys, secrets and passwords after their usual labels
+  (``Bearer …``, ``token=…``, ``"api_key": "…"``) and any secret registered with
+  :func:`register_secret` (insurer session tokens the action server holds): ``***``.
+Policy and case numbers are not personal data on their own and stay readable for agents;
+:func:`mask_policy_number` shortens them for logs.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import Any, List, Optional, Tuple
+
+from bot.identifiers import (
+    ID_NUMBER,
+    PHONE_NUMBER,
+    SMS_CODE,
+    find_identifiers,
+    identifier_view,
+    normalise,
+    normalise_phone,
+)
+
+__all__ = [
+    "SENSITIVE_ENTITIES", "SECRET_MASK", "mask_bank_card", "mask_id_number", "mask_openid",
+    "mask_phone", "mask_policy_number", "mask_secret", "mask_value", "redact", "redact_value",
+    "register_secret",
+]
+
+SENSITIVE_ENTITIES = (ID_NUMBER, PHONE_NUMBER, SMS_CODE)
+SECRET_MASK = "***"
+_BANK_CARD = re.compile(r"(?<![0-9A-Z])\d(?:[ \-]?\d){14,18}(?![0-9])")
+# Credentials after the labels they travel with: HTTP headers, query strings, JSON and reprs.
+_SECRET_LABEL = (r"(?:holder_token|access_token|refresh_token|token|api[_-]?key|x-api-key|"
+                 r"app_?secret|secret|password|passwd|authorization|encoding_aes_key)")
+_LABELLED_SECRET = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(" + _SECRET_LABEL + r"[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)"
+    r"(?!\*\*\*)([A-Za-z0-9._~+/=\-]{6,})")
+_BEARER = re.compile(r"(?i)(\bBearer\s+)(?!\*\*\*)([A-Za-z0-9._~+/=\-]{6,})")
+# Keys of structured values whose value is a secret wherever it appears.
+_SECRET_KEY = re.compile(r"(?i)^(?:" + _SECRET_LABEL + r"|.*_token|.*secret.*|.*password.*)$")
+
+# Secrets this process handles (insurer session tokens), masked wherever they turn up, even
+# without a label. Bounded: the oldest are forgotten first (they have expired by then).
+_REGISTERED_LIMIT = 10_000
+_registered: "OrderedDict[str, None]" = OrderedDict()
+_registered_lock = threading.Lock()
+_registered_re: Optional["re.Pattern[str]"] = None
+
+
+def register_secret(value: Optional[str]) -> None:
+    """Mask ``value`` in everything this process redacts from now on (tokens it receives)."""
+    global _registered_re
+    if not value or len(value) < 8:
+        return
+    with _registered_lock:
+        if value in _registered:
+            return
+        _registered[value] = None
+        while len(_registered) > _REGISTERED_LIMIT:
+            _registered.popitem(last=False)
+        _registered_re = re.compile("|".join(re.escape(v) for v in
+                                             sorted(_registered, key=len, reverse=True)))
+
+
+def mask_phone(phone: Optional[str]) -> str:
+    """``13800138000`` → ``138****8000``; something too short to be a phone is hidden."""
+    if not phone:
+        return "-"
+    digits = normalise_phone(phone) or normalise(phone)
+    if len(digits) < 8:
+        return "*" * len(digits) if digits else "***"
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_id_number(value: str) -> str:
+    """A whole ID keeps its first two and last character; a suffix is masked entirely."""
+    value = normalise(value)
+    if len(value) >= 15:
+        return value[:2] + "*" * (len(value) - 3) + value[-1]
+    return "*" * len(value)
+
+
+def mask_secret(value: str) -> str:
+    """SMS codes and anything else secret: every character replaced."""
+    return "*" * len(normalise(value) or value)
+
+
+def mask_bank_card(value: str) -> str:
+    """``6225880112345678`` → ``************5678``."""
+    digits = normalise(value)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def mask_policy_number(number: Optional[str]) -> str:
+    """``SBX1000000000012`` → ``SBX1********0012``: prefix and last four stay readable
+    (logs only; agents and users see the whole number)."""
+    if not number:
+        return "-"
+    if len(number) <= 8:
+        return number[:1] + "*" * (len(number) - 1)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_openid(openid: Optional[str]) -> str:
+    """Enough of an openid to tell users apart in logs, not enough to message them."""
+    if not openid:
+        return "-"
+    return f"{openid[:4]}…{openid[-3:]}" if len(openid) > 8 else "***"
+
+
+def mask_value(entity: str, value: Any) -> Any:
+    """The masked form of one identifier value of kind ``entity`` (non-strings unchanged)."""
+    if not isinstance(value, str) or not value:
+        return value
+    if entity == PHONE_NUMBER:
+        return mask_phone(value)
+    if entity in (ID_NUMBER, "id_suffix"):
+        return mask_id_number(value)
+    return mask_secret(value)
+
+
+def _redact_secrets(text: str) -> str:
+    if _registered_re is not None:
+        text = _registered_re.sub(SECRET_MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + SECRET_MASK, text)
+    return _LABELLED_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, text)
+
+
+def redact(text: Optional[str]) -> Optional[str]:
+    """``text`` with ID numbers and suffixes, phones, SMS codes (and bare 6-digit numbers that
+    may be either), bank card numbers and credentials masked; everything else unchanged."""
+    if not text or not isinstance(text, str):
+        return text
+    text = _redact_secrets(text)
+    cuts: List[Tuple[int, int, str]] = []
+    for span in find_identifiers(text):
+        if span.entity in SENSITIVE_ENTITIES:
+            cuts.append((span.start, span.end, mask_value(span.entity, span.value)))
+    view = identifier_view(text)
+    for card in _BANK_CARD.finditer(view):
+        if not any(start < card.end() and card.start() < end for start, end, _ in cuts):
+            cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))
+    result = text
+    seen = set()
+    for start, end, masked in sorted(cuts, key=lambda cut: -cut[0]):
+        if (start, end) in seen:  # an ambiguous 6-digit number is reported twice
+            continue
+        seen.add((start, end))
+        result = result[:start] + masked + result[end:]
+    return result
+
+
+def redact_value(value: Any) -> Any:
+    """A redacted copy of a structured value (dicts, lists, strings): strings through
+    :func:`redact`, and the whole value of a key that names a secret (``token``,
+    ``api_key``, ``*_secret`` …) replaced by ``***``."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: (SECRET_MASK if isinstance(key, str) and _SECRET_KEY.match(key)
+                      and isinstance(item, str) and item else redact_value(item))
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(item) for item in value)
+    return value

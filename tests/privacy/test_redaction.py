@@ -1,0 +1,114 @@
+"""The one redaction module: every way a user writes an identifier is masked, in free text,
+structured values and log records (the probe's 一三八零零一三八零零零 went to the log verbatim)."""
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from redaction import mask_policy_number, redact, redact_value, register_secret
+from redaction.logs import RedactingFilter, install
+
+ID_NUMBER = "11010519491231002X"
+PHONE = "13800138000"
+TOKEN = "Zk3v-8Qm_2LpR7sT1uVw9xYa0bCdEfGhIjKlMnOpQrS"
+
+# (what the user wrote, fragments that must not survive)
+WRITTEN = [
+    ("我的手机是一三八零零一三八零零零", ["一三八零零一三八零零零", "0013", "13800138000"]),
+    ("手机 一 三 八 零 零 一 三 八 零 零 零", ["零 一 三 八", "13800138000"]),
+    ("手机１３８００１３８０００", ["１３８００１３８０００", "0013"]),
+    ("电话 138-0013-8000", ["0013"]),
+    ("身份证号一一零一零五一九四九一二三一零零二叉", ["一九四九", "1949", "31002"]),
+    ("身份证 110105 19491231 002X", ["19491231", "002X"]),
+    ("身份证１１０１０５１９４９１２３１００２Ｘ", ["１９４９", "1949"]),
+    ("后六位 ３１００２Ｘ", ["３１００２Ｘ", "31002X"]),
+    ("后六位 3 1 0 0 2 X", ["3 1 0 0 2 X"]),
+    ("后六位三幺零零两叉", ["三幺零零两", "31002"]),
+    ("验证码 四八二九一三", ["四八二九一三", "482913"]),
+    ("验证码 ４８２９１３", ["４８２９１３"]),
+    ("验证码 48 29 13", ["48 29 13"]),
+    ("退到卡 6225-8801-2345-6789", ["6225", "8801-2345"]),
+    (f"Authorization: Bearer {TOKEN}", [TOKEN]),
+    (f"{{'token': '{TOKEN}', 'policy_number': 'SBX1000000000012'}}", [TOKEN]),
+    (f"GET /cgi-bin/menu/get?access_token={TOKEN}&x=1", [TOKEN]),
+]
+
+
+@pytest.mark.parametrize("text,clear", WRITTEN)
+def test_every_written_form_is_masked(text, clear):
+    out = redact(text)
+    for fragment in clear:
+        assert fragment not in out, (text, out)
+
+
+def test_policy_and_case_numbers_stay_readable_and_the_mask_is_stable():
+    text = "保单号SBX1000000000012，案件TB20261125000001，退款¥47.19，2026年12月1日到账"
+    assert redact(text) == text
+    assert redact(redact("手机一三八零零一三八零零零")) == redact("手机一三八零零一三八零零零")
+    assert "138****8000" in redact("手机一三八零零一三八零零零")
+    assert mask_policy_number("SBX1000000000012") == "SBX1********0012"
+
+
+def test_structured_values_mask_secret_keys_and_identifiers():
+    value = {"holder_token": TOKEN, "events": [{"text": f"手机{PHONE}"}], "count": 3}
+    out = redact_value(value)
+    assert out["holder_token"] == "***" and PHONE not in str(out) and out["count"] == 3
+
+
+def test_a_registered_secret_is_masked_without_its_label():
+    secret = "q9Wn3rT7yU1iO5pA2sD8fG4hJ6kL0zXc"
+    assert secret in redact(f"调用 {secret} 结束")
+    register_secret(secret)
+    assert secret not in redact(f"调用 {secret} 结束")
+
+
+@pytest.fixture
+def log_output():
+    install()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("tests.privacy.any_library")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def test_installed_factory_masks_messages_arguments_objects_and_tracebacks(log_output):
+    logger, stream = log_output
+    logger.info("received %s", "我的手机是一三八零零一三八零零零")
+    logger.info("slots %s", {"id_suffix": "31002X", "holder_token": TOKEN})
+    logger.debug(f"verbatim f-string 验证码 四八二九一三 and Bearer {TOKEN}")
+    try:
+        raise ValueError(f"bad id {ID_NUMBER}")
+    except ValueError:
+        logger.exception("failed for %s", "手机 138 0013 8000")
+    text = stream.getvalue()
+    for fragment in ("一三八零零一三八零零零", "31002X", TOKEN, "四八二九一三", ID_NUMBER, "0013"):
+        assert fragment not in text, (fragment, text)
+    assert "138****8000" in text and "ValueError" in text
+
+
+def test_filter_keeps_plain_arguments_apart_for_access_log_formatters():
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET",
+                               "/sandbox/sms?phone=13800138000", "1.1", 200), None)
+    RedactingFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    assert "13800138000" not in record.getMessage() and "138****8000" in record.getMessage()
+
+
+def test_the_leak_finder_sees_every_written_form_so_a_clean_scan_means_something():
+    from tests.privacy.leaks import find_leaks
+
+    secrets = {"phone": PHONE, "suffix": "31002X", "code": "482913"}
+    for text in ("手机一三八零零一三八零零零", "手机 138 0013 8000", '"text": "\\u4e00\\u4e09\\u516b\\u96f6'
+                 '\\u96f6\\u4e00\\u4e09\\u516b\\u96f6\\u96f6\\u96f6"', "后六位３１００２Ｘ",
+                 "后六位三一零零二叉", "验证码 四 八 二 九 一 三"):
+        assert find_leaks(text, secrets), text
+    assert find_leaks(redact("手机一三八零零一三八零零零 后六位３１００２Ｘ 验证码四八二九一三"), secrets) == []
+    assert find_leaks("port 54829134 ts 1764829130", {"code": "482913"}) == []
