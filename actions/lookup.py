@@ -31,7 +31,7 @@ from insurers.base import (
     IdentityMismatch,
     Locked,
 )
-from insurers.masking import mask_phone
+from redaction import mask_phone
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from insurers.base import QuoteLine, RefundRoute, SurrenderCase, SurrenderQuote
-from insurers.masking import mask_policy_number
+from redaction import mask_policy_number
 
 _CENT = Decimal("0.01")
 

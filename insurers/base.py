@@ -7,7 +7,9 @@ Money is ``Decimal`` yuan with two places; the adapter converts from the insurer
 from __future__ import annotations
 
 import abc
+import dataclasses
 import datetime as dt
+import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional, Tuple, Union
@@ -34,6 +36,15 @@ class UnknownInsurer:
 
 
 # ---------------------------------------------------------------- identity check
+class VerifyPurpose(str, enum.Enum):
+    """What an identity check is for; the insurer's SMS names it, so a code asked for by
+    someone else for something else stands out."""
+
+    SURRENDER = "surrender"  # 退保
+    STATUS = "status"  # 查询进度
+    WITHDRAW = "withdraw"  # 撤销申请
+
+
 @dataclass(frozen=True)
 class Challenge:
     """A right policy/ID-suffix pair: an SMS code was sent to the phone on file."""
@@ -64,11 +75,43 @@ class CodeRejected:
 
 @dataclass(frozen=True)
 class HolderSession:
-    """Proof of a passed identity check, for one policy, for a short time."""
+    """Proof of a passed identity check, for a short time: for one policy, or (after a holder
+    lookup) for every policy in ``covers``. Calls act on ``policy_number``; a holder-wide
+    session is pointed at one of its policies with :meth:`for_policy`."""
 
     token: str = field(repr=False)  # a bearer credential: kept out of logs and reprs
-    policy_number: str
+    policy_number: Optional[str]
     expires_at: dt.datetime
+    covers: Tuple[str, ...] = ()
+
+    def opens(self, policy_number: str) -> bool:
+        return policy_number == self.policy_number or policy_number in self.covers
+
+    def for_policy(self, policy_number: str) -> "HolderSession":
+        """The same session, acting on ``policy_number`` (which it must open)."""
+        if not self.opens(policy_number):
+            raise ValueError("this session does not open that policy")
+        return dataclasses.replace(self, policy_number=policy_number)
+
+
+@dataclass(frozen=True)
+class ListedPolicy:
+    """A policy as a holder lookup lists it: enough to recognise it, nothing more."""
+
+    policy_number: str
+    product_name: str
+    status: str  # "in_force" | "terminated"
+    cover_start: dt.date
+    cover_end: Optional[dt.date]
+
+
+@dataclass(frozen=True)
+class HolderPolicies:
+    """A passed holder lookup: the holder's policies at this insurer and one session that opens
+    all of them (a surrender can follow without a second code)."""
+
+    session: HolderSession
+    policies: Tuple[ListedPolicy, ...]
 
 
 # ---------------------------------------------------------------- policy, quote, case
@@ -92,8 +135,7 @@ class QuoteLine:
     code: str
     label: str
     amount: Decimal
-    # Why this amount is taken off, naming the rule and clause (spec addition 1); None when the
-    # insurer gives no reason.
+    # The insurer's "why this deduction": the rule and the clause, for lines that take money away.
     basis_text: Optional[str] = None
 
 
@@ -164,6 +206,8 @@ class NotRevocable:
 
 VerifyOutcome = Union[Challenge, IdentityMismatch, Locked, InsurerUnavailable]
 ConfirmOutcome = Union[HolderSession, CodeRejected, Locked, InsurerUnavailable]
+LookupOutcome = Union[Challenge, IdentityMismatch, Locked, InsurerUnavailable]
+LookupConfirmOutcome = Union[HolderPolicies, CodeRejected, Locked, InsurerUnavailable]
 SummaryOutcome = Union[PolicySummary, SessionExpired, InsurerUnavailable]
 QuoteOutcome = Union[SurrenderQuote, NotEligible, SessionExpired, InsurerUnavailable]
 SubmitOutcome = Union[SurrenderCase, NotEligible, QuoteExpired, SessionExpired, InsurerUnavailable]
@@ -178,14 +222,24 @@ class InsurerAdapter(abc.ABC):
 
     @abc.abstractmethod
     async def verify_holder(
-        self, *, id_suffix: str, policy_number: Optional[str] = None, case_number: Optional[str] = None
+        self, *, id_suffix: str, policy_number: Optional[str] = None, case_number: Optional[str] = None,
+        purpose: VerifyPurpose = VerifyPurpose.SURRENDER,
     ) -> VerifyOutcome:
         """Start the identity check from a policy number (or a case number) and the last six
-        characters of the policyholder's ID number."""
+        characters of the policyholder's ID number; the SMS names ``purpose``."""
 
     @abc.abstractmethod
     async def confirm_code(self, challenge_id: str, code: str) -> ConfirmOutcome:
         """Exchange the SMS code for a short-lived session on that one policy."""
+
+    @abc.abstractmethod
+    async def start_lookup(self, phone: str, id_suffix: str) -> LookupOutcome:
+        """Find a holder without a policy number: mobile number + ID suffix. A wrong pair and a
+        holder unknown to this insurer are the same ``IdentityMismatch``."""
+
+    @abc.abstractmethod
+    async def confirm_lookup(self, challenge_id: str, code: str) -> LookupConfirmOutcome:
+        """Exchange the lookup's SMS code for the holder's policies and a session opening all."""
 
     @abc.abstractmethod
     async def policy_summary(self, session: HolderSession) -> SummaryOutcome:

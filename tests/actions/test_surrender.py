@@ -19,7 +19,7 @@ from actions.handoff_store import list_handoffs
 from actions.quote import ActionAnswerFee, ActionQuoteSurrender
 from actions.surrender import ActionSubmitSurrender
 from actions.config import load_settings
-from insurers.masking import mask_phone
+from redaction import mask_phone
 
 from .conversation import Conversation, responses, slot_values
 
