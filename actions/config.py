@@ -30,3 +30,11 @@ def load_settings() -> ActionSettings:
         fallback_hotline=os.environ.get("TUIBAO_HANDOFF_HOTLINE", "400-000-0000"),
         fallback_service_name=os.environ.get("TUIBAO_HANDOFF_SERVICE_NAME", "保险公司客服"),
     )
+
+
+DEMO_ACTION_SECRET = "tuibao-demo-action-secret"
+
+
+def action_secret() -> str:
+    """The shared secret Rasa presents to the action server (``TUIBAO_ACTION_SECRET``)."""
+    return os.environ.get("TUIBAO_ACTION_SECRET") or DEMO_ACTION_SECRET

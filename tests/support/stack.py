@@ -26,6 +26,7 @@ from tests.support.services import PYTHON, ROOT, free_port, service
 # TUIBAO_TEST_MODEL points the stack at another archive (e.g. one trained elsewhere).
 MODEL = Path(os.environ.get("TUIBAO_TEST_MODEL") or ROOT / "models" / "tuibao.tar.gz")
 API_TOKEN = "tuibao-test-api-token"
+ACTION_SECRET = "tuibao-test-action-secret"  # what Rasa presents to the action server
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HTTP_TIMEOUT = 10
 
@@ -167,7 +168,9 @@ def tuibao_stack(
     insurers_file = _write_insurers_file(work_dir / "insurers.yml", urls["sandbox"],
                                          insurer_read_timeout_s)
     (work_dir / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: {urls['action']}/webhook\n", encoding="utf-8")
+        f"action_endpoint:\n  url: {urls['action']}/webhook\n"
+        "  headers:\n    Authorization: \"Bearer ${TUIBAO_ACTION_SECRET}\"\n",
+        encoding="utf-8")
     (work_dir / "credentials.yml").write_text(
         "rest: {}\n"
         "connectors.wechat.WeChatInput:\n"
@@ -175,7 +178,7 @@ def tuibao_stack(
         f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
         f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
-              "TUIBAO_INSURERS_FILE": str(insurers_file)}
+              "TUIBAO_INSURERS_FILE": str(insurers_file), "TUIBAO_ACTION_SECRET": ACTION_SECRET}
 
     with contextlib.ExitStack() as running:
         if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error
@@ -187,7 +190,7 @@ def tuibao_stack(
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work_dir / 'sandbox.db'}"},
             log_name=f"{log_prefix}-sandbox"))
         running.enter_context(service(
-            [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])],
+            [PYTHON, "-m", "actions.server", "-p", str(ports["action"])],
             f"{urls['action']}/health",
             env={**common, "TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}"},
             timeout=90, log_name=f"{log_prefix}-actions"))
