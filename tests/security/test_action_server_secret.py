@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.support.services import PYTHON, free_port, service
+from tests.support.services import PYTHON, ROOT, free_port, service
 
 SECRET = "tuibao-test-action-secret-" + "x" * 16
 
@@ -72,3 +72,18 @@ def test_a_failing_action_does_not_echo_the_tracker(action_url):
                            headers={"Authorization": f"Bearer {SECRET}"})
     assert answer.status_code >= 400
     assert "110101199003071234" not in answer.text
+
+
+@pytest.mark.parametrize("endpoints", ["endpoints.yml", "deploy/endpoints.scale.yml"])
+def test_rasa_presents_the_secret_from_the_environment(endpoints, monkeypatch):
+    """Rasa expands ${VAR} in plain YAML scalars only: a quoted value would send the literal
+    text "${TUIBAO_ACTION_SECRET}" and every action would be refused."""
+    from rasa.core.utils import read_endpoints_from_path
+
+    for name in ("TUIBAO_ACTION_URL", "TUIBAO_PG_HOST", "TUIBAO_PG_DB", "TUIBAO_PG_USER",
+                 "TUIBAO_PG_PASSWORD", "TUIBAO_REDIS_HOST"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("TUIBAO_ACTION_SECRET", SECRET)
+    action = read_endpoints_from_path(ROOT / endpoints).action
+    assert action.headers == {"Authorization": f"Bearer {SECRET}"}
+    assert "$" not in action.url

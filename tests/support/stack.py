@@ -62,6 +62,11 @@ class Stack:
         return f"{self.rasa_url}/webhooks/wechat/webhook"
 
     @property
+    def plain_webhook_url(self) -> str:
+        """The plaintext-mode account's webhook (``plaintext_account=True`` only)."""
+        return f"{self.rasa_url}/webhooks/wechat_plain/webhook"
+
+    @property
     def rest_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
@@ -147,6 +152,7 @@ def tuibao_stack(
     with_simulator: bool = True,
     previous_aes_key: str = "",
     log_prefix: str = "stack",
+    plaintext_account: bool = False,
 ) -> Iterator[Stack]:
     """Start every service on free ports; yield a ``Stack``; stop them all."""
     require_model()
@@ -169,14 +175,19 @@ def tuibao_stack(
                                          insurer_read_timeout_s)
     (work_dir / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: {urls['action']}/webhook\n"
-        "  headers:\n    Authorization: \"Bearer ${TUIBAO_ACTION_SECRET}\"\n",
+        "  headers:\n    Authorization: Bearer ${TUIBAO_ACTION_SECRET}\n",
         encoding="utf-8")
-    (work_dir / "credentials.yml").write_text(
-        "rest: {}\n"
+    credentials = (
+        "connectors.rest.RestInput: {}\n"
         "connectors.wechat.WeChatInput:\n"
         f"  token: {wechat_env['WECHAT_TOKEN']}\n"
         f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
-        f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
+        f"  api_base_url: {urls['simulator']}\n"
+        "  encrypt_mode: safe\n")
+    if plaintext_account:
+        credentials += ("tests.support.plaintext_account.PlaintextAccountInput:\n"
+                        "  encrypt_mode: plaintext\n")
+    (work_dir / "credentials.yml").write_text(credentials, encoding="utf-8")
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
               "TUIBAO_INSURERS_FILE": str(insurers_file), "TUIBAO_ACTION_SECRET": ACTION_SECRET}
 
