@@ -49,3 +49,11 @@ def load_settings() -> ActionSettings:
         credentials_lifetime=dt.timedelta(
             minutes=float(os.environ.get("TUIBAO_CREDENTIALS_TTL_MINUTES", "30"))),
     )
+
+
+DEMO_ACTION_SECRET = "tuibao-demo-action-secret"
+
+
+def action_secret() -> str:
+    """The shared secret Rasa presents to the action server (``TUIBAO_ACTION_SECRET``)."""
+    return os.environ.get("TUIBAO_ACTION_SECRET") or DEMO_ACTION_SECRET

@@ -20,6 +20,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
+from simulator.account import mask_openid
 from simulator.settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,8 @@ class WebhookDelivery:
                     outcome.problems.append(f"第{attempt}次：{exc}")
             break
         logger.info("delivered %s to %s: attempts=%d answered=%s reply=%s problems=%s",
-                    message.event or message.msg_type, message.openid, outcome.attempts,
+                    message.event or message.msg_type, mask_openid(message.openid),
+                    outcome.attempts,
                     outcome.answered, outcome.reply.msg_type if outcome.reply else None,
                     outcome.problems)
         return outcome

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 import aiohttp
 from aiohttp import web
 
-from simulator.account import OfficialAccount, WeChatApiError
+from simulator.account import OfficialAccount, WeChatApiError, mask_openid
 from simulator.delivery import (SERVICE_UNAVAILABLE, DeliveryOutcome, InboundMessage,
                                     WebhookDelivery)
 from simulator.settings import SimulatorSettings
@@ -85,7 +85,7 @@ async def get_token(request: web.Request) -> Dict[str, Any]:
 @wechat_api()
 async def custom_send(request: web.Request) -> Dict[str, Any]:
     message = request.app[ACCOUNT].send_custom_message(await _json_body(request))
-    logger.info("custom message %s to %s", message.msgtype, message.openid)
+    logger.info("custom message %s to %s", message.msgtype, mask_openid(message.openid))
     return {}
 
 

@@ -13,6 +13,7 @@ pushed (no API, or WeChat refused) waits the same way.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
@@ -22,6 +23,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.limits import HeavyTurnGate, too_long_answer
 from connectors.wechat.client import PushOutcome, WeChatApi, mask_openid
 from connectors.wechat.dedupe import DedupeStore, delivery_key, dedupe_store_for
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
@@ -128,6 +130,7 @@ class WeChatInput(InputChannel):
             weakref.WeakValueDictionary()
         self._turn_done: Dict[str, asyncio.Event] = {}
         self._tasks: set = set()
+        self._heavy_turns = HeavyTurnGate()
 
     # ------------------------------------------------------------------ shared resources
     @property
@@ -179,6 +182,8 @@ class WeChatInput(InputChannel):
             query = CallbackQuery.from_args(request.args)
             try:
                 self.protocol.verify_query(query)
+                await self.protocol.claim_nonce(self.store, query, "verification:"
+                                                + hashlib.sha256(query.echostr.encode()).hexdigest())
             except ProtocolError as error:
                 logger.warning("wechat GET refused: %s", error.reason)
                 return response.text(error.reason, status=error.status)
@@ -205,8 +210,8 @@ class WeChatInput(InputChannel):
             raise BodyTooLarge()
         query = CallbackQuery.from_args(request.args)
         self.protocol.verify_query(query)
-        await self.protocol.check_replay(self.store, query, body)
-        opened = self.protocol.open(query, body)
+        opened = self.protocol.open(query, body)  # mode, msg_signature, XML: nothing kept yet
+        await self.protocol.check_replay(self.store, opened)
         message = opened.message
         logger.info("wechat %s from %s: %s", message.event or message.msg_type,
                     mask_openid(message.openid), mask_text(message.content))
@@ -224,7 +229,8 @@ class WeChatInput(InputChannel):
         key = delivery_key(message.dedupe_key)
         attempt = await self.store.count_attempt(key)
         if await self.store.claim(key):
-            self._start_turn(key, message, user_text, canned, on_new_message)
+            self._start_turn(key, message, user_text, canned, on_new_message,
+                             getattr(request.app.ctx, "agent", None))
         deadline = arrived + self.settings.reply_deadline_s
         reply = await self._wait_for_result(key, deadline)
         if reply is not None:
@@ -273,12 +279,14 @@ class WeChatInput(InputChannel):
         return response.text(self.protocol.render_reply(opened, reply),
                              content_type="application/xml; charset=utf-8")
 
-    @staticmethod
-    def _user_text(message: InboundMessage) -> Tuple[Optional[str], Optional[str]]:
+    def _user_text(self, message: InboundMessage) -> Tuple[Optional[str], Optional[str]]:
         """(text for Rasa, None) or (None, a canned answer) or (None, None) for silence."""
         if message.msg_type in ("text", "voice"):
-            if message.content.strip():
-                return message.content.strip(), None
+            text = message.content.strip()
+            if len(text) > self.settings.max_text_chars:  # never reaches NLU
+                return None, too_long_answer(len(text), self.settings.max_text_chars)
+            if text:
+                return text, None
             return None, VOICE_NOT_RECOGNISED if message.msg_type == "voice" \
                 else NOT_UNDERSTOOD_TYPE
         if not message.is_event:
@@ -300,9 +308,10 @@ class WeChatInput(InputChannel):
         task.add_done_callback(self._tasks.discard)
 
     def _start_turn(self, key: str, message: InboundMessage, text: Optional[str],
-                    canned: Optional[str], on_new_message: OnNewMessage) -> None:
+                    canned: Optional[str], on_new_message: OnNewMessage,
+                    agent: Any = None) -> None:
         self._turn_done.setdefault(key, asyncio.Event())
-        self._background(self._run_turn(key, message, text, canned, on_new_message))
+        self._background(self._run_turn(key, message, text, canned, on_new_message, agent))
 
     async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
         loop = asyncio.get_running_loop()
@@ -332,7 +341,8 @@ class WeChatInput(InputChannel):
         return lock
 
     async def _run_turn(self, key: str, message: InboundMessage, text: Optional[str],
-                        canned: Optional[str], on_new_message: OnNewMessage) -> None:
+                        canned: Optional[str], on_new_message: OnNewMessage,
+                        agent: Any = None) -> None:
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
         this message, and deliver it out of band if the webhook already answered without it."""
@@ -346,10 +356,12 @@ class WeChatInput(InputChannel):
                     reply = COLLECTED_NOT_PROCESSED
                 elif text is not None:
                     collector = WeChatTurnCollector()
-                    await on_new_message(UserMessage(
-                        text, collector, openid, input_channel=self.name(),
-                        message_id=str(message.msg_id) if message.msg_id else None,
-                        metadata=self._metadata(message)))
+                    async with self._heavy_turns.admit(text):
+                        await on_new_message(UserMessage(
+                            text, collector, openid, input_channel=self.name(),
+                            message_id=str(message.msg_id) if message.msg_id else None,
+                            metadata=self._metadata(message),
+                            parse_data=await self._heavy_turns.parse(agent, text)))
                     reply = render_turn(collector.messages)
                 if message.event.startswith("subscribe"):
                     reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)

@@ -62,7 +62,8 @@ class DedupeStore(abc.ABC):
 
     @abc.abstractmethod
     async def remember_nonce(self, nonce_key: str, body_digest: str, ttl_s: int) -> str:
-        """Remember the body first seen with this signature+nonce; return that first digest."""
+        """Remember the message first seen with this timestamp+nonce (``nonce_key``); return
+        that first digest (one atomic set-if-absent, so replicas agree)."""
 
     @abc.abstractmethod
     async def add_late_answer(self, openid: str, reply: str, ttl_s: int = DEFAULT_TTL_S) -> None:

@@ -1,9 +1,10 @@
 """WeChat's callback protocol: who may call us, and how an inbound request becomes a message.
 
-Signature check (constant-time), timestamp freshness and replay refusal, plaintext and safe
-(AES) mode with the previous EncodingAESKey kept for rotation, size-capped XML parsing with
-entities refused, and rendering/encryption of the passive reply. Pure and synchronous except
-``check_replay``, which needs the shared dedupe store.
+Signature check (constant-time), timestamp freshness and replay refusal, the account's one
+encryption mode (plaintext, compatible or safe: in safe and compatible mode a plaintext request
+is refused however it is signed), the previous EncodingAESKey kept for rotation, size-capped
+XML parsing with entities refused, openids of WeChat's shape only, and rendering/encryption of
+the passive reply. Pure and synchronous except ``check_replay``, which needs the shared store.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -22,11 +24,14 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import random_string
 from xml.parsers.expat import ExpatError
 
-from connectors.wechat.settings import WeChatSettings
+from connectors.wechat.settings import PLAINTEXT, WeChatSettings
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# WeChat's openids are 28 url-safe characters; anything else is not from WeChat, and the id
+# must never look like another channel's conversation ("rest:…", "telegram:…").
+OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ProtocolError(Exception):
@@ -55,6 +60,14 @@ class StaleRequest(ProtocolError):
 class ReplayedRequest(ProtocolError):
     status = 403
     reason = "replayed"
+
+
+class WrongMode(ProtocolError):
+    """Plaintext sent to an account in safe or compatible mode (a downgrade), or ciphertext
+    sent to one in plaintext mode: WeChat never does either."""
+
+    status = 403
+    reason = "wrong_encrypt_mode"
 
 
 class BodyTooLarge(ProtocolError):
@@ -134,6 +147,9 @@ class OpenedRequest:
     message: InboundMessage
     aes_key: Optional[str]
     query: CallbackQuery
+    # SHA-256 of the message as sent (the decrypted XML in safe mode): what one
+    # timestamp+nonce may carry.
+    digest: str = ""
 
 
 def sign(*parts: str) -> str:
@@ -193,19 +209,25 @@ class WeChatProtocol:
             raise StaleRequest()
 
     @staticmethod
-    def replay_fingerprint(query: CallbackQuery, body: bytes) -> Tuple[str, str]:
-        """(key, body digest): one signature+nonce may carry only one body. WeChat's own
-        retries resend the same request, which the dedupe store then answers; a captured
-        signature reused for another body (plaintext mode does not sign the body) is refused."""
-        key = f"{query.signature}:{query.nonce}:{query.msg_signature}"
-        return key, hashlib.sha256(body).hexdigest()
+    def replay_key(query: CallbackQuery) -> str:
+        """One timestamp+nonce carries one message. Not keyed on the signatures: the URL
+        signature covers only token, timestamp and nonce, and ``msg_signature`` is whatever the
+        caller puts in the query unless the body is encrypted."""
+        return f"{query.timestamp}:{query.nonce}"
 
-    async def check_replay(self, store, query: CallbackQuery, body: bytes) -> None:
-        """Refuse a signature+nonce seen with a different body within the freshness window."""
-        key, digest = self.replay_fingerprint(query, body)
+    async def check_replay(self, store, opened: "OpenedRequest") -> None:
+        """Refuse a timestamp+nonce seen with another message within the freshness window.
+        The same message again (WeChat resending one request) passes; the dedupe store then
+        answers it without a second turn. Call after ``open``: a request refused there never
+        takes a nonce."""
+        await self.claim_nonce(store, opened.query, opened.digest)
+
+    async def claim_nonce(self, store, query: CallbackQuery, digest: str) -> None:
+        """Tie ``query``'s timestamp+nonce to ``digest`` (what it carried), or refuse it if it
+        was tied to something else first. The server-verification GET claims its nonce too,
+        so a leaked verification URL cannot sign a POST."""
         first_digest = await store.remember_nonce(
-            key, digest, ttl_s=2 * self.settings.max_timestamp_skew_s
-        )
+            self.replay_key(query), digest, ttl_s=2 * self.settings.max_timestamp_skew_s)
         if first_digest != digest:
             raise ReplayedRequest()
 
@@ -220,11 +242,20 @@ class WeChatProtocol:
             raise MalformedMessage("not_utf8") from None
         envelope = safe_xml_dict(text)
         aes_key = None
-        if query.encrypted or "Encrypt" in envelope:
+        carries_ciphertext = query.encrypted or "Encrypt" in envelope
+        if self.settings.encrypt_mode == PLAINTEXT:
+            if carries_ciphertext:
+                raise WrongMode("encrypted_in_plaintext_mode")
+        elif not carries_ciphertext:
+            # Safe or compatible mode: WeChat always sends the ciphertext, whose msg_signature
+            # covers the body. Plaintext here is a downgrade, refused before anything is kept.
+            raise WrongMode("plaintext_refused")
+        else:
+            # Compatible mode's plaintext copy beside the ciphertext is ignored: unsigned.
             text, aes_key = self._decrypt(query, envelope)
             envelope = safe_xml_dict(text)
         return OpenedRequest(message=self._to_message(text, envelope), aes_key=aes_key,
-                             query=query)
+                             query=query, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
     def _decrypt(self, query: CallbackQuery, envelope: Dict[str, Any]) -> Tuple[str, str]:
         encrypted = envelope.get("Encrypt")
@@ -250,8 +281,10 @@ class WeChatProtocol:
 
         openid, account = text_of("FromUserName"), text_of("ToUserName")
         msg_type = text_of("MsgType").lower()
-        if not openid or not msg_type or len(openid) > 128:
+        if not openid or not msg_type:
             raise MalformedMessage("missing_fields")
+        if not OPENID.match(openid):
+            raise MalformedMessage("bad_openid")
         try:
             create_time = int(text_of("CreateTime") or 0)
             msg_id = int(text_of("MsgId")) if text_of("MsgId") else None

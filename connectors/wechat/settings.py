@@ -7,14 +7,20 @@ creates a client: building a ``WeChatSettings`` only reads values.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Optional
+
+from connectors.limits import MAX_TEXT_CHARS
 
 DEMO_TOKEN = "tuibao-demo-token"
 DEMO_APP_ID = "wx00000000demo0001"
 DEMO_APP_SECRET = "demo-secret"
 DEMO_ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEMO_API_BASE_URL = "http://127.0.0.1:8088"
+
+# WeChat's message encryption modes (消息加解密方式), as chosen in the account's console.
+PLAINTEXT, COMPATIBLE, SAFE = "plaintext", "compatible", "safe"
+ENCRYPT_MODES = (PLAINTEXT, COMPATIBLE, SAFE)
 
 # credentials.yml key -> environment variable that overrides it
 _ENV = {
@@ -30,6 +36,8 @@ _ENV = {
     "reply_deadline_s": "WECHAT_REPLY_DEADLINE_S",
     "max_timestamp_skew_s": "WECHAT_MAX_TIMESTAMP_SKEW_S",
     "api_timeout_s": "WECHAT_API_TIMEOUT_S",
+    "encrypt_mode": "WECHAT_ENCRYPT_MODE",
+    "max_text_chars": "WECHAT_MAX_TEXT_CHARS",
 }
 
 
@@ -43,11 +51,12 @@ def _as_bool(value: Any) -> bool:
 class WeChatSettings:
     """Everything the channel needs; see ``from_sources`` for where each value comes from."""
 
-    token: str = DEMO_TOKEN
+    # Secrets stay out of repr(), so a logged settings object leaks none of them.
+    token: str = field(default=DEMO_TOKEN, repr=False)
     app_id: str = DEMO_APP_ID
-    app_secret: str = DEMO_APP_SECRET
-    encoding_aes_key: Optional[str] = DEMO_ENCODING_AES_KEY
-    previous_encoding_aes_key: Optional[str] = None
+    app_secret: str = field(default=DEMO_APP_SECRET, repr=False)
+    encoding_aes_key: Optional[str] = field(default=DEMO_ENCODING_AES_KEY, repr=False)
+    previous_encoding_aes_key: Optional[str] = field(default=None, repr=False)
     # Root of WeChat's server API (``https://api.weixin.qq.com`` in production); the demo
     # points at the simulator, which serves the same paths.
     api_base_url: str = DEMO_API_BASE_URL
@@ -65,6 +74,22 @@ class WeChatSettings:
     max_timestamp_skew_s: int = 300
     # Timeout of every call to WeChat's server API.
     api_timeout_s: float = 5.0
+    # The account's one mode. safe: only AES-encrypted callbacks are accepted, a plaintext one
+    # is refused however it is signed (the URL signature does not cover the body). compatible:
+    # WeChat sends the ciphertext beside the plaintext; only the ciphertext is read. plaintext:
+    # unencrypted callbacks only.
+    encrypt_mode: str = SAFE
+    # Longer texts are answered without reaching NLU (connectors.limits).
+    max_text_chars: int = MAX_TEXT_CHARS
+
+    def __post_init__(self) -> None:
+        if self.encrypt_mode not in ENCRYPT_MODES:
+            raise ValueError(f"WeChat encrypt_mode must be one of {', '.join(ENCRYPT_MODES)}, "
+                             f"not {self.encrypt_mode!r}")
+        if self.encrypt_mode != PLAINTEXT and not self.encoding_aes_key:
+            raise ValueError(f"WeChat {self.encrypt_mode} mode needs an EncodingAESKey")
+        if self.max_text_chars < 1:
+            raise ValueError("WeChat max_text_chars must be positive")
 
     @classmethod
     def from_sources(
@@ -89,6 +114,8 @@ class WeChatSettings:
                 values[key] = float(value)
             elif types[key] in ("int",):
                 values[key] = int(value)
+            elif key == "encrypt_mode":
+                values[key] = str(value).strip().lower()
             else:
                 values[key] = str(value)
         return cls(**values)

@@ -27,6 +27,7 @@ from tests.support.services import PYTHON, ROOT, free_port, service
 MODEL = Path(os.environ.get("TUIBAO_TEST_MODEL") or ROOT / "models" / "tuibao.tar.gz")
 API_TOKEN = "tuibao-test-api-token"
 SANDBOX_API_KEY = "sandbox-demo-key"  # the sandbox's and the adapter's shared default
+ACTION_SECRET = "tuibao-test-action-secret"  # what Rasa presents to the action server
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HTTP_TIMEOUT = 10
 
@@ -60,6 +61,11 @@ class Stack:
     @property
     def webhook_url(self) -> str:
         return f"{self.rasa_url}/webhooks/wechat/webhook"
+
+    @property
+    def plain_webhook_url(self) -> str:
+        """The plaintext-mode account's webhook (``plaintext_account=True`` only)."""
+        return f"{self.rasa_url}/webhooks/wechat_plain/webhook"
 
     @property
     def rest_url(self) -> str:
@@ -166,6 +172,7 @@ def tuibao_stack(
     tracker_store: Optional[Dict[str, Any]] = None,
     extra_env: Optional[Dict[str, str]] = None,
     debug_logs: bool = False,
+    plaintext_account: bool = False,
 ) -> Iterator[Stack]:
     """Start every service on free ports; yield a ``Stack``; stop them all.
 
@@ -190,20 +197,27 @@ def tuibao_stack(
     }
     insurers_file = _write_insurers_file(work_dir / "insurers.yml", urls["sandbox"],
                                          insurer_read_timeout_s)
-    endpoints: Dict[str, Any] = {"action_endpoint": {"url": f"{urls['action']}/webhook"}}
+    endpoints: Dict[str, Any] = {"action_endpoint": {
+        "url": f"{urls['action']}/webhook",
+        "headers": {"Authorization": "Bearer ${TUIBAO_ACTION_SECRET}"}}}
     if tracker_store:
         endpoints["tracker_store"] = tracker_store
     (work_dir / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
-    (work_dir / "credentials.yml").write_text(
-        "rest: {}\n"
+    credentials = (
+        "connectors.rest.RestInput: {}\n"
         "connectors.wechat.WeChatInput:\n"
         f"  token: {wechat_env['WECHAT_TOKEN']}\n"
         f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
-        f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
+        f"  api_base_url: {urls['simulator']}\n"
+        "  encrypt_mode: safe\n")
+    if plaintext_account:
+        credentials += ("tests.support.plaintext_account.PlaintextAccountInput:\n"
+                        "  encrypt_mode: plaintext\n")
+    (work_dir / "credentials.yml").write_text(credentials, encoding="utf-8")
     # The sandbox service also plays 恒信人寿 (its own key, its demo default in insurers.yml).
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
               "TUIBAO_HENGXIN_URL": urls["sandbox"], "TUIBAO_INSURERS_FILE": str(insurers_file),
-              **(extra_env or {})}
+              "TUIBAO_ACTION_SECRET": ACTION_SECRET, **(extra_env or {})}
     debug = ["--debug"] if debug_logs else []
 
     with contextlib.ExitStack() as running:
@@ -216,7 +230,7 @@ def tuibao_stack(
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work_dir / 'sandbox.db'}"},
             log_name=f"{log_prefix}-sandbox"))
         running.enter_context(service(
-            [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])] + debug,
+            [PYTHON, "-m", "actions.server", "-p", str(ports["action"])] + debug,
             f"{urls['action']}/health",
             env={"TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}",
                  "TUIBAO_CREDENTIALS_DB_URL": f"sqlite:///{work_dir / 'credentials.db'}",

@@ -16,8 +16,10 @@ PREVIOUS_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     # Insurer read timeout raised to 9 s: the slow-insurer test runs the sandbox at 6 s.
+    # A second account in plaintext mode rides along (stack.plain_webhook_url).
     with tuibao_stack(tmp_path_factory.mktemp("wechat-stack"), insurer_read_timeout_s=9.0,
-                      previous_aes_key=PREVIOUS_AES_KEY, log_prefix="wechat") as running:
+                      previous_aes_key=PREVIOUS_AES_KEY, log_prefix="wechat",
+                      plaintext_account=True) as running:
         yield running
 
 
@@ -29,7 +31,14 @@ def wechat(stack) -> WeChatCaller:
 
 @pytest.fixture
 def wechat_plain(stack) -> WeChatCaller:
-    """WeChat's server in plaintext mode (same token)."""
+    """WeChat's server calling the account that runs in plaintext mode (same token)."""
+    return WeChatCaller(stack.plain_webhook_url, aes_key=None)
+
+
+@pytest.fixture
+def attacker_plain(stack) -> WeChatCaller:
+    """Someone who knows the token's signatures (or replays captured ones) posting plaintext
+    to the demo's safe-mode account."""
     return WeChatCaller(stack.webhook_url, aes_key=None)
 
 

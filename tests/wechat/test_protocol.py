@@ -38,13 +38,20 @@ def test_server_verification_echoes_echostr(stack, wechat):
     assert refused.status_code == 403 and "7458921605563041" not in refused.text
 
 
-def test_safe_and_plaintext_mode_both_answer(wechat, wechat_plain):
+def test_each_account_answers_in_its_own_mode(wechat, wechat_plain):
     openid = new_openid()
     encrypted = wechat.say(openid, "你好")
     assert encrypted.status == 200 and "<Encrypt>" in encrypted.body
     assert encrypted.reply_text  # decrypts with the account's key and its signature checks
     plain = wechat_plain.say(openid, "你好")
     assert plain.status == 200 and "<Encrypt>" not in plain.body and plain.reply_text
+
+
+def test_ciphertext_to_the_plaintext_account_is_refused(stack, wechat, wechat_plain):
+    openid, before = started_conversation(stack, wechat_plain)
+    to_plain_account = WeChatCaller(stack.plain_webhook_url)  # encrypts, like the safe caller
+    assert to_plain_account.say(openid, "我要退保").status == 403
+    assert_untouched(stack, openid, before)
 
 
 def test_previous_aes_key_still_opens_messages(stack):
