@@ -29,22 +29,27 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy import (Column, DateTime, MetaData, String, Table, Text, and_, create_engine, delete,
+                        select)
 from sqlalchemy.engine import Engine
 
 import redaction
 from insurers.base import HolderSession
 
 metadata = MetaData()
+HOLDER = "holder"
 
 holder_credentials = Table(
     "holder_credentials",
     metadata,
     Column("conversation_key", String(64), primary_key=True),  # HMAC of the conversation id
-    Column("sealed", Text, nullable=False),  # Fernet({"token", "policy_number", "expires_at"})
+    # "holder": the session the conversation acts with; "lookup:<insurer>": a holder lookup's
+    # session that opens every policy it listed at that insurer.
+    Column("purpose", String(64), primary_key=True, default=HOLDER),
+    Column("sealed", Text, nullable=False),  # Fernet({"token", "policy_number", "covers", "expires_at"})
     # Our clock: when the row goes. The insurer's own expiry (its clock) travels sealed.
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
     Column("stored_at", DateTime(timezone=True), nullable=False),
@@ -69,12 +74,13 @@ class StoredCredential:
     """What a conversation holds: the token, the one policy it opens, when it lapses."""
 
     token: str
-    policy_number: str
+    policy_number: Optional[str]
     expires_at: dt.datetime
+    covers: Tuple[str, ...] = ()
 
     def as_session(self) -> HolderSession:
         return HolderSession(token=self.token, policy_number=self.policy_number,
-                             expires_at=self.expires_at)
+                             expires_at=self.expires_at, covers=self.covers)
 
 
 class CredentialStore:
@@ -112,34 +118,36 @@ class CredentialStore:
         return hmac.new(self._name_key, conversation_id.encode(), hashlib.sha256).hexdigest()
 
     # ---------------------------------------------------------------- operations
-    def put(self, conversation_id: str, session: HolderSession) -> None:
-        """Keep ``session`` for this conversation (replacing any earlier one)."""
+    def _row(self, conversation_id: str, purpose: str):
+        return and_(holder_credentials.c.conversation_key == self.conversation_key(conversation_id),
+                    holder_credentials.c.purpose == purpose)
+
+    def put(self, conversation_id: str, session: HolderSession, purpose: str = HOLDER) -> None:
+        """Keep ``session`` for this conversation and purpose (replacing any earlier one)."""
         redaction.register_secret(session.token)
         sealed = self._fernet.encrypt(json.dumps(
             {"token": session.token, "policy_number": session.policy_number,
+             "covers": list(session.covers),
              "expires_at": _utc(session.expires_at).isoformat()}).encode()).decode()
-        name = self.conversation_key(conversation_id)
         now = dt.datetime.now(dt.timezone.utc)
         with self.engine.begin() as conn:
-            conn.execute(delete(holder_credentials).where(
-                holder_credentials.c.conversation_key == name))
+            conn.execute(delete(holder_credentials).where(self._row(conversation_id, purpose)))
             conn.execute(holder_credentials.insert().values(
-                conversation_key=name, sealed=sealed, expires_at=now + self.lifetime,
-                stored_at=now))
+                conversation_key=self.conversation_key(conversation_id), purpose=purpose,
+                sealed=sealed, expires_at=now + self.lifetime, stored_at=now))
 
-    def get(self, conversation_id: str, now: Optional[dt.datetime] = None) -> Optional[StoredCredential]:
-        """The conversation's token if it has one that has not expired (expired ones are
-        removed on the way); None if it cannot be decrypted (key rotated away)."""
+    def get(self, conversation_id: str, now: Optional[dt.datetime] = None,
+            purpose: str = HOLDER) -> Optional[StoredCredential]:
+        """The conversation's token for ``purpose`` if it has one that has not expired (expired
+        ones are removed on the way); None if it cannot be decrypted (key rotated away)."""
         now = now or dt.datetime.now(dt.timezone.utc)
-        name = self.conversation_key(conversation_id)
         with self.engine.begin() as conn:
             row = conn.execute(select(holder_credentials).where(
-                holder_credentials.c.conversation_key == name)).first()
+                self._row(conversation_id, purpose))).first()
             if row is None:
                 return None
             if _utc(row.expires_at) <= now:
-                conn.execute(delete(holder_credentials).where(
-                    holder_credentials.c.conversation_key == name))
+                conn.execute(delete(holder_credentials).where(self._row(conversation_id, purpose)))
                 return None
         try:
             opened = json.loads(self._fernet.decrypt(row.sealed.encode()))
@@ -147,10 +155,11 @@ class CredentialStore:
             return None
         redaction.register_secret(opened["token"])
         return StoredCredential(token=opened["token"], policy_number=opened["policy_number"],
-                                expires_at=dt.datetime.fromisoformat(opened["expires_at"]))
+                                expires_at=dt.datetime.fromisoformat(opened["expires_at"]),
+                                covers=tuple(opened.get("covers") or ()))
 
     def delete(self, conversation_id: str) -> int:
-        """Forget the conversation's token; how many rows went (0 or 1)."""
+        """Forget every token of the conversation (its own and its lookups'); how many went."""
         with self.engine.begin() as conn:
             return conn.execute(delete(holder_credentials).where(
                 holder_credentials.c.conversation_key == self.conversation_key(conversation_id))
@@ -170,11 +179,15 @@ class CredentialStore:
                 holder_credentials.c.expires_at <= now)).rowcount
 
     # ---------------------------------------------------------------- off the event loop
-    async def put_async(self, conversation_id: str, session: HolderSession) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.put, conversation_id, session)
+    async def put_async(self, conversation_id: str, session: HolderSession,
+                        purpose: str = HOLDER) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.put, conversation_id, session,
+                                                         purpose)
 
-    async def get_async(self, conversation_id: str) -> Optional[StoredCredential]:
-        return await asyncio.get_running_loop().run_in_executor(None, self.get, conversation_id)
+    async def get_async(self, conversation_id: str,
+                        purpose: str = HOLDER) -> Optional[StoredCredential]:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.get(conversation_id, purpose=purpose))
 
     async def delete_async(self, conversation_id: str) -> int:
         return await asyncio.get_running_loop().run_in_executor(None, self.delete, conversation_id)

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
+from actions.credentials import credential_store
 from actions.forms import MASKED, STOPPING_STAGES, locked_until_text
 from bot import identifiers
 from insurers.base import (
@@ -51,34 +52,39 @@ def _insurer_name(insurer_id: str) -> str:
 
 
 # ---------------------------------------------------------------- the lookup's sessions
-def lookup_session_for(tracker: Tracker, policy_number: str) -> Optional[HolderSession]:
+# The tokens live in the credentials store (purpose "lookup:<insurer>"); the tracker keeps only
+# which policies each insurer's session opens and until when (lookup_sessions), nothing secret.
+def _lookup_purpose(insurer_id: str) -> str:
+    return f"lookup:{insurer_id}"
+
+
+async def lookup_session_for(tracker: Tracker, policy_number: str) -> Optional[HolderSession]:
     """The lookup's holder-wide session of the insurer that listed ``policy_number``, pointed
-    at that policy; None if the lookup did not list it (or found nothing)."""
-    # TODO(lead): read these from actions/credentials.py once it is merged (not the tracker).
+    at that policy; None if the lookup did not list it (or found nothing, or it lapsed)."""
     sessions: Dict[str, Any] = tracker.get_slot("lookup_sessions") or {}
-    for kept in sessions.values():
-        if policy_number in kept.get("covers", ()):
-            try:
-                expires_at = dt.datetime.fromisoformat(kept["expires_at"])
-            except (KeyError, ValueError):
-                return None
-            session = HolderSession(token=kept["token"], policy_number=None, expires_at=expires_at,
-                                    covers=tuple(kept["covers"]))
-            return session.for_policy(policy_number)
+    for insurer_id, kept in sessions.items():
+        if policy_number not in kept.get("covers", ()):
+            continue
+        stored = await credential_store().get_async(tracker.sender_id,
+                                                    purpose=_lookup_purpose(insurer_id))
+        if stored is None or not stored.as_session().opens(policy_number):
+            return None
+        return stored.as_session().for_policy(policy_number)
     return None
 
 
-def verified_by_lookup(tracker: Tracker, policy_number: Optional[str]) -> Dict[str, Any]:
+async def verified_by_lookup(tracker: Tracker, policy_number: Optional[str]) -> Dict[str, Any]:
     """Slot values that make surrender_form take ``policy_number`` as already verified, when the
-    holder lookup of this conversation listed it; {} otherwise."""
+    holder lookup of this conversation listed it; {} otherwise. The session pointed at that
+    policy becomes the conversation's own (kept in the credentials store)."""
     if not policy_number:
         return {}
-    session = lookup_session_for(tracker, identifiers.normalise(policy_number))
+    session = await lookup_session_for(tracker, identifiers.normalise(policy_number))
     if session is None:
         return {}
     return {"id_suffix": MASKED, "sms_code": MASKED, "challenge_id": None,
             "identity_reference": f"policy:{session.policy_number}",
-            **insurer_calls.session_slots(session)}
+            **await insurer_calls.keep_session(tracker.sender_id, session)}
 
 
 # ---------------------------------------------------------------- actions
@@ -216,9 +222,9 @@ class ValidateLookupForm(FormValidationAction):
                        "status": p.status, "cover_start": p.cover_start.isoformat(),
                        "cover_end": p.cover_end.isoformat() if p.cover_end else None}
                       for p in outcome.policies]
-            # TODO(lead): keep this token in actions/credentials.py, not in a slot.
-            sessions[entry.id] = {"token": outcome.session.token,
-                                  "expires_at": outcome.session.expires_at.isoformat(),
+            await credential_store().put_async(tracker.sender_id, outcome.session,
+                                               purpose=_lookup_purpose(entry.id))
+            sessions[entry.id] = {"expires_at": outcome.session.expires_at.isoformat(),
                                   "covers": list(outcome.session.covers)}
         elif isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_lookup_insurer_locked", insurer_name=entry.display_name,

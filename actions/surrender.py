@@ -43,7 +43,7 @@ class ActionStartSurrender(Action):
             # The policy of a finished flow is not assumed to be the one meant now.
             events.append(SlotSet("policy_number", None))
         # A policy tapped in the holder lookup's list is already verified: no second code.
-        events += common.slot_events(verified_by_lookup(tracker, given))
+        events += common.slot_events(await verified_by_lookup(tracker, given))
         return events
 
 

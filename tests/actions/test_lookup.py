@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from actions.credentials import credential_store
 from actions.forms import MASKED
 from actions.lookup import ActionAskLookupSmsCode, ActionListHolderPolicies, ValidateLookupForm
 from actions.surrender import ActionStartSurrender
@@ -52,6 +53,10 @@ def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer,
     values = slot_values(events)
     assert values["lookup_sms_code"] == MASKED and values["stage"] == "policies_found"
     assert sorted(values["lookup_sessions"]) == ["hengxin", "sandbox"]
+    # The tracker learns which policies each session opens, never the token: that is sealed in
+    # the action server's credentials store.
+    assert "token" not in str(values["lookup_sessions"])
+    assert credential_store().get(conv.sender_id, purpose="lookup:hengxin").covers == ("HX202600000121",)
 
     conv.active_loop = None
     _, listed = asyncio.run(conv.run(ActionListHolderPolicies()))
@@ -72,12 +77,12 @@ def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer,
 
 def test_a_policy_the_lookup_did_not_list_is_not_verified(insurer, domain):
     conv = Conversation("wx-lookup-3", domain)
-    conv.slots["lookup_sessions"] = {"sandbox": {"token": "t", "expires_at": "2026-11-25T10:30:00+08:00",
+    conv.slots["lookup_sessions"] = {"sandbox": {"expires_at": "2026-11-25T10:30:00+08:00",
                                                  "covers": ["SBX1000000000012"]}}
     events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
                                      extracted={"policy_number": "SBX1000000000023"},
                                      entities=[{"entity": "policy_number", "value": "SBX1000000000023"}]))
-    assert "holder_token" not in slot_values(events) and "id_suffix" not in slot_values(events)
+    assert "holder_policy" not in slot_values(events) and "id_suffix" not in slot_values(events)
 
 
 def test_a_wrong_pair_everywhere_is_one_plain_answer(insurer, domain):

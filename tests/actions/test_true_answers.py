@@ -13,6 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wording
+from actions.credentials import credential_store
 from actions.cases import ActionCaseFollowup, ActionStartCaseRequest, ActionWithdrawCase
 from actions.forms import MASKED, ValidateCaseForm
 from actions.quote import ActionAnswerFee, ActionQuoteSurrender
@@ -122,7 +123,7 @@ def test_a_second_case_of_the_same_holder_in_the_same_chat_is_found_and_withdraw
     # Not "没有找到": the identity is checked again for the policy of the second case.
     assert named_messages == []
     assert SlotSet("requested_slot", "id_suffix") in named_events
-    assert slot_values(named_events)["holder_token"] is None
+    assert slot_values(named_events)["holder_policy"] is None
     assert slot_values(code_events)["stage"] == "verified"
     assert responses(asked) == ["utter_ask_confirm_withdraw"] and second in conv.render(asked[0])
     assert slot_values(asked_events)["policy_number"] == POLICY_3[0]
@@ -208,9 +209,10 @@ def test_why_the_deduction_against_the_sandbox_reads_back_what_the_insurer_gave(
         return await conv.run(ActionAnswerFee(), intent="ask_surrender_fee", text="为什么要扣钱")
 
     events, messages = asyncio.run(flow())
+    token = credential_store().get(conv.sender_id).token
     raw = requests.post(f"{insurer.url}/v1/policies/{POLICY_1[0]}/quotes", timeout=10,
                         headers={"X-Api-Key": insurer.api_key,
-                                 "Authorization": f"Bearer {conv.slots['holder_token']}"}).json()
+                                 "Authorization": f"Bearer {token}"}).json()
     [deduction] = [line for line in raw["lines"] if line["code"] == "deduction"]
     assert responses(messages) == ["utter_fee_quote", "utter_ask_confirm_surrender"]
     said = conv.render(messages[0])
