@@ -254,7 +254,9 @@ class ActionListHolderPolicies(Action):
         found: List[Dict[str, Any]] = tracker.get_slot("lookup_found") or []
         text = "\n".join(wording.listed_policy_text(i, p) for i, p in enumerate(found, start=1))
         buttons = [{"title": wording.listed_policy_button_title(p),
-                    "payload": "/request_surrender" + json.dumps({"policy_number": p["policy_number"]})}
+                    # compact JSON: the payload travels inside a WeChat menu link
+                    "payload": "/request_surrender" + json.dumps({"policy_number": p["policy_number"]},
+                                                                 separators=(",", ":"))}
                    for p in found if p["status"] == "in_force"]
         if buttons:
             dispatcher.utter_message(response="utter_lookup_policies", count=len(found), policy_list=text,

@@ -65,7 +65,7 @@ def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer,
     assert "在您名下找到4张保单" in text
     assert "1. 一年期意外险 SBX1000000000012，沙箱保险，有效，保障期2026年8月18日至2027年8月17日" in text
     assert "一年期意外险 HX202600000121，恒信人寿" in text
-    assert [b["payload"] for b in listed[0]["buttons"]][-1] == '/request_surrender{"policy_number": "HX202600000121"}'
+    assert [b["payload"] for b in listed[0]["buttons"]][-1] == '/request_surrender{"policy_number":"HX202600000121"}'
 
     events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
                                      extracted={"policy_number": "HX202600000121"},
