@@ -35,6 +35,9 @@ BASIS_REASON = {
 # Offered in the read-back when something is taken off, answered by action_answer_fee.
 FEE_OFFER = "想了解为什么扣这笔钱，可以直接问我。"
 NO_REFUND_OFFER = "想了解为什么不退钱，可以直接问我。"
+# "为什么扣钱" on a cash-value surrender: nothing is deducted line by line, the gap is the rule.
+CASH_VALUE_WHY = ("长期保险前几年的现金价值通常明显少于已交保费：已交的保费里，有一部分已经用于这几年的保障，"
+                  "还有一部分是销售和管理费用，这些都不退还。具体数额以合同里的现金价值表为准。")
 # When the insurer gives no reason for a line, the rule of the quote's basis stands in.
 NO_CLAUSE = "保险公司没有给出这笔扣费的条款依据，可以说“转人工”请人工客服核实。"
 
@@ -146,7 +149,9 @@ def fee_answer(kept: Dict[str, Any]) -> Tuple[str, Dict[str, str]]:
         # Nothing is taken off (cooling-off, cash value): the rule itself is the answer; a
         # clause the insurer attached to any line is read back too.
         clauses = [line.basis_text for line in lines if line.basis_text]
-        why = "\n".join([reason, *clauses]) if clauses else reason
+        if not clauses and kept.get("basis") == "cash_value":
+            clauses = [CASH_VALUE_WHY]
+        why = "\n".join([reason, *clauses])
     response = "utter_fee_quote" if explained else "utter_fee_quote_no_deduction"
     return response, {
         "quote_lines": quote_lines_text(lines),

@@ -325,7 +325,8 @@ async def sim_phone_sms(request: web.Request) -> web.Response:
     """The SMS inboxes of the demo phones (or of ``?phone=`` one of them), read from the sandbox
     insurer, newest first. Each message says how many seconds ago it arrived by the insurer's
     own clock (which a fixed SANDBOX_TODAY sets apart from the real one), so the page shows it at
-    the phone's time, the time of its status bar."""
+    the phone's time, the time of its status bar; ``insurer_now`` lets the page mark when a new
+    user appeared, on the clock the messages' ``sent_at`` are on."""
     settings = request.app[SETTINGS]
     asked = request.query.get("phone")
     if asked is not None and asked not in settings.demo_phones:
@@ -346,7 +347,8 @@ async def sim_phone_sms(request: web.Request) -> web.Response:
         ago = max(0.0, (now - sent).total_seconds()) if sent else 0.0
         return {**message, "received_seconds_ago": round(ago, 1)}
 
-    return web.json_response({"phones": [{"phone": phone, "messages": [with_age(m) for m in inbox]}
+    return web.json_response({"insurer_now": now.isoformat(),
+                              "phones": [{"phone": phone, "messages": [with_age(m) for m in inbox]}
                                          for phone, inbox in zip(phones, inboxes)]}, dumps=_dumps)
 
 

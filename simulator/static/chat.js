@@ -18,7 +18,8 @@ const state = {
   lastShownAt: 0,
   menuJson: "",
   smsJson: "",
-  smsSince: 0, // page-clock milliseconds
+  smsSince: 0, // milliseconds on the insurer's clock (the one its sent_at are on)
+  followedAt: null, // page-clock ms when a new user followed: the inbox starts there
   phoneChoice: "auto", // "auto": the phone that last received a code; or one demo phone
   inputMode: "keyboard",
 };
@@ -49,10 +50,7 @@ async function follow(openid) {
   const result = await api("/sim/follow", { method: "POST", body: openid ? { openid } : {} });
   state.openid = result.openid;
   localStorage.setItem(OPENID_KEY, result.openid);
-  if (!openid) { // a new user: an empty phone inbox
-    state.smsSince = Date.now();
-    localStorage.setItem(SMS_SINCE_KEY + result.openid, String(state.smsSince));
-  }
+  if (!openid) state.followedAt = Date.now(); // a new user: an empty phone inbox
   $("openid").textContent = result.openid;
   log("关注公众号（subscribe 事件已发出）");
 }
@@ -382,8 +380,8 @@ function pickInbox(phones) {
   const inboxes = phones.map(({ phone, messages }) => ({
     phone,
     messages: messages
-      .map((m) => ({ ...m, receivedAt: now - 1000 * Number(m.received_seconds_ago || 0) }))
-      .filter((m) => m.receivedAt >= state.smsSince - 1000),
+      .filter((m) => Date.parse(m.sent_at) >= state.smsSince)
+      .map((m) => ({ ...m, receivedAt: now - 1000 * Number(m.received_seconds_ago || 0) })),
   }));
   if (state.phoneChoice !== "auto") return inboxes.find((i) => i.phone === state.phoneChoice) || inboxes[0];
   const newest = (i) => (i.messages.length ? i.messages[0].receivedAt : -Infinity);
@@ -396,7 +394,15 @@ async function pollSmsOnce() {
   if (!state.openid) return;
   try {
     const query = state.phoneChoice === "auto" ? "" : `?phone=${encodeURIComponent(state.phoneChoice)}`;
-    const inbox = pickInbox((await api(`/sim/phone/sms${query}`)).phones);
+    const asked = Date.now();
+    const answer = await api(`/sim/phone/sms${query}`);
+    if (state.followedAt !== null) {
+      // The follow moment on the insurer's clock: its "now" less the time since the follow.
+      state.smsSince = Date.parse(answer.insurer_now) - (asked - state.followedAt);
+      state.followedAt = null;
+      localStorage.setItem(SMS_SINCE_KEY + state.openid, String(state.smsSince));
+    }
+    const inbox = pickInbox(answer.phones);
     $("demo-phone").textContent = inbox.phone || "—";
     // Re-rendered when the list changes or a minute passes (labels say the phone's time).
     const json = JSON.stringify([inbox.phone, inbox.messages.map((m) => [m.code, m.text, smsLabel(new Date(m.receivedAt))])]);

@@ -152,3 +152,17 @@ def test_the_rendered_check_would_catch_a_product_name_put_in_brackets():
     old_template = "案件 {case_number}（{product_name}）：{case_state}。"
     rendered = old_template.format_map(defaultdict(str, {**values, "product_name": "终身重疾险（20年交）"}))
     assert "a full-width bracket inside another" in style_faults(rendered)
+
+
+# The form asks its question again right after a validation note, so a note that asks too
+# makes the user read the same request twice.
+VALIDATION_NOTES = ["utter_policy_number_typo", "utter_id_suffix_need_six", "utter_identity_mismatch",
+                    "utter_sms_code_format", "utter_sms_code_wrong", "utter_sms_code_wrong_attempts",
+                    "utter_case_number_invalid"]
+ASKS = ("再发", "重新发", "发给我", "再输入", "请回复", "请发", "？")
+
+
+@pytest.mark.parametrize("note", VALIDATION_NOTES)
+def test_a_validation_note_does_not_ask_again_before_the_forms_question(domain, note):
+    text = domain["responses"][note][0]["text"]
+    assert not [word for word in ASKS if word in text], text

@@ -248,3 +248,17 @@ def test_a_cooling_off_refund_carries_no_loss_sentence(insurer, domain):
     _, messages = asyncio.run(flow())
     assert responses(messages) == ["utter_quote_readback", "utter_ask_confirm_surrender"]
     assert conv.render(messages[0]).startswith("保单：终身重疾险（20年交），保单号 SBX2********0035\n")
+
+
+def test_why_so_little_back_on_policy_4_is_answered_not_just_repeated(insurer, domain):
+    conv = Conversation("wx-user-policy-4-why", domain)
+
+    async def flow():
+        await verified(conv, insurer, POLICY_4)
+        await conv.run(ActionQuoteSurrender())
+        return await conv.run(ActionAnswerFee(), intent="ask_surrender_fee", text="为什么要扣钱")
+
+    _, messages = asyncio.run(flow())
+    assert responses(messages) == ["utter_fee_quote_no_deduction", "utter_ask_confirm_surrender"]
+    said = conv.render(messages[0])
+    assert "现金价值" in said and "销售和管理费用" in said and "现金价值表" in said

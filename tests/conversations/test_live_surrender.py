@@ -68,3 +68,37 @@ def test_request_human_in_the_middle_of_the_form_is_answered_with_a_way_to_a_per
     assert "人工" in answer and re.search(r"RG\d{6}", answer)
     # The form is left: the next message is not taken as a policy-number answer.
     assert "您好" in say(stack, user, "你好")
+
+
+def _surrender(stack: Stack, user: str, policy: str) -> str:
+    say(stack, user, f"我要退保，保单号{policy}，身份证后六位{SUFFIX_1}")
+    say(stack, user, stack.sms_code(PHONE_1))
+    [case] = case_numbers(say(stack, user, "确认"))
+    return case
+
+
+def test_two_cases_withdrawn_in_one_chat_and_the_withdrawn_one_promises_nothing(stack):
+    """Issue 11: after withdrawing one case, another case of the same holder is found (her
+    identity is checked again for its policy), and a withdrawn case's status promises no money."""
+    first = _surrender(stack, "live-two-cases-a", POLICY_1)
+    second = _surrender(stack, "live-two-cases-b", "SBX2000000000035")
+    user = "live-two-cases"
+    assert "案件号" in say(stack, user, "撤销退保申请")
+    assert "身份证" in say(stack, user, first)
+    assert "验证码" in say(stack, user, SUFFIX_1)
+    asked = say(stack, user, stack.sms_code(PHONE_1))
+    assert first in asked and "确认撤销" in asked and "正在审核" not in asked  # no status re-printed
+    assert first in say(stack, user, "确认")
+
+    again = say(stack, user, f"撤销退保申请{second}")
+    assert "没有找到" not in again and "身份证" in again, again
+    assert "验证码" in say(stack, user, SUFFIX_1)
+    asked = say(stack, user, stack.sms_code(PHONE_1))
+    assert second in asked and "确认撤销" in asked
+    withdrawn = say(stack, user, "确认")
+    assert second in withdrawn and "不会退款" in withdrawn
+
+    status = say(stack, user, "查询退保进度")
+    assert second in status and "已经撤销" in status, status
+    for promise in ("到账", "¥2,972.20", "预计"):
+        assert promise not in status, status

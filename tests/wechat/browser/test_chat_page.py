@@ -104,6 +104,7 @@ def test_custom_menu_sends_click_events(setup, chat):
 
 
 def test_phone_panel_shows_the_code_the_insurer_sent(setup, chat):
+    chat.page.locator("#sms-status", has_text="已连接").wait_for(timeout=10_000)  # the page is up
     verify = requests.post(f"{setup['sandbox_url']}/v1/identity/verify",
                            json={"policy_number": "SBX1000000000012", "id_suffix": "31002X"},
                            headers={"X-Api-Key": "sandbox-demo-key"}, timeout=10)
