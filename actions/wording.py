@@ -149,8 +149,8 @@ def fee_answer(kept: Dict[str, Any]) -> Tuple[str, Dict[str, str]]:
         # Nothing is taken off (cooling-off, cash value): the rule itself is the answer; a
         # clause the insurer attached to any line is read back too.
         clauses = [line.basis_text for line in lines if line.basis_text]
-        if not clauses and kept.get("basis") == "cash_value":
-            clauses = [CASH_VALUE_WHY]
+        if kept.get("basis") == "cash_value":
+            clauses.append(CASH_VALUE_WHY)  # the clause, then why it leaves so little, plainly
         why = "\n".join([reason, *clauses])
     response = "utter_fee_quote" if explained else "utter_fee_quote_no_deduction"
     return response, {

@@ -262,3 +262,5 @@ def test_why_so_little_back_on_policy_4_is_answered_not_just_repeated(insurer, d
     assert responses(messages) == ["utter_fee_quote_no_deduction", "utter_ask_confirm_surrender"]
     said = conv.render(messages[0])
     assert "现金价值" in said and "销售和管理费用" in said and "现金价值表" in said
+    # The insurer's own clause comes first, when it gives one (the sandbox does).
+    assert "《终身重疾险条款》" in said
