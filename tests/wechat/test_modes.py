@@ -95,3 +95,29 @@ def test_one_timestamp_and_nonce_carry_one_message():
 def _parsed(signed):
     query, body = signed
     return CallbackQuery.from_args(query), body
+
+
+def test_a_nonce_taken_on_one_replica_is_taken_on_every_replica(redis_prefix):
+    """Two Rasa replicas share the nonces through Redis: the second message under one
+    timestamp+nonce is refused by the other replica too (real Redis)."""
+    from connectors.wechat.dedupe import RedisDedupeStore
+    from tests.support.stack import REDIS_URL
+
+    safe, caller, openid = protocol("safe"), WeChatCaller(""), new_openid()
+    first = safe.open(*_parsed(caller.signed_request(text_xml(openid, "谢谢", msg_id=1),
+                                                     timestamp=5, nonce="88")))
+    other = safe.open(*_parsed(caller.signed_request(text_xml(openid, "确认", msg_id=2),
+                                                     timestamp=5, nonce="88")))
+
+    async def scenario():
+        one, two = (RedisDedupeStore(REDIS_URL, prefix=redis_prefix) for _ in range(2))
+        try:
+            await safe.check_replay(one, first)
+            await safe.check_replay(two, first)  # the same message: WeChat resending it
+            with pytest.raises(ReplayedRequest):
+                await safe.check_replay(two, other)
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(scenario())
