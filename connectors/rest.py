@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 CONVERSATION_PREFIX = "rest:"
 # The part after "rest:": printable, no whitespace, bounded (it is a key in every store).
-SENDER = re.compile(r"^[^\s\x00-\x1f]{1,128}$")
+SENDER = re.compile(r"[^\s\x00-\x1f]{1,128}")  # whole sender: fullmatch
 
 
 def conversation_id(sender: str) -> str:
@@ -69,7 +69,7 @@ class RestInput(RasaRestInput):
                 return response.json({"error": "body must be a JSON object with sender and "
                                                "message"}, status=400)
             sender, text = payload.get("sender"), payload.get("message")
-            if not isinstance(sender, str) or not SENDER.match(sender):
+            if not isinstance(sender, str) or not SENDER.fullmatch(sender):
                 return response.json({"error": "sender must be 1-128 visible characters"},
                                      status=400)
             if not isinstance(text, str) or not text.strip():

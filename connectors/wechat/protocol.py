@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 # WeChat's openids are 28 url-safe characters; anything else is not from WeChat, and the id
 # must never look like another channel's conversation ("rest:…", "telegram:…").
-OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # whole id: fullmatch
 
 
 class ProtocolError(Exception):
@@ -283,7 +283,7 @@ class WeChatProtocol:
         msg_type = text_of("MsgType").lower()
         if not openid or not msg_type:
             raise MalformedMessage("missing_fields")
-        if not OPENID.match(openid):
+        if not OPENID.fullmatch(openid):
             raise MalformedMessage("bad_openid")
         try:
             create_time = int(text_of("CreateTime") or 0)

@@ -69,3 +69,16 @@ def test_bad_rest_requests_get_a_clear_answer(stack):
         assert answer.json()["error"]
     not_json = requests.post(stack.rest_url, data="sender=me", timeout=10)
     assert not_json.status_code == 400
+
+
+def test_production_mounts_wechat_only_and_the_demo_never_rasas_stock_rest_channel():
+    import yaml
+
+    from tests.support.services import ROOT
+
+    production = yaml.safe_load((ROOT / "deploy" / "credentials.prod.yml").read_text("utf-8"))
+    assert list(production) == ["connectors.wechat.WeChatInput"]
+    assert production["connectors.wechat.WeChatInput"]["encrypt_mode"] == "safe"
+    demo = yaml.safe_load((ROOT / "credentials.yml").read_text("utf-8"))
+    assert "rest" not in demo and "connectors.rest.RestInput" in demo
+    assert demo["connectors.wechat.WeChatInput"]["encrypt_mode"] == "safe"

@@ -17,6 +17,7 @@ from tests.wechat.wechat_caller import Delivery, WeChatCaller, new_openid, text_
 PROBE_CHARS = 13_800
 IN_FLIGHT = 6
 SHORT_REPLY_WITHIN_S = 1.0
+ROUNDS = 3
 FILLER = "我想咨询一下退保的事情，保单号SBX1000000000012，请问能退多少钱，多久到账？"
 
 
@@ -70,5 +71,9 @@ def test_a_text_over_the_limit_is_answered_without_reaching_nlu(stack, wechat):
 def test_a_short_message_answers_within_1s_while_six_maximal_messages_are_in_flight(
         stack, wechat, chars):
     warm_up(wechat)
-    elapsed = short_reply_time_with_long_messages_in_flight(wechat, chars)
-    assert elapsed < SHORT_REPLY_WITHIN_S, f"你好 took {elapsed:.2f} s"
+    # The median of three bursts: the test machine is shared, and one scheduling hiccup of
+    # another process must not decide it. Before the fix every burst took 5 s or more.
+    elapsed = sorted(short_reply_time_with_long_messages_in_flight(wechat, chars)
+                     for _ in range(ROUNDS))
+    assert elapsed[ROUNDS // 2] < SHORT_REPLY_WITHIN_S, \
+        "你好 took " + ", ".join(f"{e:.2f}" for e in elapsed) + " s"

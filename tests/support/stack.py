@@ -250,7 +250,7 @@ def tuibao_stack(
              "-p", str(ports["rasa"]), "--model", str(MODEL),
              "--endpoints", str(work_dir / "endpoints.yml"),
              "--credentials", str(work_dir / "credentials.yml")] + debug,
-            f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=240,
+            f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=480,
             log_name=f"{log_prefix}-rasa"))
         yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],
                     sandbox_url=urls["sandbox"], simulator_url=urls["simulator"],
