@@ -128,14 +128,6 @@ def new_openid() -> str:
     return "o" + "".join(secrets.choice(alphabet) for _ in range(27))
 
 
-def mask_openid(openid: object) -> str:
-    """An openid for the log: enough to tell followers apart, not enough to message one (the
-    WeChat channel masks the same way)."""
-    if not isinstance(openid, str) or not openid:
-        return "-"
-    return f"{openid[:4]}…{openid[-3:]}" if len(openid) > 8 else "***"
-
-
 class OfficialAccount:
     """State of one official account on the simulated WeChat servers."""
 

@@ -20,7 +20,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from simulator.account import mask_openid
+from redaction import mask_openid
 from simulator.settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 import aiohttp
 from aiohttp import web
 
-from simulator.account import OfficialAccount, WeChatApiError, mask_openid
+from redaction import mask_openid
+from simulator.account import OfficialAccount, WeChatApiError
 from simulator.delivery import (SERVICE_UNAVAILABLE, DeliveryOutcome, InboundMessage,
                                     WebhookDelivery)
 from simulator.settings import SimulatorSettings
