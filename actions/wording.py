@@ -126,3 +126,9 @@ def refund_time_from_slot(kept: Optional[Dict[str, Any]]) -> Optional[Dict[str, 
                                       kept.get("expected_refund_date_basis", "official_calendar")),
         "latest_date": day(dt.date.fromisoformat(kept["legal_latest_date"])),
     }
+
+
+def moment(at: dt.datetime) -> str:
+    """A moment in Beijing time, ``12月2日 09:00``."""
+    local = at.astimezone(dt.timezone(dt.timedelta(hours=8))) if at.tzinfo else at
+    return f"{local.month}月{local.day}日 {local:%H:%M}"

@@ -55,6 +55,10 @@ class Stack:
     api_token: str = API_TOKEN
     work_dir: Optional[Path] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+    # The agent console (``with_console=True``) and the handoff database it shares with the
+    # action server.
+    console_url: Optional[str] = None
+    handoff_db_url: Optional[str] = None
 
     @property
     def webhook_url(self) -> str:
@@ -146,11 +150,18 @@ def tuibao_stack(
     with_simulator: bool = True,
     previous_aes_key: str = "",
     log_prefix: str = "stack",
+    with_console: bool = False,
+    handoff_db_url: Optional[str] = None,
+    handoff_env: Optional[Dict[str, str]] = None,
 ) -> Iterator[Stack]:
-    """Start every service on free ports; yield a ``Stack``; stop them all."""
+    """Start every service on free ports; yield a ``Stack``; stop them all.
+
+    ``with_console`` adds the agent console; ``handoff_db_url`` (SQLite in ``work_dir`` when
+    omitted) is the handoff database of the action server and the console; ``handoff_env``
+    (desk hours, …) goes to both. The desk is open around the clock unless told otherwise."""
     require_model()
     work_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator")}
+    ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator", "console")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     wechat_env = {
         "WECHAT_TOKEN": "tuibao-demo-token",
@@ -176,6 +187,9 @@ def tuibao_stack(
         f"  api_base_url: {urls['simulator']}\n", encoding="utf-8")
     common = {"RASA_TELEMETRY_ENABLED": "false", "TUIBAO_SANDBOX_URL": urls["sandbox"],
               "TUIBAO_INSURERS_FILE": str(insurers_file)}
+    handoff_db_url = handoff_db_url or f"sqlite:///{work_dir / 'handoff.db'}"
+    handoff = {"TUIBAO_HANDOFF_DB_URL": handoff_db_url, "TUIBAO_DESK_HOURS": "00:00-24:00",
+               **(handoff_env or {})}
 
     with contextlib.ExitStack() as running:
         if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error
@@ -189,7 +203,7 @@ def tuibao_stack(
         running.enter_context(service(
             [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "-p", str(ports["action"])],
             f"{urls['action']}/health",
-            env={**common, "TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}"},
+            env={**common, **handoff},
             timeout=90, log_name=f"{log_prefix}-actions"))
         if with_simulator:
             running.enter_context(service(
@@ -205,6 +219,14 @@ def tuibao_stack(
              "--credentials", str(work_dir / "credentials.yml")],
             f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=240,
             log_name=f"{log_prefix}-rasa"))
+        if with_console:
+            running.enter_context(service(
+                [PYTHON, "-m", "console"], f"{urls['console']}/health",
+                env={**common, **wechat_env, **handoff, "CONSOLE_PORT": str(ports["console"]),
+                     "TUIBAO_RASA_URL": urls["rasa"], "TUIBAO_API_TOKEN": API_TOKEN},
+                log_name=f"{log_prefix}-console"))
         yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],
                     sandbox_url=urls["sandbox"], simulator_url=urls["simulator"],
-                    wechat_env=wechat_env, work_dir=work_dir)
+                    wechat_env=wechat_env, work_dir=work_dir,
+                    console_url=urls["console"] if with_console else None,
+                    handoff_db_url=handoff_db_url)
