@@ -43,7 +43,7 @@ class SimUser:
     def say(self, text: str, expect: str = "", timeout: float = 30) -> str:
         """Send ``text``; wait until the account says something containing ``expect``."""
         before = self._last_seq()
-        requests.post(f"{self.url}/sim/message", json={"openid": self.openid, "text": text},
+        requests.post(f"{self.url}/sim/messages", json={"openid": self.openid, "text": text},
                       timeout=10).raise_for_status()
         deadline = time.monotonic() + timeout
         said: List[str] = []
@@ -114,7 +114,7 @@ def test_a_surrender_handed_to_a_person_and_back(desk):
 
     # The user's next message reaches the agent; the bot says nothing.
     before = user._last_seq()
-    requests.post(f"{desk.simulator_url}/sim/message",
+    requests.post(f"{desk.simulator_url}/sim/messages",
                   json={"openid": user.openid, "text": "扣的25.41是什么钱"}, timeout=10)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -153,8 +153,14 @@ def test_wechat_quota_and_window_refusals_are_shown_to_the_agent(desk):
     agent = signed_in(desk.console_url, "agent1")
     chat = f"/api/v1/chats/{user.openid}"
     assert agent.post(f"{chat}/take").status_code == 200
-    answers = [agent.post(f"{chat}/messages", {"text": f"第{n}条回复"}) for n in range(1, 7)]
-    assert [a.status_code for a in answers] == [200] * 5 + [502]
+    # WeChat allows 5 pushes after a message (and 3 more within a minute of following).
+    answers = []
+    for n in range(1, 12):
+        answers.append(agent.post(f"{chat}/messages", {"text": f"第{n}条回复"}))
+        if answers[-1].status_code != 200:
+            break
+    assert 5 <= len(answers) - 1 <= 8, [a.status_code for a in answers]
+    assert answers[-1].status_code == 502
     assert answers[-1].json()["code"] == "45047" and "45047" in answers[-1].json()["detail"]
     undelivered = [t for t in agent.get(chat).json()["turns"] if t["who"] == "agent"
                    and not t["delivered"]]

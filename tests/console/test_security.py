@@ -137,11 +137,12 @@ def _everything_an_agent_can_read(client: ConsoleClient, chat_id: str) -> str:
 
 def test_no_call_gives_an_agent_an_unmasked_id_number_phone_or_bank_card(desk):
     user = SimUser(desk)
-    user.say(f"我身份证{ID_NUMBER}，手机{PHONE}，退款打到卡{BANK_CARD}，转人工", "排在第")
+    user.say(f"我身份证{ID_NUMBER}，手机{PHONE}，退款打到卡{BANK_CARD}", "")
+    user.say("转人工", "排在第")
     agent, lead = signed_in(desk.console_url, "agent1"), signed_in(desk.console_url, "lead1")
     chat = f"/api/v1/chats/{user.openid}"
     assert agent.post(f"{chat}/take").status_code == 200
-    requests.post(f"{desk.simulator_url}/sim/message", timeout=10, json={
+    requests.post(f"{desk.simulator_url}/sim/messages", timeout=10, json={
         "openid": user.openid, "text": f"再说一遍 {ID_NUMBER} {PHONE} {BANK_CARD}"})
     agent.post(f"{chat}/notes", {"text": f"用户卡号 {BANK_CARD}，手机 {PHONE}"})
     time.sleep(1.5)
