@@ -102,7 +102,8 @@ def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
             "lines": [{"label": line.get("label"), "amount": line.get("amount")}
                       for line in quote.get("lines") or []],
             "refund": quote.get("refund"),
-            "route": redact(quote.get("route")),
+            # The insurer sends the account already masked (招商银行 尾号6789).
+            "route": quote.get("route"),
             "expected_refund_date": quote.get("expected_refund_date"),
             "legal_latest_date": quote.get("legal_latest_date"),
         }

@@ -99,6 +99,8 @@ def test_an_agent_takes_over_mid_surrender_and_hands_back(desk, browser):
     console.locator("#transcript .turn.user", has_text="那我继续退保").wait_for(timeout=10000)
     time.sleep(2)
     assert chat.account_bubbles()[seen:] == []
+    console.click(".tabs button[data-state=mine]")
+    console.locator(f'.chat-item[data-chat-id="{openid}"]').wait_for(timeout=5000)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     console.screenshot(path=str(SCREENSHOT))
 
