@@ -16,7 +16,9 @@ import statistics
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted, ActiveLoop, ConversationPaused, EventType, SessionStarted, SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -187,3 +189,26 @@ class ActionHandoffUnattended(Action):
         dispatcher.utter_message(response="utter_handoff_unattended", service_name=contact.name,
                                  hotline=contact.hotline)
         return []
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start (nothing carried over, see domain.yml), except that a chat a person
+    has stays paused: a new session after 30 minutes of silence must not wake the bot up in the
+    middle of an agent's conversation (a session start resets Rasa's pause)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        store = HandoffStore(HandoffSettings.from_env().db_url)
+        try:
+            chat = await run_sync(lambda: store.open_chat(tracker.sender_id))
+        except Exception:  # no handoff database: an ordinary session start
+            log.exception("could not read the handoff state at a session start")
+            chat = None
+        if chat is not None and chat.state == ChatState.TAKEN.value:
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events

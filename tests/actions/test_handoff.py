@@ -137,3 +137,18 @@ def test_every_escalation_is_queued_with_its_reason(insurer, domain, intent, sta
     _, said = asyncio.run(conv.run(ActionHandoff(), intent=intent, text="..."))
     assert responses(said)[0] == f"utter_handoff_{reason}"
     assert store().latest_chat(f"wx-{reason}").reason == reason
+
+
+def test_a_new_session_keeps_a_chat_a_person_has_paused(insurer, domain):
+    from actions.handoff import ActionSessionStart
+
+    taken, other = Conversation("wx-taken", domain), Conversation("wx-other", domain)
+
+    async def flow():
+        await taken.run(ActionHandoff(), intent="request_human", text="转人工")
+        store().take("wx-taken", "agent1")
+        return await taken.run(ActionSessionStart()), await other.run(ActionSessionStart())
+
+    (events, _), (plain, _) = asyncio.run(flow())
+    assert [e["event"] for e in events] == ["session_started", "pause", "action"]
+    assert [e["event"] for e in plain] == ["session_started", "action"]

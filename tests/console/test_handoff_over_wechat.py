@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 import requests
 
-from tests.console.support import ConsoleClient, signed_in
+from tests.console.support import signed_in
 
 POLICY_1 = ("SBX1000000000012", "31002X")
 KF_ACCOUNT = "kf2001@gh_tuibao0demo01"

@@ -4,7 +4,6 @@ brute force, the same answer for unknown users, roles, and no unmasked ID number
 bank card through any call."""
 from __future__ import annotations
 
-import json
 import re
 import time
 
