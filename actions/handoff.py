@@ -1,22 +1,31 @@
-"""Handing the conversation to a person.
+"""Handing the conversation to a person, and taking it back.
 
-Until the agent console exists, the user is told how to reach a person (the insurer's hotline
-from the registry, or the configured fallback) and the request is queued in the handoff store
-(``actions.handoff_store``) for the console to pick up. Only masked data is stored.
+``action_handoff`` queues the chat once (``handoff`` package) with its reason and tells the user
+their place, an honest wait figure and the desk's hours (outside them: when it opens, and that
+they may leave a message); asking again tells them where they stand, never files a second.
+The agent console then pauses the bot (Rasa's own pause) while a person has the chat, and on
+hand-back runs ``action_handback``: the bot says it is back, asks the next question of what was
+unfinished, then a one-tap satisfaction question (``action_rate_agent`` records the answer).
+``action_handoff_unattended`` is what the console has the bot say when nobody took the chat in
+time. Only masked data is stored.
 """
 from __future__ import annotations
 
 import logging
-from typing import List, Optional, Text
+import statistics
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted, ActiveLoop, ConversationPaused, EventType, SessionStarted, SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import insurer_calls
-from actions.config import load_settings
-from actions.handoff_store import record_handoff_async
+from actions import insurer_calls, wording
+from handoff.desk import Desk
+from handoff.settings import HandoffSettings
+from handoff.store import ChatState, HandoffStore, QueuePosition, run_sync
 from redaction import mask_policy_number
 
 log = logging.getLogger(__name__)
@@ -24,6 +33,13 @@ log = logging.getLogger(__name__)
 INTENT_REASONS = {"request_human": "user_request", "complain": "complaint",
                   "nlu_fallback": "misunderstood"}
 STAGE_REASONS = {"locked": "identity_locked", "insurer_down": "insurer_unavailable"}
+# The surrender form's questions, in the order the form asks them.
+SURRENDER_QUESTIONS = (
+    ("policy_number", "utter_ask_surrender_form_policy_number"),
+    ("id_suffix", "utter_ask_id_suffix"),
+    ("sms_code", "utter_ask_sms_code"),
+)
+RATINGS = {"good": "满意", "ok": "一般", "bad": "不满意"}
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -34,36 +50,165 @@ def handoff_reason(tracker: Tracker) -> str:
     return STAGE_REASONS.get(tracker.get_slot("stage"), "user_request")
 
 
+def reference_of(position: QueuePosition) -> str:
+    return f"RG{position.chat.id:06d}"
+
+
 class ActionHandoff(Action):
-    """Queue a request for a person and tell the user how to reach one right now."""
+    """Queue the chat for a person (once) and tell the user where they stand."""
 
     def name(self) -> Text:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        settings = HandoffSettings.from_env()
         reason = handoff_reason(tracker)
         policy: Optional[str] = tracker.get_slot("policy_number")
         case_number: Optional[str] = tracker.get_slot("case_number")
         contact = insurer_calls.contact_for(policy, case_number)
-        reference = ""
+        store = HandoffStore(settings.db_url)
         try:
-            request_id = await record_handoff_async(
-                load_settings().handoff_db_url,
-                conversation_id=tracker.sender_id,
-                reason=reason,
+            position = await run_sync(lambda: store.enqueue(
+                tracker.sender_id, reason=reason,
                 policy_number_masked=mask_policy_number(policy) if policy else None,
-                case_number=case_number,
-                last_message=tracker.latest_message.get("text"),
-            )
-            reference = f"RG{request_id:06d}"
+                case_number=case_number, last_message=tracker.latest_message.get("text")))
+            waits = await run_sync(store.recent_wait_seconds)
         except Exception:  # the user must still learn how to reach a person
             log.exception("could not queue the handoff of a conversation")
-        response = f"utter_handoff_{reason}"
-        if reference:
-            dispatcher.utter_message(response=response, service_name=contact.name,
-                                     hotline=contact.hotline, handoff_reference=reference)
-        else:
             dispatcher.utter_message(response="utter_handoff_unrecorded",
                                      service_name=contact.name, hotline=contact.hotline)
-        return [SlotSet("handoff_reference", reference or None)]
+            return [SlotSet("handoff_reference", None)]
+        reference = reference_of(position)
+        if position.created:
+            dispatcher.utter_message(response=f"utter_handoff_{reason}",
+                                     service_name=contact.name, hotline=contact.hotline,
+                                     handoff_reference=reference)
+        elif position.chat.state == ChatState.TAKEN.value:
+            dispatcher.utter_message(response="utter_handoff_agent_has_it")
+            return [SlotSet("handoff_reference", reference)]
+        else:
+            dispatcher.utter_message(response="utter_handoff_already_queued",
+                                     handoff_reference=reference)
+        desk = Desk.from_settings(settings)
+        if desk.is_open():
+            dispatcher.utter_message(response="utter_handoff_queue_place", place=position.place,
+                                     wait_estimate=wait_estimate_text(waits),
+                                     desk_hours=desk.hours_text())
+        else:
+            dispatcher.utter_message(response="utter_handoff_desk_closed",
+                                     desk_hours=desk.hours_text(),
+                                     next_opening=wording.moment(desk.next_opening()))
+        return [SlotSet("handoff_reference", reference)]
+
+
+def wait_estimate_text(waits: List[float]) -> str:
+    """What we honestly know about the wait: the median of the last chats' waits, or that
+    there is nothing to go by yet."""
+    if not waits:
+        return "最近还没有接入记录，暂时估计不出要等多久"
+    minutes = max(1, round(statistics.median(waits) / 60))
+    return f"最近接入的用户一般等了约{minutes}分钟"
+
+
+def next_surrender_question(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The question an unfinished surrender asks next, and its values; None when no surrender
+    was under way."""
+    if tracker.get_slot("stage") is not None or not tracker.get_slot("policy_number"):
+        return None
+    for slot, response in SURRENDER_QUESTIONS:
+        if tracker.get_slot(slot) is None:
+            if slot == "sms_code" and not tracker.get_slot("phone_masked"):
+                return None
+            return {"slot": slot, "response": response,
+                    "values": {"phone_masked": tracker.get_slot("phone_masked")}}
+    return None
+
+
+class ActionHandback(Action):
+    """The agent handed the chat back: say so, pick up what was unfinished, ask for a rating."""
+
+    def name(self) -> Text:
+        return "action_handback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_handback_bot_back")
+        events: List[EventType] = []
+        stage = tracker.get_slot("stage")
+        if stage in ("quote_ready", "withdraw_ready"):
+            dispatcher.utter_message(response="utter_ask_confirm_surrender" if stage == "quote_ready"
+                                     else "utter_ask_confirm_withdraw")
+        elif stage in ("submitted", "case_shown", "withdrawn"):
+            dispatcher.utter_message(response="utter_handback_offer_status",
+                                     case_number=tracker.get_slot("case_number") or "")
+        else:
+            question = next_surrender_question(tracker)
+            if question:
+                dispatcher.utter_message(response=question["response"], **question["values"])
+                events += [ActiveLoop("surrender_form"),
+                           SlotSet("requested_slot", question["slot"])]
+            else:
+                dispatcher.utter_message(response="utter_how_can_i_help")
+        dispatcher.utter_message(response="utter_ask_agent_rating")
+        return events
+
+
+class ActionRateAgent(Action):
+    """The one-tap satisfaction answer after a person helped."""
+
+    def name(self) -> Text:
+        return "action_rate_agent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        rating = next(tracker.get_latest_entity_values("agent_rating"), None)
+        if rating not in RATINGS:
+            text = tracker.latest_message.get("text") or ""
+            rating = "bad" if "不满意" in text else "ok" if "一般" in text else "good"
+        store = HandoffStore(HandoffSettings.from_env().db_url)
+        try:
+            await run_sync(lambda: store.rate(tracker.sender_id, rating))
+        except Exception:
+            log.exception("could not record a rating")
+        dispatcher.utter_message(response="utter_thanks_for_rating")
+        return []
+
+
+class ActionHandoffUnattended(Action):
+    """Nobody took the chat in time (the console runs this): say so, offer a call-back or a
+    message."""
+
+    def name(self) -> Text:
+        return "action_handoff_unattended"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        contact = insurer_calls.contact_for(tracker.get_slot("policy_number"),
+                                            tracker.get_slot("case_number"))
+        dispatcher.utter_message(response="utter_handoff_unattended", service_name=contact.name,
+                                 hotline=contact.hotline)
+        return []
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start (nothing carried over, see domain.yml), except that a chat a person
+    has stays paused: a new session after 30 minutes of silence must not wake the bot up in the
+    middle of an agent's conversation (a session start resets Rasa's pause)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        store = HandoffStore(HandoffSettings.from_env().db_url)
+        try:
+            chat = await run_sync(lambda: store.open_chat(tracker.sender_id))
+        except Exception:  # no handoff database: an ordinary session start
+            log.exception("could not read the handoff state at a session start")
+            chat = None
+        if chat is not None and chat.state == ChatState.TAKEN.value:
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events

@@ -245,6 +245,8 @@ def listed_policy_text(index: int, policy: Dict[str, Any]) -> str:
 
 def listed_policy_button_title(policy: Dict[str, Any]) -> str:
     return f"退保：{policy['product_name']} {policy['policy_number']}"
+
+
 def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number: Optional[str],
                verified_until: Optional[str], handoff_count: int, connector_count: int) -> str:
     """What the project keeps for one conversation, one category a line (masked values only)."""
@@ -260,3 +262,9 @@ def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number:
     if connector_count:
         lines.append(f"· 消息投递记录：{connector_count} 条（防止重复处理，最长保存48小时）")
     return "\n".join(lines)
+
+
+def moment(at: dt.datetime) -> str:
+    """A moment in Beijing time, ``12月2日 09:00``."""
+    local = at.astimezone(dt.timezone(dt.timedelta(hours=8))) if at.tzinfo else at
+    return f"{local.month}月{local.day}日 {local:%H:%M}"

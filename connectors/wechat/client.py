@@ -179,34 +179,49 @@ class WeChatApi:
 
     async def send_text(self, openid: str, text: str) -> PushOutcome:
         """Push ``text`` (split past 2048 bytes) as customer-service messages."""
+        outcome, _ = await self.send_customer_service_text(openid, text)
+        return outcome
+
+    async def send_customer_service_text(
+        self, openid: str, text: str, *, kf_account: Optional[str] = None,
+        trust_known_closure: bool = True,
+    ) -> Tuple[PushOutcome, Optional[int]]:
+        """Push ``text`` as customer-service messages, as the kf account ``kf_account`` when
+        given (how an agent's reply is signed), and say why WeChat refused (its errcode).
+
+        ``trust_known_closure=False`` tries even when this process remembers a closed window:
+        a process without the shared store cannot see that the user wrote again since."""
         who = mask_openid(openid)
-        if await self._push_state.window_closed(openid):
+        if trust_known_closure and await self._push_state.window_closed(openid):
             logger.warning("wechat push to %s skipped: window closed or quota used up", who)
-            return PushOutcome.WINDOW_CLOSED
+            return PushOutcome.WINDOW_CLOSED, None
         if await self._push_state.backing_off():
             logger.warning("wechat push to %s skipped: backing off after a rate limit", who)
-            return PushOutcome.RATE_LIMITED
+            return PushOutcome.RATE_LIMITED, None
         for piece in split_for_wechat(text):
+            body: Dict[str, Any] = {"touser": openid, "msgtype": "text",
+                                    "text": {"content": piece}}
+            if kf_account:
+                body["customservice"] = {"kf_account": kf_account}
             try:
-                await self._post("message/custom/send", {
-                    "touser": openid, "msgtype": "text", "text": {"content": piece}})
+                await self._post("message/custom/send", body)
             except WeChatClientException as error:
                 if error.errcode in WINDOW_CLOSED:
                     await self._push_state.close_window(openid)
                     logger.warning("wechat push to %s refused (errcode %s): stop pushing until "
                                    "the user writes again", who, error.errcode)
-                    return PushOutcome.WINDOW_CLOSED
+                    return PushOutcome.WINDOW_CLOSED, int(error.errcode)
                 if error.errcode in RATE_LIMITED:
                     await self._push_state.back_off(RATE_LIMIT_BACKOFF_S)
                     logger.warning("wechat rate limit (errcode %s): backing off %ss",
                                    error.errcode, RATE_LIMIT_BACKOFF_S)
-                    return PushOutcome.RATE_LIMITED
+                    return PushOutcome.RATE_LIMITED, int(error.errcode)
                 logger.error("wechat push to %s failed (errcode %s)", who, error.errcode)
-                return PushOutcome.FAILED
+                return PushOutcome.FAILED, (int(error.errcode) if error.errcode else None)
             except (requests.RequestException, ValueError) as error:
                 logger.error("wechat push to %s failed: %s", who, type(error).__name__)
-                return PushOutcome.FAILED
-        return PushOutcome.SENT
+                return PushOutcome.FAILED, None
+        return PushOutcome.SENT, None
 
     async def typing(self, openid: str, on: bool = True) -> None:
         """Show (or stop) "typing…" for up to 15 s; best effort, never raises."""

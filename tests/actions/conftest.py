@@ -35,6 +35,7 @@ def insurer(sandbox: SandboxControl, monkeypatch, tmp_path) -> Iterator[SandboxC
     monkeypatch.setenv("TUIBAO_HANDOFF_DB_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
     monkeypatch.setenv("TUIBAO_HANDOFF_HOTLINE", "400-123-4567")
     monkeypatch.setenv("TUIBAO_CREDENTIALS_DB_URL", f"sqlite:///{tmp_path / 'credentials.db'}")
+    monkeypatch.setenv("TUIBAO_DESK_HOURS", "00:00-24:00")  # the desk is open whenever tests run
     insurer_calls.reset_registry()
     yield sandbox
     sandbox.faults()

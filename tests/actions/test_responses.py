@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 from actions.common import NOT_ELIGIBLE_RESPONSES
-from actions.handoff_store import HANDOFF_REASONS
+from handoff.store import HANDOFF_REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
 

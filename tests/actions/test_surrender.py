@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.forms import MASKED, ValidateSurrenderForm
 from actions.handoff import ActionHandoff
-from actions.handoff_store import list_handoffs
+from handoff.store import HandoffStore
 from actions.quote import ActionAnswerFee, ActionQuoteSurrender
 from actions.surrender import ActionSubmitSurrender
 from actions.config import load_settings
@@ -162,12 +162,13 @@ def test_five_wrong_suffixes_lock_the_check_and_a_person_takes_over(insurer, dom
     said, last_events, (handoff_events, handoff_messages) = asyncio.run(flow())
     assert said[0] == ["utter_identity_mismatch"] and said[-1] == ["utter_identity_locked"]
     assert SlotSet("requested_slot", None) in last_events  # the form stops asking
-    assert responses(handoff_messages) == ["utter_handoff_identity_locked"]
+    assert responses(handoff_messages) == ["utter_handoff_identity_locked",
+                                           "utter_handoff_queue_place"]
     assert "400-123-4567" in conv.render(handoff_messages[0])
-    [queued] = list_handoffs(load_settings().handoff_db_url)
+    [queued] = HandoffStore(load_settings().handoff_db_url).list_chats("waiting")
     assert (queued.reason, queued.conversation_id) == ("identity_locked", "wx-user-locked")
     assert queued.policy_number_masked == "SBX1********0012"
-    assert "999999" not in queued.last_message_masked
+    assert "999999" not in (queued.last_user_message or "")
 
 
 def test_wrong_sms_code_says_how_many_tries_are_left(insurer, domain):
@@ -220,10 +221,10 @@ def test_insurer_fault_stops_the_form_and_hands_over_with_an_apology(insurer, do
     (form_events, form_messages), (events, messages) = asyncio.run(flow())
     assert slot_values(form_events)["stage"] == "insurer_down"
     assert SlotSet("requested_slot", None) in form_events
-    assert responses(messages) == ["utter_handoff_insurer_unavailable"]
+    assert responses(messages) == ["utter_handoff_insurer_unavailable", "utter_handoff_queue_place"]
     said = conv.render(messages[0])
     assert "抱歉" in said and "400-123-4567" in said and "RG" in said
-    [queued] = list_handoffs(load_settings().handoff_db_url)
+    [queued] = HandoffStore(load_settings().handoff_db_url).list_chats("waiting")
     assert queued.reason == "insurer_unavailable"
 
 

@@ -57,6 +57,10 @@ class Stack:
     api_token: str = API_TOKEN
     work_dir: Optional[Path] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+    # The agent console (``with_console=True``) and the handoff database it shares with the
+    # action server.
+    console_url: Optional[str] = None
+    handoff_db_url: Optional[str] = None
 
     @property
     def webhook_url(self) -> str:
@@ -173,15 +177,21 @@ def tuibao_stack(
     extra_env: Optional[Dict[str, str]] = None,
     debug_logs: bool = False,
     plaintext_account: bool = False,
+    with_console: bool = False,
+    handoff_db_url: Optional[str] = None,
+    handoff_env: Optional[Dict[str, str]] = None,
 ) -> Iterator[Stack]:
     """Start every service on free ports; yield a ``Stack``; stop them all.
 
     ``tracker_store``: an endpoints.yml ``tracker_store`` section (default: Rasa's in-memory
     store); ``extra_env``: given to every service; ``debug_logs``: Rasa and the action server
-    log at DEBUG (what a log file would hold at its most verbose)."""
+    log at DEBUG (what a log file would hold at its most verbose). ``with_console`` adds the
+    agent console; ``handoff_db_url`` (SQLite in ``work_dir`` when omitted) is the handoff
+    database of the action server and the console; ``handoff_env`` (desk hours, …) goes to
+    both. The desk is open around the clock unless told otherwise."""
     require_model()
     work_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator")}
+    ports = {name: free_port() for name in ("rasa", "action", "sandbox", "simulator", "console")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     wechat_env = {
         "WECHAT_TOKEN": "tuibao-demo-token",
@@ -219,6 +229,9 @@ def tuibao_stack(
               "TUIBAO_HENGXIN_URL": urls["sandbox"], "TUIBAO_INSURERS_FILE": str(insurers_file),
               "TUIBAO_ACTION_SECRET": ACTION_SECRET, **(extra_env or {})}
     debug = ["--debug"] if debug_logs else []
+    handoff_db_url = handoff_db_url or f"sqlite:///{work_dir / 'handoff.db'}"
+    handoff = {"TUIBAO_HANDOFF_DB_URL": handoff_db_url, "TUIBAO_DESK_HOURS": "00:00-24:00",
+               **(handoff_env or {})}
 
     with contextlib.ExitStack() as running:
         if redis_url:  # runs last, once Rasa has stopped writing; never hides a test's error
@@ -232,11 +245,10 @@ def tuibao_stack(
         running.enter_context(service(
             [PYTHON, "-m", "actions.server", "-p", str(ports["action"])] + debug,
             f"{urls['action']}/health",
-            env={"TUIBAO_HANDOFF_DB_URL": f"sqlite:///{work_dir / 'handoff.db'}",
-                 "TUIBAO_CREDENTIALS_DB_URL": f"sqlite:///{work_dir / 'credentials.db'}",
+            env={"TUIBAO_CREDENTIALS_DB_URL": f"sqlite:///{work_dir / 'credentials.db'}",
                  # the user's erasure reaches the connector's delivery state
                  "WECHAT_DEDUPE_REDIS_URL": wechat_env["WECHAT_DEDUPE_REDIS_URL"],
-                 "WECHAT_REDIS_PREFIX": wechat_env["WECHAT_REDIS_PREFIX"], **common},
+                 "WECHAT_REDIS_PREFIX": wechat_env["WECHAT_REDIS_PREFIX"], **common, **handoff},
             timeout=90, log_name=f"{log_prefix}-actions"))
         if with_simulator:
             running.enter_context(service(
@@ -252,6 +264,14 @@ def tuibao_stack(
              "--credentials", str(work_dir / "credentials.yml")] + debug,
             f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=480,
             log_name=f"{log_prefix}-rasa"))
+        if with_console:
+            running.enter_context(service(
+                [PYTHON, "-m", "console"], f"{urls['console']}/health",
+                env={**common, **wechat_env, **handoff, "CONSOLE_PORT": str(ports["console"]),
+                     "TUIBAO_RASA_URL": urls["rasa"], "TUIBAO_API_TOKEN": API_TOKEN},
+                log_name=f"{log_prefix}-console"))
         yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],
                     sandbox_url=urls["sandbox"], simulator_url=urls["simulator"],
-                    wechat_env=wechat_env, work_dir=work_dir)
+                    wechat_env=wechat_env, work_dir=work_dir,
+                    console_url=urls["console"] if with_console else None,
+                    handoff_db_url=handoff_db_url)

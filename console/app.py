@@ -1,0 +1,402 @@
+"""The console's HTTP app: the contract's JSON API, server-sent events, the page.
+
+Every call but sign-in needs a session (401), every state change the session's CSRF token in
+``X-CSRF-Token`` (403), and a role that may do it (403). Every access to a chat is written to
+the audit log. Chats are only those in the handoff queue: the console cannot open any other
+conversation of any channel.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, AsyncIterator, Dict, Literal, Optional
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from console.auth import (
+    COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
+)
+from console.settings import ConsoleSettings
+from handoff import transcript, wording
+from handoff.delivery import DeliveryRouter, NoPushDelivery, wechat_delivery_from_env
+from handoff.desk import SHANGHAI, Desk
+from handoff.rasa_api import RasaApi, RasaUnavailable
+from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+CHAT_ID = re.compile(r"^[A-Za-z0-9_:.@-]{1,160}$")
+DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+
+
+class SignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class AgentText(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Assignment(BaseModel):
+    username: Optional[str] = Field(default=None, max_length=64)
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def create_app(settings: Optional[ConsoleSettings] = None, *,
+               rasa: Optional[RasaApi] = None,
+               delivery: Optional[DeliveryRouter] = None) -> FastAPI:
+    """The app; ``rasa`` and ``delivery`` default to the configured Rasa server and channels."""
+    settings = settings or ConsoleSettings.from_env()
+    store = HandoffStore(settings.handoff.db_url)
+    auth = Authenticator(store, session_ttl_s=settings.session_ttl_s,
+                         max_failures=settings.max_failures,
+                         failure_window_s=settings.failure_window_s,
+                         lockout_s=settings.lockout_s)
+    desk = Desk.from_settings(settings.handoff)
+    state: Dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await run_sync(lambda: store.engine)  # tables and triggers, before the first request
+        state["rasa"] = rasa or RasaApi(settings.rasa_url, settings.rasa_token)
+        state["delivery"] = delivery or DeliveryRouter({
+            "wechat": wechat_delivery_from_env(settings.handoff.wechat_kf_account),
+            "rest": NoPushDelivery("REST"),
+        })
+        sweeper = asyncio.create_task(_sweep_unattended())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(BaseException):
+                await sweeper
+            if rasa is None:
+                await state["rasa"].aclose()
+
+    app = FastAPI(title="Tuibao agent console", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        answer = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            answer.headers.setdefault(name, value)
+        return answer
+
+    # ------------------------------------------------------------------ who is asking
+    async def session_of(request: Request) -> Session:
+        found = await run_sync(lambda: auth.session(request.cookies.get(COOKIE)))
+        if found is None:
+            raise HTTPException(401, "请先登录")
+        return found
+
+    async def changing(request: Request, session: Session = Depends(session_of),
+                       x_csrf_token: Optional[str] = Header(default=None)) -> Session:
+        if not auth.csrf_ok(session, x_csrf_token):
+            raise HTTPException(403, "请求缺少有效的 X-CSRF-Token")
+        return session
+
+    def require_role(session: Session, *roles: str) -> None:
+        if session.user.role not in roles:
+            raise HTTPException(403, "您的角色不能做这个操作")
+
+    def chat_id_ok(chat_id: str) -> str:
+        if not CHAT_ID.match(chat_id):
+            raise HTTPException(404, "没有这个对话")
+        return chat_id
+
+    async def known_chat(chat_id: str) -> HandoffChat:
+        chat = await run_sync(lambda: store.latest_chat(chat_id_ok(chat_id)))
+        if chat is None:  # never in the queue: not the console's to open
+            raise HTTPException(404, "没有这个对话")
+        return chat
+
+    async def audit(session: Session, action: str, chat_id: Optional[str] = None,
+                    detail: Optional[str] = None) -> None:
+        await run_sync(lambda: store.audit(session.user.name, session.user.role, action,
+                                           chat_id, detail))
+
+    def may_act(session: Session, chat: HandoffChat) -> None:
+        """Only the agent who has the chat (or a supervisor) acts on it."""
+        require_role(session, *DESK_ROLES)
+        if chat.state != ChatState.TAKEN.value:
+            raise HTTPException(409, "这个对话现在没有人工接手")
+        if chat.assignee != session.user.name and session.user.role != Role.SUPERVISOR.value:
+            raise HTTPException(403, f"这个对话由 {chat.assignee} 处理")
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request):
+        if await run_sync(lambda: auth.session(request.cookies.get(COOKIE))) is None:
+            return RedirectResponse("/signin", status_code=303)
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/signin", include_in_schema=False)
+    async def signin_page():
+        return FileResponse(STATIC / "signin.html")
+
+    @app.get("/health", include_in_schema=False)
+    async def health():
+        return {"status": "ok"}
+
+    # ------------------------------------------------------------------ session
+    @app.post("/api/v1/session")
+    async def sign_in(body: SignIn, response: Response):
+        try:
+            opened = await run_sync(lambda: auth.sign_in(body.username, body.password))
+        except SignInLocked as locked:
+            retry = max(1, int((locked.until - dt.datetime.now(dt.timezone.utc)).total_seconds()))
+            return _error(429, "登录失败次数过多，请稍后再试", retry_after_s=retry)
+        if opened is None:
+            return _error(401, "用户名或密码不对")
+        session, token = opened
+        await audit(session, "sign_in")
+        response.set_cookie(COOKIE, token, max_age=settings.session_ttl_s, httponly=True,
+                            samesite="strict", secure=settings.cookie_secure, path="/")
+        return {"csrf_token": session.csrf_token,
+                "user": {"name": session.user.name, "role": session.user.role}}
+
+    @app.get("/api/v1/session")
+    async def who_am_i(session: Session = Depends(session_of)):
+        """The signed-in user and the CSRF token (for a page that was reloaded)."""
+        return {"csrf_token": session.csrf_token,
+                "user": {"name": session.user.name, "role": session.user.role}}
+
+    @app.delete("/api/v1/session")
+    async def sign_out(response: Response, session: Session = Depends(changing)):
+        await run_sync(lambda: auth.sign_out(session))
+        await audit(session, "sign_out")
+        response.delete_cookie(COOKIE, path="/")
+        return {"signed_out": True}
+
+    # ------------------------------------------------------------------ chats
+    @app.get("/api/v1/chats")
+    async def list_chats(state: Literal["waiting", "mine", "all"] = "waiting",
+                         session: Session = Depends(session_of)):
+        require_role(session, *DESK_ROLES)
+        chats = await run_sync(lambda: store.list_chats(state, session.user.name))
+        return [chat.as_json() for chat in chats]
+
+    @app.get("/api/v1/chats/{chat_id}")
+    async def open_chat(chat_id: str, session: Session = Depends(session_of)):
+        require_role(session, *DESK_ROLES)
+        chat = await known_chat(chat_id)
+        try:
+            tracker = await state["rasa"].tracker(chat.conversation_id)
+        except RasaUnavailable:
+            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
+        turns_rows = await run_sync(lambda: store.turns(chat.conversation_id))
+        turns = transcript.merged(tracker, turns_rows)
+        last_user = next((t["text"] for t in reversed(turns) if t["who"] == "user"), None)
+        if chat.state != ChatState.CLOSED.value and last_user:
+            await run_sync(lambda: store.note_user_message(chat.conversation_id, last_user))
+        await audit(session, "view", chat.conversation_id)
+        return {"chat": chat.as_json(), "turns": turns,
+                "bot_knows": transcript.bot_knowledge(tracker)}
+
+    @app.post("/api/v1/chats/{chat_id}/take")
+    async def take(chat_id: str, session: Session = Depends(changing)):
+        require_role(session, *DESK_ROLES)
+        chat = await known_chat(chat_id)
+        me = session.user.name
+        taken = await run_sync(lambda: store.take(chat.conversation_id, me))
+        if taken is None:
+            current = await run_sync(lambda: store.open_chat(chat.conversation_id))
+            if current is not None and current.assignee == me:
+                return {"chat": current.as_json()}
+            holder = current.assignee if current else None
+            await audit(session, "take_refused", chat.conversation_id)
+            return _error(409, f"这个对话已由 {holder} 接手" if holder else "这个对话已经结束",
+                          assignee=holder)
+        try:
+            await state["rasa"].pause(chat.conversation_id)
+        except RasaUnavailable:
+            await run_sync(lambda: store.release(chat.conversation_id, me))
+            return _error(502, "没能暂停机器人，对话仍在排队，请重试")
+        await audit(session, "take", chat.conversation_id)
+        return {"chat": taken.as_json()}
+
+    @app.post("/api/v1/chats/{chat_id}/messages")
+    async def reply(chat_id: str, body: AgentText, session: Session = Depends(changing)):
+        chat = await known_chat(chat_id)
+        may_act(session, chat)
+        text = body.text.strip()
+        if not text:
+            raise HTTPException(422, "回复不能为空")
+        result = await state["delivery"].send(chat.conversation_id, [{"text": text}])
+        turn = await run_sync(lambda: store.add_turn(chat, session.user.name, "reply", text,
+                                                     result.delivered, result.problem))
+        await audit(session, "reply", chat.conversation_id,
+                    None if result.delivered else f"undelivered:{result.code}")
+        if not result.delivered:
+            return _error(502, result.problem or wording.DELIVERY_FAILED, code=result.code,
+                          delivered=False)
+        return {"delivered": True, "turn_id": turn["id"]}
+
+    @app.post("/api/v1/chats/{chat_id}/notes")
+    async def note(chat_id: str, body: AgentText, session: Session = Depends(changing)):
+        require_role(session, *DESK_ROLES)
+        chat = await known_chat(chat_id)
+        turn = await run_sync(lambda: store.add_turn(chat, session.user.name, "note",
+                                                     body.text.strip(), False))
+        await audit(session, "note", chat.conversation_id)
+        return {"turn_id": turn["id"]}
+
+    async def give_back(chat: HandoffChat, session: Session, outcome: str):
+        try:
+            await state["rasa"].resume(chat.conversation_id)
+            said = (await state["rasa"].execute(chat.conversation_id, "action_handback")
+                    if outcome == "handback" else [])
+        except RasaUnavailable:
+            return _error(502, "没能恢复机器人，请重试")
+        result = await state["delivery"].send(chat.conversation_id, said) if said else None
+        closed = await run_sync(lambda: store.close(chat.conversation_id, outcome))
+        await audit(session, outcome, chat.conversation_id,
+                    None if result is None or result.delivered else f"undelivered:{result.code}")
+        answer: Dict[str, Any] = {"chat": closed.as_json() if closed else None}
+        if result is not None:
+            answer.update(delivered=result.delivered, problem=result.problem)
+        return answer
+
+    @app.post("/api/v1/chats/{chat_id}/handback")
+    async def handback(chat_id: str, session: Session = Depends(changing)):
+        chat = await known_chat(chat_id)
+        may_act(session, chat)
+        return await give_back(chat, session, "handback")
+
+    @app.post("/api/v1/chats/{chat_id}/close")
+    async def close(chat_id: str, session: Session = Depends(changing)):
+        chat = await known_chat(chat_id)
+        if chat.state == ChatState.WAITING.value:
+            require_role(session, Role.SUPERVISOR.value)
+            closed = await run_sync(lambda: store.close(chat.conversation_id, "closed"))
+            await audit(session, "closed", chat.conversation_id)
+            return {"chat": closed.as_json() if closed else None}
+        may_act(session, chat)
+        return await give_back(chat, session, "closed")
+
+    @app.get("/api/v1/canned")
+    async def canned(session: Session = Depends(session_of)):
+        require_role(session, *DESK_ROLES)
+        return list(wording.CANNED_REPLIES)
+
+    # ------------------------------------------------------------------ supervisors
+    @app.post("/api/v1/chats/{chat_id}/assign")
+    async def assign(chat_id: str, body: Assignment, session: Session = Depends(changing)):
+        require_role(session, Role.SUPERVISOR.value)
+        chat = await known_chat(chat_id)
+        if body.username is not None:
+            names = {u["name"] for u in await run_sync(
+                lambda: users_with_roles(store, *DESK_ROLES))}
+            if body.username not in names:
+                raise HTTPException(422, "没有这个客服账号")
+        changed = await run_sync(lambda: store.reassign(chat.conversation_id, body.username))
+        if changed is None:
+            return _error(409, "只有人工处理中的对话可以改派")
+        if body.username is None:  # back to the queue: the bot answers while it waits
+            with contextlib.suppress(RasaUnavailable):
+                await state["rasa"].resume(chat.conversation_id)
+        await audit(session, "assign", chat.conversation_id, f"to:{body.username or '-'}")
+        return {"chat": changed.as_json()}
+
+    @app.get("/api/v1/agents")
+    async def agents(session: Session = Depends(session_of)):
+        require_role(session, Role.SUPERVISOR.value)
+        return await run_sync(lambda: users_with_roles(store, *DESK_ROLES))
+
+    @app.get("/api/v1/figures")
+    async def figures(session: Session = Depends(session_of)):
+        require_role(session, Role.SUPERVISOR.value)
+        today = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+        found = await run_sync(lambda: store.figures(today))
+        return {**found, "desk_open": desk.is_open(), "desk_hours": desk.hours_text()}
+
+    @app.get("/api/v1/audit")
+    async def audit_log(chat_id: Optional[str] = Query(default=None, max_length=160),
+                        session: Session = Depends(session_of)):
+        require_role(session, Role.SUPERVISOR.value)
+        entries = await run_sync(lambda: store.audit_entries(chat_id))
+        await audit(session, "read_audit", chat_id)
+        return entries
+
+    # ------------------------------------------------------------------ live updates
+    @app.get("/api/v1/stream")
+    async def stream(request: Request, chat_id: Optional[str] = Query(default=None),
+                     session: Session = Depends(session_of)):
+        """Server-sent events: ``queue`` when any chat changes, ``chat`` when the open chat's
+        transcript grows. Polls the shared database, so every console behind a load balancer
+        sees every change."""
+        require_role(session, *DESK_ROLES)
+        watched = chat_id_ok(chat_id) if chat_id else None
+        if watched:
+            await known_chat(watched)
+
+        async def events() -> AsyncIterator[str]:
+            head = await run_sync(store.feed_head)
+            seen_events = -1
+            tick = 0
+            yield "retry: 1000\n\n"
+            while not await request.is_disconnected():
+                changes = await run_sync(lambda: store.feed_since(head))
+                if changes:
+                    head = changes[-1]["id"]
+                    yield f"event: queue\ndata: {json.dumps(changes, ensure_ascii=False)}\n\n"
+                if watched and tick % 3 == 0:
+                    with contextlib.suppress(RasaUnavailable):
+                        count = len((await state["rasa"].tracker(watched)).get("events") or [])
+                        if count != seen_events:
+                            if seen_events >= 0:
+                                yield f"event: chat\ndata: {json.dumps({'chat_id': watched})}\n\n"
+                            seen_events = count
+                if tick % 50 == 49:
+                    if await run_sync(lambda: auth.session(request.cookies.get(COOKIE))) is None:
+                        yield "event: signed_out\ndata: {}\n\n"
+                        return
+                    yield ": keep-alive\n\n"
+                tick += 1
+                await asyncio.sleep(0.3)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+    # ------------------------------------------------------------------ unattended chats
+    async def _sweep_unattended() -> None:
+        while True:
+            await asyncio.sleep(settings.sweep_every_s)
+            try:
+                if not desk.is_open():
+                    continue
+                for chat in await run_sync(
+                        lambda: store.claim_unattended(settings.handoff.unattended_after_s)):
+                    said = await state["rasa"].execute(chat.conversation_id,
+                                                       "action_handoff_unattended")
+                    result = await state["delivery"].send(chat.conversation_id, said)
+                    log.info("unattended chat %s told (%s)", chat.id,
+                             "delivered" if result.delivered else result.code)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next sweep tries again
+                log.exception("sweep of unattended chats failed")
+
+    return app

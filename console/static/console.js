@@ -1,0 +1,217 @@
+"use strict";
+// The agent console page: inbox, transcript, side panel, actions. Everything it shows comes
+// masked from the JSON API; live updates arrive as server-sent events (/api/v1/stream).
+const REASONS = {user_request: "用户要求转人工", complaint: "投诉", misunderstood: "两次没听懂",
+                 identity_locked: "身份验证锁定", insurer_unavailable: "保险公司系统故障"};
+const STATES = {waiting: "等待中", taken: "处理中", closed: "已结束"};
+const CHANNELS = {wechat: "微信", rest: "REST", telegram: "Telegram"};
+let me = null, csrf = "", tab = "waiting", current = null, currentChat = null, stream = null;
+
+const $ = (id) => document.getElementById(id);
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value; else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const answer = await fetch(path, {method, headers, credentials: "same-origin",
+                                    body: body === undefined ? undefined : JSON.stringify(body)});
+  if (answer.status === 401) { window.location.assign("/signin"); throw new Error("signed out"); }
+  const data = await answer.json().catch(() => ({}));
+  if (!answer.ok) { const error = new Error(data.detail || `HTTP ${answer.status}`); error.status = answer.status; throw error; }
+  return data;
+}
+
+function waited(since) {
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+  if (seconds < 60) return `${seconds}秒`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}分钟` : `${Math.floor(minutes / 60)}小时${minutes % 60}分`;
+}
+function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}) : "";
+}
+function showProblem(text) { $("problem").textContent = text || ""; }
+
+async function loadList() {
+  const chats = await api("GET", `/api/v1/chats?state=${tab}`);
+  if (tab === "waiting") $("count-waiting").textContent = chats.length;
+  const list = $("chat-list");
+  list.replaceChildren(...chats.map((chat) => {
+    const item = el("li", {"class": `chat-item ${chat.chat_id === current ? "selected" : ""}`,
+                           "data-chat-id": chat.chat_id, "data-waiting-since": chat.waiting_since},
+      el("div", {"class": "row"}, el("b", {}, REASONS[chat.reason] || chat.reason),
+         el("span", {"class": "wait"}, chat.state === "waiting" ? `已等 ${waited(chat.waiting_since)}`
+                                                                : STATES[chat.state])),
+      el("div", {"class": "row small"}, `${CHANNELS[chat.channel] || chat.channel} · ${chat.policy_number || "无保单号"}`
+         + (chat.assignee ? ` · ${chat.assignee}` : "")),
+      el("div", {"class": "last"}, chat.last_user_message || ""));
+    item.addEventListener("click", () => openChat(chat.chat_id));
+    return item;
+  }));
+  if (tab !== "waiting") {
+    api("GET", "/api/v1/chats?state=waiting").then((w) => { $("count-waiting").textContent = w.length; });
+  }
+}
+
+function renderTurns(turns) {
+  $("transcript").replaceChildren(...turns.map((turn) => {
+    const who = {user: "用户", bot: "机器人", agent: `客服 ${turn.author || ""}`,
+                 note: `内部备注 · ${turn.author || ""}`, system: "系统"}[turn.who];
+    const item = el("li", {"class": `turn ${turn.who}`}, el("div", {"class": "who"}, `${who} ${clock(turn.at)}`),
+                    el("div", {"class": "text"}, turn.text));
+    if (turn.who === "agent" && !turn.delivered) item.append(el("div", {"class": "error"}, turn.problem || "未送达"));
+    return item;
+  }));
+  $("transcript").scrollTop = $("transcript").scrollHeight;
+}
+
+function renderKnowledge(knows) {
+  const rows = [["保单号", knows.policy_number || "—"], ["身份验证", knows.verification_text],
+                ["进度", knows.stage_text || "—"], ["手机", knows.phone || "—"],
+                ["案件号", knows.case_number || "—"], ["机器人", knows.paused ? "已暂停（人工处理中）" : "在回复"]];
+  $("bot-knows").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  const quote = knows.quote;
+  $("quote").hidden = !quote;
+  if (quote) {
+    $("quote-product").textContent = quote.product_name || "";
+    $("quote-lines").replaceChildren(...quote.lines.map((line) =>
+      el("tr", {}, el("td", {}, line.label), el("td", {"class": "amount"}, `¥${line.amount}`))));
+    $("quote-refund").textContent = `实际退款 ¥${quote.refund}，退到${quote.route}；预计 ${quote.expected_refund_date}，最晚 ${quote.legal_latest_date}`;
+  }
+}
+
+function renderActions(chat) {
+  const supervisor = me.role === "supervisor";
+  const mine = chat.state === "taken" && (chat.assignee === me.name || supervisor);
+  $("take").hidden = chat.state !== "waiting";
+  $("handback").hidden = !mine;
+  $("close").hidden = !(mine || (supervisor && chat.state === "waiting"));
+  $("composer").hidden = chat.state === "closed";
+  $("send").disabled = !mine;
+  $("assign").hidden = $("assign-to").hidden = !(supervisor && chat.state === "taken");
+  const reason = REASONS[chat.reason] || chat.reason;
+  $("chat-title").textContent = `${CHANNELS[chat.channel] || chat.channel} 对话 · ${reason} · ${STATES[chat.state]}`
+    + (chat.assignee ? ` · ${chat.assignee}` : "");
+}
+
+async function openChat(chatId) {
+  if (chatId !== current) showProblem("");
+  current = chatId;
+  const data = await api("GET", `/api/v1/chats/${encodeURIComponent(chatId)}`);
+  currentChat = data.chat;
+  renderTurns(data.turns);
+  renderKnowledge(data.bot_knows);
+  renderActions(data.chat);
+  for (const item of document.querySelectorAll(".chat-item")) {
+    item.classList.toggle("selected", item.dataset.chatId === chatId);
+  }
+  if (!stream || stream.watched !== chatId) listen(chatId);
+  if (me.role === "supervisor") loadAudit(chatId);
+}
+
+async function act(path, body) {
+  showProblem("");
+  try { return await api("POST", `/api/v1/chats/${encodeURIComponent(current)}/${path}`, body); }
+  catch (error) { showProblem(error.message); return null; }
+  finally { await Promise.all([loadList(), current ? openChat(current) : null]); }
+}
+
+async function loadFigures() {
+  if (me.role !== "supervisor") return;
+  const f = await api("GET", "/api/v1/figures");
+  const median = f.median_handle_s === null ? "—" : `${Math.round(f.median_handle_s / 60)}分钟`;
+  $("figures").hidden = false;
+  $("figures").textContent = `等待 ${f.waiting} · 最长等待 ${waited(new Date(Date.now() - f.longest_wait_s * 1000).toISOString())}`
+    + ` · 处理中 ${f.with_agents} · 今日已处理 ${f.handled_today} · 处理时长中位数 ${median}`
+    + ` · ${f.desk_open ? "服务时间内" : "非服务时间"}`;
+}
+
+async function loadAudit(chatId) {
+  const entries = await api("GET", `/api/v1/audit?chat_id=${encodeURIComponent(chatId)}`);
+  $("audit-box").hidden = false;
+  $("audit").replaceChildren(...entries.slice(0, 30).map((e) => el("li", {}, `${clock(e.at)} ${e.actor} ${e.action}`)));
+}
+
+function listen(chatId) {
+  if (stream) stream.close();
+  stream = new EventSource(`/api/v1/stream${chatId ? `?chat_id=${encodeURIComponent(chatId)}` : ""}`);
+  stream.watched = chatId;
+  stream.onopen = () => { $("live").textContent = "实时更新：已连接"; };
+  stream.onerror = () => { $("live").textContent = "实时更新：重新连接中…"; };
+  stream.addEventListener("queue", (event) => {
+    const changes = JSON.parse(event.data);
+    loadList();
+    loadFigures();
+    if (current && changes.some((c) => c.chat_id === current)) openChat(current);
+  });
+  stream.addEventListener("chat", () => { if (current) openChat(current); });
+  stream.addEventListener("signed_out", () => window.location.assign("/signin"));
+}
+
+async function start() {
+  try {
+    const session = await api("GET", "/api/v1/session");
+    me = session.user; csrf = session.csrf_token;
+  } catch (error) { return; }
+  $("me").textContent = `${me.name}（${{agent: "客服", supervisor: "主管", trainer: "训练师"}[me.role]}）`;
+  $("signout").addEventListener("click", async () => {
+    await api("DELETE", "/api/v1/session").catch(() => null);
+    window.location.assign("/signin");
+  });
+  if (me.role === "trainer") {
+    document.querySelector("main").replaceChildren(el("p", {"class": "notice"}, "训练师账号不能处理对话；标注页面稍后开放。"));
+    return;
+  }
+  for (const button of document.querySelectorAll(".tabs button")) {
+    button.addEventListener("click", () => {
+      tab = button.dataset.state;
+      document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b === button));
+      loadList();
+    });
+  }
+  const canned = await api("GET", "/api/v1/canned");
+  $("canned").append(...canned.map((text) => el("option", {value: text}, text)));
+  $("canned").addEventListener("change", () => {
+    if ($("canned").value) $("reply-text").value = $("canned").value;
+    $("canned").value = "";
+    $("reply-text").focus();
+  });
+  if (me.role === "supervisor") {
+    const agents = await api("GET", "/api/v1/agents");
+    $("assign-to").append(el("option", {value: ""}, "放回队列"),
+                          ...agents.map((a) => el("option", {value: a.name}, a.name)));
+  }
+  $("take").addEventListener("click", () => act("take"));
+  $("handback").addEventListener("click", () => act("handback"));
+  $("close").addEventListener("click", () => act("close"));
+  $("assign").addEventListener("click", () => act("assign", {username: $("assign-to").value || null}));
+  const send = async (kind) => {
+    const text = $("reply-text").value.trim();
+    if (!text) return;
+    const done = await act(kind, {text});
+    if (done) $("reply-text").value = "";
+  };
+  $("send").addEventListener("click", () => send("messages"));
+  $("add-note").addEventListener("click", () => send("notes"));
+  $("reply-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); if (!$("send").disabled) send("messages"); }
+  });
+  setInterval(() => {
+    for (const item of document.querySelectorAll(".chat-item")) {
+      const wait = item.querySelector(".wait");
+      if (wait && wait.textContent.startsWith("已等")) wait.textContent = `已等 ${waited(item.dataset.waitingSince)}`;
+    }
+  }, 1000);
+  listen(null);
+  await loadList();
+  await loadFigures();
+}
+start();

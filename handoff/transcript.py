@@ -1,0 +1,110 @@
+"""What an agent sees of a conversation: the turns of user, bot and agents in time order, and
+what the bot knows, all masked. The tracker store already redacts personal data; everything is
+masked again here, so a transcript is safe whatever store it came from."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict, List, Optional
+
+from redaction import redact
+from redaction import mask_policy_number
+
+# Verification as the agent reads it, from the bot's slots.
+STAGE_TEXT = {
+    None: "进行中",
+    "verified": "身份已验证",
+    "quote_ready": "已报价，等待用户确认",
+    "submitted": "退保申请已提交",
+    "not_eligible": "保险公司不予受理",
+    "case_shown": "已告知案件进度",
+    "withdraw_ready": "等待确认撤销",
+    "withdrawn": "申请已撤销",
+    "locked": "身份验证已锁定",
+    "insurer_down": "保险公司系统无响应",
+    "reverify": "验证已过期，需重新验证",
+}
+
+
+def _at(timestamp: Optional[float]) -> Optional[str]:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(float(timestamp), dt.timezone.utc).isoformat()
+
+
+def _bot_text(event: Dict[str, Any]) -> str:
+    text = event.get("text") or ""
+    buttons = (event.get("data") or {}).get("buttons") or []
+    if buttons:
+        text += "\n" + " / ".join(f"[{b.get('title', '')}]" for b in buttons)
+    return text
+
+
+def tracker_turns(tracker: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """User and bot turns of a Rasa tracker, plus when the bot was paused and resumed."""
+    turns: List[Dict[str, Any]] = []
+    paused = False
+    for event in tracker.get("events") or []:
+        kind = event.get("event")
+        if kind == "user" and event.get("text") is not None:
+            turns.append({"who": "user", "text": redact(event.get("text")) or "",
+                          "at": _at(event.get("timestamp")), "while_paused": paused})
+        elif kind == "bot":
+            turns.append({"who": "bot", "text": redact(_bot_text(event)) or "",
+                          "at": _at(event.get("timestamp"))})
+        elif kind == "pause":
+            paused = True
+            turns.append({"who": "system", "text": "机器人已暂停，人工接手",
+                          "at": _at(event.get("timestamp"))})
+        elif kind == "resume":
+            paused = False
+            turns.append({"who": "system", "text": "机器人已恢复",
+                          "at": _at(event.get("timestamp"))})
+    return turns
+
+
+def agent_turns(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [{"who": "agent" if row["kind"] == "reply" else "note", "author": row["author"],
+             "text": redact(row["text"]) or "", "at": row["at"].isoformat(),
+             "delivered": bool(row["delivered"]), "problem": row.get("delivery_error")}
+            for row in rows]
+
+
+def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Both sources in time order (a stable sort keeps each source's own order)."""
+    turns = tracker_turns(tracker) + agent_turns(rows)
+    return sorted(turns, key=lambda turn: turn.get("at") or "")
+
+
+def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
+    """The side panel: policy (masked), verification, quote lines, case and state. Never the
+    holder's token, ID suffix, SMS code or unmasked numbers."""
+    slots = tracker.get("slots") or {}
+    policy = slots.get("policy_number")
+    stage = slots.get("stage")
+    quote = slots.get("quote") or None
+    verified = bool(slots.get("identity_reference")) and stage not in ("locked", "reverify")
+    panel: Dict[str, Any] = {
+        "policy_number": mask_policy_number(policy) if policy else None,
+        "stage": stage,
+        "stage_text": STAGE_TEXT.get(stage, stage),
+        "verified": verified,
+        "verification_text": ("身份已验证" if verified else
+                              "身份验证已锁定" if stage == "locked" else "未验证"),
+        "phone": redact(slots.get("phone_masked")) if slots.get("phone_masked") else None,
+        "case_number": slots.get("case_number"),
+        "active_form": (tracker.get("active_loop") or {}).get("name"),
+        "paused": bool(tracker.get("paused")),
+        "quote": None,
+    }
+    if isinstance(quote, dict):
+        panel["quote"] = {
+            "product_name": quote.get("product_name"),
+            "lines": [{"label": line.get("label"), "amount": line.get("amount")}
+                      for line in quote.get("lines") or []],
+            "refund": quote.get("refund"),
+            # The insurer sends the account already masked (招商银行 尾号6789).
+            "route": quote.get("route"),
+            "expected_refund_date": quote.get("expected_refund_date"),
+            "legal_latest_date": quote.get("legal_latest_date"),
+        }
+    return panel
