@@ -11,7 +11,7 @@ Tables:
 - ``console_users``, ``console_sessions``, ``sign_in_failures``: the console's accounts
   (argon2 hashes), server-side sessions (only hashes of the tokens), and brute-force lockout.
 
-Only masked data is written: policy numbers masked, free text through ``bot.redaction``.
+Only masked data is written: policy numbers masked, free text through ``redaction``.
 SQLAlchemy here is synchronous; async callers use :func:`run_sync`.
 """
 from __future__ import annotations
