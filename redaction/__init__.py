@@ -42,7 +42,8 @@ __all__ = [
 
 SENSITIVE_ENTITIES = (ID_NUMBER, PHONE_NUMBER, SMS_CODE)
 SECRET_MASK = "***"
-_BANK_CARD = re.compile(r"(?<![0-9A-Z])\d(?:[ \-]?\d){14,18}(?![0-9])")
+# Not after a decimal point: 0.999999999998149 is a confidence, not a card.
+_BANK_CARD = re.compile(r"(?<![0-9A-Z.])\d(?:[ \-]?\d){14,18}(?![0-9])")
 # Credentials after the labels they travel with: HTTP headers, query strings, JSON and reprs.
 _SECRET_LABEL = (r"(?:holder_token|access_token|refresh_token|token|api[_-]?key|x-api-key|"
                  r"app_?secret|secret|password|passwd|authorization|encoding_aes_key)")

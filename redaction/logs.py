@@ -11,15 +11,26 @@ configuration given as a dict (uvicorn's ``log_config``).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import traceback
-from typing import Any
+from typing import Any, Optional
 
-from redaction import redact
+from redaction import redact as _redact_text
 
 _installed = False
 _install_lock = threading.Lock()
 _MARK = "_tuibao_redacted"
+# Rasa's structured logs are JSON with non-ASCII escaped ("\uff13\uff11…" is "３１…"): read
+# them as text first, or a full-width or dictated identifier would pass unrecognised.
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def redact(text: Optional[str]) -> Optional[str]:
+    """:func:`redaction.redact` for a log line, JSON unicode escapes read as characters."""
+    if text and "\\u" in text:
+        text = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return _redact_text(text)
 
 
 def _safe(value: Any) -> bool:

@@ -112,3 +112,16 @@ def test_the_leak_finder_sees_every_written_form_so_a_clean_scan_means_something
         assert find_leaks(text, secrets), text
     assert find_leaks(redact("手机一三八零零一三八零零零 后六位３１００２Ｘ 验证码四八二九一三"), secrets) == []
     assert find_leaks("port 54829134 ts 1764829130", {"code": "482913"}) == []
+
+
+def test_structured_json_log_lines_with_unicode_escapes_are_read_before_masking(log_output):
+    """Rasa's structured DEBUG logs are JSON with escaped non-ASCII: a full-width suffix arrives
+    as \\uff13\\uff11…, a dictated phone as \\u4e00\\u4e09…"""
+    import json
+
+    logger, stream = log_output
+    logger.debug(json.dumps({"parse_data_text": "３１００２Ｘ", "confidence": 0.999999999998149}))
+    logger.debug(json.dumps({"text": "手机一三八零零一三八零零零"}))
+    text = stream.getvalue()
+    assert "\\uff13" not in text and "\\u4e00\\u4e09" not in text
+    assert "31002X" not in text and "0.999999999998149" in text and "138****8000" in text

@@ -164,8 +164,8 @@ def test_complete_surrenders_leave_no_personal_data_or_token_in_clear(privacy_st
     submitted_2 = ps.turn(second, "确认")
     assert "TB2026" in submitted_2, submitted_2
     # Personal data in free text, spaced, dashed, full-width and dictated, and a handoff.
-    handoff = ps.turn(first, "转人工，我手机是一三八 零零一三 八零零零，身份证 110105 19491231 002X，"
-                             "卡号 6225-8801-2345-6789")
+    ps.turn(first, "我手机是一三八 零零一三 八零零零，身份证 110105 19491231 002X，卡号 6225-8801-2345-6789")
+    handoff = ps.turn(first, "我要投诉，手机一三八零零一三八零零零一直收不到验证码")
     assert "RG" in handoff, handoff
     ps.turn(second, voice=f"我的手机号码是{chinese('13900139000')}，身份证号{chinese('440106199003150028')}")
     ps.turn(second, full_width("13900139000"))
@@ -190,8 +190,10 @@ def test_complete_surrenders_leave_no_personal_data_or_token_in_clear(privacy_st
     # The scan is meaningful: every store and log has content, and the user's turns are there.
     assert len(sources["tracker store"]) > 40 and len(sources["handoff store"]) == 1
     assert len(sources["credentials store"]) == 2 and sources["connector state (Redis)"]
-    assert len(ps.log_texts()) == 4 and all(len(text) > 1000 for text in ps.log_texts().values())
-    assert any("Received user message" in text for text in ps.log_texts().values())
+    logs = ps.log_texts()
+    assert len(logs) == 4, list(logs)
+    assert len(logs[f"{ps.log_label}-rasa.log"]) > 100_000 and len(logs[f"{ps.log_label}-actions.log"]) > 5_000
+    assert "parse_data_text" in logs[f"{ps.log_label}-rasa.log"]  # the user's text is logged (masked)
     assert "138****8000" in "".join(sources["tracker store"])
     assert scan(sources, secrets) == {}
 
