@@ -18,7 +18,6 @@ import warnings
 from collections import deque
 from typing import Any, Callable, Coroutine, Deque, Dict, Optional
 
-from telegram import InlineKeyboardMarkup
 from telegram.error import Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
@@ -188,8 +187,9 @@ class TelegramApi:
     async def remove_keyboard(self, chat_id: int, message_id: int) -> bool:
         """Take the keyboard off a message whose choice was made (no second tap on it)."""
         try:
-            await (await self.bot()).edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=InlineKeyboardMarkup([]))
+            # Without reply_markup, Telegram removes the keyboard.
+            await (await self.bot()).edit_message_reply_markup(chat_id=chat_id,
+                                                               message_id=message_id)
             return True
         except TelegramError as error:
             logger.info("telegram editMessageReplyMarkup failed: %s", type(error).__name__)
