@@ -472,14 +472,17 @@ async def _page_body(request: web.Request) -> Optional[Dict[str, Any]]:
     return body if isinstance(body, dict) else None
 
 
-def _chat_id(value: Any) -> Optional[int]:
+def _chat_id(value: Any, private: bool = True) -> Optional[int]:
+    """A chat id: a user's private chat (positive), or any chat, groups too (negative)."""
     if isinstance(value, bool):
         return None
     try:
         chat_id = int(value)
     except (TypeError, ValueError):
         return None
-    return chat_id if 0 < chat_id < 10**15 else None
+    if not 0 < abs(chat_id) < 10**15 or (private and chat_id < 0):
+        return None
+    return chat_id
 
 
 async def deliver(app: web.Application, update: Dict[str, Any], chat_id: int) -> Dict[str, Any]:
@@ -597,9 +600,9 @@ async def sim_feed(request: web.Request) -> web.Response:
 async def sim_outbox(request: web.Request) -> web.Response:
     """Contract: ``[{"chat_id", "method", "text", "reply_markup", "sent_at"}]``, oldest first."""
     raw = request.query.get("chat_id")
-    chat_id = _chat_id(raw) if raw is not None else None
+    chat_id = _chat_id(raw, private=False) if raw is not None else None
     if raw is not None and chat_id is None:
-        return _error(400, "chat_id 必须是正整数")
+        return _error(400, "chat_id 必须是整数")
     return web.json_response(request.app[BOT_API].outbox_for(chat_id), dumps=_dumps)
 
 

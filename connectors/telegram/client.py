@@ -128,6 +128,9 @@ class TelegramApi:
     """The calls the channel makes, each with a timeout; the bot is created on first use."""
 
     def __init__(self, settings: TelegramSettings, store: UpdateStore) -> None:
+        # httpx logs every request's URL at INFO, and the Bot API's URLs hold the bot token.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING,
+                                                logging.getLogger("httpx").level))
         self.settings = settings
         self._store = store
         self._bot: Optional[ExtBot] = None

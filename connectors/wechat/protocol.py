@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -27,6 +28,9 @@ from connectors.wechat.settings import WeChatSettings
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# Shared design decision: WeChat conversations are raw openids, and only these; so a WeChat
+# sender can never name another channel's conversation ("telegram:…", "rest:…").
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ProtocolError(Exception):
@@ -252,6 +256,8 @@ class WeChatProtocol:
         msg_type = text_of("MsgType").lower()
         if not openid or not msg_type or len(openid) > 128:
             raise MalformedMessage("missing_fields")
+        if not OPENID.fullmatch(openid):
+            raise MalformedMessage("bad_openid")
         try:
             create_time = int(text_of("CreateTime") or 0)
             msg_id = int(text_of("MsgId")) if text_of("MsgId") else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.stack import tuibao_stack
-from tests.telegram.telegram_caller import TelegramCaller
+from tests.telegram.telegram_caller import TelegramCaller, new_chat_id
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +17,9 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def telegram(stack) -> TelegramCaller:
     return TelegramCaller(stack)
+
+
+@pytest.fixture
+def chat(telegram) -> int:
+    """A new Telegram user's private chat (its conversation opened: see ``open_chat``)."""
+    return telegram.open_chat(new_chat_id())

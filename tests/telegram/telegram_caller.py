@@ -125,6 +125,13 @@ class TelegramCaller:
         return requests.post(self.stack.telegram_webhook_url, data=body, headers=headers,
                              timeout=10)
 
+    def open_chat(self, chat_id: int) -> int:
+        """Create the chat's conversation before its first update. Rasa's tracker endpoint
+        creates a conversation it does not know and saves it, which would race with a turn
+        in flight; asked before any turn, later reads only read."""
+        self.stack.tracker(f"telegram:{chat_id}")
+        return chat_id
+
     def turn_done(self, chat_id: int, update_id: int) -> bool:
         """Rasa saved the turn of ``update_id`` (its messages were all sent before that)."""
         events = self.stack.tracker(f"telegram:{chat_id}").get("events", [])
