@@ -118,9 +118,10 @@ class FloodControl(BaseRateLimiter[int]):
                 seconds = retry_after_seconds(error)
                 logger.warning("telegram %s: 429, retry after %ss (attempt %d)", endpoint,
                                seconds, attempt + 1)
+                # Every call of every process waits (or, past the limit, fails fast) now.
+                await self._store.back_off(seconds)
                 if seconds > self._max_wait or attempt == self._max_retries:
                     raise
-                await self._store.back_off(seconds)
         raise AssertionError("unreachable")
 
 
