@@ -142,3 +142,13 @@ def test_stand_in_delivers_with_the_registered_secret_only(stack, chat):
         assert len(stack.user_turns(f"telegram:{chat}")) == turns
     finally:
         assert run_webhook_command(stack, "set").returncode == 0
+
+
+def test_rasa_trigger_intent_reaches_the_telegram_user(stack, chat):
+    """Rasa's own out-of-turn path (reminders, an agent's tooling) through our output channel."""
+    answer = requests.post(f"{stack.rasa_url}/conversations/telegram:{chat}/trigger_intent",
+                           params={"token": stack.api_token, "output_channel": "telegram"},
+                           json={"name": "greet"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    [sent] = stack.telegram_outbox(chat)
+    assert "您好" in sent["text"] and sent["method"] == "sendMessage"
