@@ -84,13 +84,12 @@ class Channels:
         if answer.status_code != 200:
             raise SystemExit(f"telegram webhook answered {answer.status_code} to {text!r}")
         deadline = time.monotonic() + TURN_TIMEOUT_S
-        while not self.caller.turn_done(chat_id, update["update_id"]):
+        sent = self.outbox(chat_id)[before:]
+        while not self.caller.turn_arrived(chat_id, update["update_id"], sent):
             if time.monotonic() > deadline:
                 raise SystemExit(f"telegram: no complete answer to {text!r}")
             time.sleep(POLL_S)
-        sent = self.outbox(chat_id)[before:]
-        if not sent:
-            raise SystemExit(f"telegram: nothing sent for {text!r}")
+            sent = self.outbox(chat_id)[before:]
         return max(dt.datetime.fromisoformat(m["sent_at"]).timestamp() for m in sent) - posted
 
 

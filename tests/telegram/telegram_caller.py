@@ -132,14 +132,27 @@ class TelegramCaller:
         self.stack.tracker(f"telegram:{chat_id}")
         return chat_id
 
-    def turn_done(self, chat_id: int, update_id: int) -> bool:
-        """Rasa saved the turn of ``update_id`` (its messages were all sent before that)."""
+    def turn_messages(self, chat_id: int, update_id: int) -> Optional[int]:
+        """How many bot messages Rasa recorded for the turn of ``update_id`` once the turn is
+        saved (Rasa sends them before it saves), None before."""
         events = self.stack.tracker(f"telegram:{chat_id}").get("events", [])
         marker = f"telegram-update-{update_id}"
         seen = [i for i, e in enumerate(events)
                 if e.get("event") == "user" and e.get("message_id") == marker]
-        return bool(seen) and events[-1].get("event") == "action" and \
-            events[-1].get("name") == "action_listen" and len(events) - 1 > seen[-1]
+        if not seen or len(events) - 1 <= seen[-1] or events[-1].get("event") != "action" \
+                or events[-1].get("name") != "action_listen":
+            return None
+        return sum(e.get("event") == "bot" for e in events[seen[-1]:])
+
+    def turn_done(self, chat_id: int, update_id: int) -> bool:
+        """Rasa saved the turn of ``update_id``."""
+        return self.turn_messages(chat_id, update_id) is not None
+
+    def turn_arrived(self, chat_id: int, update_id: int, sent: List[Dict[str, Any]]) -> bool:
+        """The turn is saved, said something (every turn of these tests does), and every bot
+        message it recorded reached the chat."""
+        count = self.turn_messages(chat_id, update_id)
+        return bool(count) and sum(m["method"] == "sendMessage" for m in sent) >= count
 
     def send(self, update: Dict[str, Any], until: Optional[Callable[[List[Dict]], bool]] = None,
              turn: bool = True) -> Turn:
@@ -154,7 +167,7 @@ class TelegramCaller:
         deadline = time.monotonic() + TURN_TIMEOUT_S
         while True:
             sent = self.stack.telegram_outbox(chat_id)[before:]
-            done = (not turn or self.turn_done(chat_id, update["update_id"])) and \
+            done = (not turn or self.turn_arrived(chat_id, update["update_id"], sent)) and \
                 (until is None or until(sent))
             if done:
                 return Turn(answer.status_code, elapsed, sent)
@@ -185,7 +198,7 @@ class TelegramCaller:
         deadline = time.monotonic() + TURN_TIMEOUT_S
         while True:
             sent = self.stack.telegram_outbox(chat_id)[before:]
-            if self.turn_done(chat_id, update_id) and \
+            if self.turn_arrived(chat_id, update_id, sent) and \
                     any(m["method"] == "answerCallbackQuery" for m in sent):
                 return Turn(200, 0.0, sent)
             if time.monotonic() > deadline:
