@@ -5,6 +5,8 @@
 - ``/`` and ``/static/…``: the phone-sized chat page.
 - ``/sim/…``: what the page and the tests use (send as a follower, read the feed and the
   outbox, the phone's SMS inbox, move the clock).
+- ``/telegram/bot<token>/<method>`` and ``/sim/telegram/…``: the Telegram Bot API stand-in and
+  the Telegram tab (``simulator.telegram``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from redaction import mask_openid
+from simulator import telegram
 from simulator.account import OfficialAccount, WeChatApiError
 from simulator.delivery import (SERVICE_UNAVAILABLE, DeliveryOutcome, InboundMessage,
                                     WebhookDelivery)
@@ -416,4 +419,6 @@ def create_app(settings: SimulatorSettings) -> web.Application:
     r.add_post("/sim/clock", sim_clock)
     r.add_get("/", index)
     r.add_static("/static/", STATIC_DIR)
+    telegram.install(app, settings.telegram_bot_token, settings.telegram_webhook_url,
+                     settings.telegram_secret_token, settings.account_name)
     return app

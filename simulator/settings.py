@@ -15,6 +15,9 @@ DEMO_APP_ID = "wx00000000demo0001"
 DEMO_APP_SECRET = "demo-secret"
 DEMO_ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
+DEMO_TELEGRAM_BOT_TOKEN = "123456:tuibao-demo-telegram"
+DEMO_TELEGRAM_SECRET_TOKEN = "tuibao-demo-telegram-secret"
+
 ENCRYPT_MODES = ("safe", "compatible", "plain")
 
 
@@ -43,10 +46,16 @@ class SimulatorSettings:
     delivery_attempts: int = 3
     token_lifetime_seconds: int = 7200
     sandbox_timeout_seconds: float = 3.0
+    # Telegram (contract): the bot token the Bot API stand-in accepts, and the webhook it
+    # starts with, as if ``python -m connectors.telegram.webhook set`` had run (None: none).
+    telegram_bot_token: str = DEMO_TELEGRAM_BOT_TOKEN
+    telegram_secret_token: str = DEMO_TELEGRAM_SECRET_TOKEN
+    telegram_webhook_url: Optional[str] = "http://127.0.0.1:5005/webhooks/telegram/webhook"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "SimulatorSettings":
-        """Read ``SIM_*`` (``SANDBOX_URL`` too) and the shared ``WECHAT_*`` credentials."""
+        """Read ``SIM_*`` (``SANDBOX_URL`` too) and the shared ``WECHAT_*`` and
+        ``TELEGRAM_BOT_TOKEN``/``TELEGRAM_SECRET_TOKEN`` credentials."""
         env = os.environ if env is None else env
         base = cls()
 
@@ -55,6 +64,7 @@ class SimulatorSettings:
             return value or default
 
         mode = text("SIM_ENCRYPT_MODE", base.encrypt_mode).lower()
+        telegram_webhook = text("SIM_TELEGRAM_WEBHOOK_URL", base.telegram_webhook_url or "none")
         if mode not in ENCRYPT_MODES:
             raise ValueError(f"SIM_ENCRYPT_MODE must be one of {', '.join(ENCRYPT_MODES)}")
         return cls(
@@ -81,4 +91,7 @@ class SimulatorSettings:
                                             str(base.token_lifetime_seconds))),
             sandbox_timeout_seconds=float(text("SIM_SANDBOX_TIMEOUT_SECONDS",
                                                str(base.sandbox_timeout_seconds))),
+            telegram_bot_token=text("TELEGRAM_BOT_TOKEN", base.telegram_bot_token),
+            telegram_secret_token=text("TELEGRAM_SECRET_TOKEN", base.telegram_secret_token),
+            telegram_webhook_url=None if telegram_webhook.lower() == "none" else telegram_webhook,
         )

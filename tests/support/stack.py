@@ -1,5 +1,6 @@
 """Start the whole Tuibao stack on free ports for end-to-end tests: sandbox insurer, action
-server, WeChat simulator and the Rasa server with the trained model and the WeChat channel.
+server, simulator (WeChat and the Telegram Bot API stand-in) and the Rasa server with the
+trained model and the WeChat and Telegram channels.
 
     with tuibao_stack(tmp_dir) as stack:
         stack.webhook_url, stack.tracker(openid), stack.outbox(openid), ...
@@ -61,6 +62,7 @@ class Stack:
     # action server.
     console_url: Optional[str] = None
     handoff_db_url: Optional[str] = None
+    telegram_env: Dict[str, str] = field(default_factory=dict)
 
     @property
     def webhook_url(self) -> str:
@@ -70,6 +72,17 @@ class Stack:
     def plain_webhook_url(self) -> str:
         """The plaintext-mode account's webhook (``plaintext_account=True`` only)."""
         return f"{self.rasa_url}/webhooks/wechat_plain/webhook"
+
+    @property
+    def telegram_webhook_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/telegram/webhook"
+
+    def telegram_outbox(self, chat_id: int) -> List[Dict[str, Any]]:
+        """What the bot sent to Telegram chat ``chat_id`` through the Bot API stand-in."""
+        answer = requests.get(f"{self.simulator_url}/sim/telegram/outbox",
+                              params={"chat_id": chat_id}, timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        return answer.json()
 
     @property
     def rest_url(self) -> str:
@@ -205,6 +218,15 @@ def tuibao_stack(
         # Own namespace: parallel stacks must not share access tokens or deliveries.
         "WECHAT_REDIS_PREFIX": f"tuibao-test:{uuid.uuid4().hex[:12]}",
     }
+    telegram_env = {
+        "TELEGRAM_BOT_TOKEN": "123456:tuibao-demo-telegram",
+        "TELEGRAM_SECRET_TOKEN": "tuibao-demo-telegram-secret",
+        "TELEGRAM_API_BASE_URL": f"{urls['simulator']}/telegram/bot{{token}}",
+        "TELEGRAM_WEBHOOK_URL": f"{urls['rasa']}/webhooks/telegram/webhook",
+        "TELEGRAM_DEDUPE_REDIS_URL": redis_url or "",
+        # Under the stack's namespace, so the same clean-up removes it.
+        "TELEGRAM_REDIS_PREFIX": f"{wechat_env['WECHAT_REDIS_PREFIX']}:telegram",
+    }
     insurers_file = _write_insurers_file(work_dir / "insurers.yml", urls["sandbox"],
                                          insurer_read_timeout_s)
     endpoints: Dict[str, Any] = {"action_endpoint": {
@@ -219,7 +241,11 @@ def tuibao_stack(
         f"  token: {wechat_env['WECHAT_TOKEN']}\n"
         f"  app_id: {wechat_env['WECHAT_APP_ID']}\n"
         f"  api_base_url: {urls['simulator']}\n"
-        "  encrypt_mode: safe\n")
+        "  encrypt_mode: safe\n"
+        "connectors.telegram.TelegramInput:\n"
+        f"  bot_token: {telegram_env['TELEGRAM_BOT_TOKEN']}\n"
+        f"  secret_token: {telegram_env['TELEGRAM_SECRET_TOKEN']}\n"
+        f"  api_base_url: {telegram_env['TELEGRAM_API_BASE_URL']}\n")
     if plaintext_account:
         credentials += ("tests.support.plaintext_account.PlaintextAccountInput:\n"
                         "  encrypt_mode: plaintext\n")
@@ -253,8 +279,9 @@ def tuibao_stack(
         if with_simulator:
             running.enter_context(service(
                 [PYTHON, "-m", "simulator"], f"{urls['simulator']}/sim/health",
-                env={**common, **wechat_env, "SIM_PORT": str(ports["simulator"]),
+                env={**common, **wechat_env, **telegram_env, "SIM_PORT": str(ports["simulator"]),
                      "SIM_WEBHOOK_URL": f"{urls['rasa']}/webhooks/wechat/webhook",
+                     "SIM_TELEGRAM_WEBHOOK_URL": telegram_env["TELEGRAM_WEBHOOK_URL"],
                      "SIM_SANDBOX_URL": urls["sandbox"]},
                 log_name=f"{log_prefix}-simulator"))
         running.enter_context(service(
@@ -262,7 +289,7 @@ def tuibao_stack(
              "-p", str(ports["rasa"]), "--model", str(MODEL),
              "--endpoints", str(work_dir / "endpoints.yml"),
              "--credentials", str(work_dir / "credentials.yml")] + debug,
-            f"{urls['rasa']}/", env={**common, **wechat_env}, timeout=480,
+            f"{urls['rasa']}/", env={**common, **wechat_env, **telegram_env}, timeout=480,
             log_name=f"{log_prefix}-rasa"))
         if with_console:
             running.enter_context(service(
@@ -274,4 +301,4 @@ def tuibao_stack(
                     sandbox_url=urls["sandbox"], simulator_url=urls["simulator"],
                     wechat_env=wechat_env, work_dir=work_dir,
                     console_url=urls["console"] if with_console else None,
-                    handoff_db_url=handoff_db_url)
+                    handoff_db_url=handoff_db_url, telegram_env=telegram_env)

@@ -1,0 +1,25 @@
+"""One running stack (sandbox insurer, actions, simulator with the Bot API stand-in, Rasa with
+the Telegram and WeChat channels) for the Telegram tests; each test is a new Telegram user."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.stack import tuibao_stack
+from tests.telegram.telegram_caller import TelegramCaller, new_chat_id
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    with tuibao_stack(tmp_path_factory.mktemp("telegram-stack"), log_prefix="telegram") as running:
+        yield running
+
+
+@pytest.fixture
+def telegram(stack) -> TelegramCaller:
+    return TelegramCaller(stack)
+
+
+@pytest.fixture
+def chat(telegram) -> int:
+    """A new Telegram user's private chat (its conversation opened: see ``open_chat``)."""
+    return telegram.open_chat(new_chat_id())
