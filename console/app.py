@@ -26,7 +26,8 @@ from console.auth import (
 )
 from console.settings import ConsoleSettings
 from handoff import transcript, wording
-from handoff.delivery import DeliveryRouter, NoPushDelivery, wechat_delivery_from_env
+from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
+                              wechat_delivery_from_env)
 from handoff.desk import SHANGHAI, Desk
 from handoff.rasa_api import RasaApi, RasaUnavailable
 from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
@@ -82,6 +83,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         state["delivery"] = delivery or DeliveryRouter({
             "wechat": wechat_delivery_from_env(settings.handoff.wechat_kf_account),
             "rest": NoPushDelivery("REST"),
+            "telegram": TelegramDelivery(),
         })
         sweeper = asyncio.create_task(_sweep_unattended())
         try:

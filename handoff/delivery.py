@@ -1,7 +1,7 @@
 """Delivering what an agent (or the bot, on the console's behalf) says to the user, through the
 user's own channel. One small interface per channel, chosen by the conversation id's prefix:
 no prefix = WeChat (customer-service messages), ``rest:`` = the development REST channel (no
-way to push: the agent is told), ``telegram:`` = plugged in once its connector exists.
+way to push: the agent is told), ``telegram:`` = the Bot API through the Telegram connector.
 """
 from __future__ import annotations
 
@@ -93,6 +93,26 @@ class DeliveryRouter:
         except Exception:  # the agent must hear that the user did not get it
             log.exception("delivery over %s failed", channel)
             return DeliveryResult(False, wording.DELIVERY_FAILED, "failed")
+
+
+class TelegramDelivery:
+    """Telegram's Bot API (``sendMessage``) through the connector's own delivery function, with
+    its rate limits and 429 handling; a user who blocked the bot is reported to the agent."""
+
+    async def send(self, conversation_id: str, messages: List[Dict[str, Any]]) -> DeliveryResult:
+        from connectors.telegram.client import SendOutcome
+        from connectors.telegram.delivery import deliver_text
+
+        text = "\n\n".join(m["text"] for m in messages if m.get("text"))
+        # The router hands over the chat id; the connector wants the conversation id.
+        outcome = await deliver_text(f"telegram:{conversation_id}", text)
+        if outcome is SendOutcome.SENT:
+            return DeliveryResult(True)
+        if outcome is SendOutcome.BLOCKED:
+            return DeliveryResult(False, wording.TELEGRAM_BLOCKED, "blocked")
+        if outcome is SendOutcome.RATE_LIMITED:
+            return DeliveryResult(False, wording.TELEGRAM_RATE_LIMITED, "rate_limited")
+        return DeliveryResult(False, wording.DELIVERY_FAILED, "failed")
 
 
 def wechat_delivery_from_env(kf_account: Optional[str]) -> WeChatDelivery:

@@ -8,6 +8,8 @@ WECHAT_QUOTA_USED = ("未送达：已用完微信给这位用户的客服消息�
 WECHAT_UNSUBSCRIBED = "未送达：用户已取消关注公众号（43004）。"
 WECHAT_RATE_LIMITED = "未送达：微信接口调用太频繁，请一分钟后再试。"
 DELIVERY_FAILED = "未送达：发送时出错，请稍后重试。"
+TELEGRAM_BLOCKED = "未送达：用户已在 Telegram 屏蔽了机器人，或从未开始对话。"
+TELEGRAM_RATE_LIMITED = "未送达：Telegram 限制发送频率，请稍后再试。"
 CHANNEL_CANNOT_PUSH = "未送达：{channel} 渠道不支持主动发消息。"
 
 # Canned replies agents insert with one click (the agent may edit before sending).

@@ -294,7 +294,8 @@ def tuibao_stack(
         if with_console:
             running.enter_context(service(
                 [PYTHON, "-m", "console"], f"{urls['console']}/health",
-                env={**common, **wechat_env, **handoff, "CONSOLE_PORT": str(ports["console"]),
+                env={**common, **wechat_env, **telegram_env, **handoff,
+                     "CONSOLE_PORT": str(ports["console"]),
                      "TUIBAO_RASA_URL": urls["rasa"], "TUIBAO_API_TOKEN": API_TOKEN},
                 log_name=f"{log_prefix}-console"))
         yield Stack(rasa_url=urls["rasa"], action_url=urls["action"],
