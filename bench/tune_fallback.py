@@ -10,8 +10,9 @@ held-out test files), and say how often a wrong intent comes with high confidenc
    fallback when top confidence < threshold, or top − second < ambiguity_threshold.
 4. Cost per dev message: a wrong intent acted on costs 2 (the bot does the wrong thing), a
    fallback on a message it had right costs 1 (the user is asked to rephrase; twice → a person).
-   Prints the grid's best pairs and the current config's, and the share of wrong intents with
-   confidence ≥ 0.9 (no threshold below that can catch them).
+   The pick is the cheapest pair that asks at most 5 % of all messages to rephrase although
+   they were understood (MAX_FALLBACK_ON_RIGHT). Prints the pick, the grid's cheapest pairs and
+   the current config's, and the share of wrong intents with confidence ≥ 0.9.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 WRONG_COST, FALLBACK_COST = 2.0, 1.0
+MAX_FALLBACK_ON_RIGHT = 0.05
 THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(13)]  # 0.30 … 0.90
 AMBIGUITIES = [0.0, 0.05, 0.1, 0.15, 0.2]
 
@@ -106,8 +108,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tune-fallback-") as tmp:
         model = args.model
         if not model:
-            data = Path(tmp) / "train.yml"
-            data.write_text(train_part.nlu_as_yaml(), encoding="utf-8")
+            from ruamel.yaml import YAML
+
+            data = Path(tmp) / "data"
+            data.mkdir()
+            (data / "train.yml").write_text(train_part.nlu_as_yaml(), encoding="utf-8")
+            # the faq answers, so the ResponseSelector trains as it does on nlu/
+            yaml = YAML(typ="safe")
+            answers = yaml.load((ROOT / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+            with (data / "responses.yml").open("w", encoding="utf-8") as handle:
+                yaml.dump({"version": "3.1", "responses": answers}, handle)
             run = subprocess.run([str(Path(sys.executable).with_name("rasa")), "train", "nlu",
                                   "--config", "config.yml", "--nlu", str(data), "--out", tmp,
                                   "--fixed-model-name", "dev"], cwd=ROOT, capture_output=True,
@@ -124,6 +134,8 @@ def main() -> int:
     grid = sorted((replay(rows, t, a) for t in THRESHOLDS for a in AMBIGUITIES),
                   key=lambda r: (r["cost"], -r["threshold"]))
     now = replay(rows, *current_thresholds())
+    allowed = [r for r in grid if r["fallback_on_right"] <= MAX_FALLBACK_ON_RIGHT * len(rows)]
+    pick = allowed[0] if allowed else grid[-1]
     wrong = [r for r in rows if r[1] != r[0]]
     confident = [r for r in wrong if r[2] >= 0.9]
     print(f"dev split: {len(rows)} messages ({args.dev_share:.0%} of nlu/, seed {args.seed}); "
@@ -132,13 +144,15 @@ def main() -> int:
           f"{len(confident)} ({len(confident) / max(1, len(wrong)):.0%} of wrong, "
           f"{len(confident) / len(rows):.1%} of all)")
     print("threshold ambiguity  cost  wrong-acted-on  fallback-on-right  wrong-caught")
-    for r in grid[:8] + [dict(now, note="current config.yml")]:
+    for r in grid[:5] + [dict(pick, note=f"pick (rephrase asked of <= {MAX_FALLBACK_ON_RIGHT:.0%} understood)"),
+                         dict(now, note="current config.yml")]:
         print(f"{r['threshold']:>9} {r['ambiguity_threshold']:>9} {r['cost']:>5} {r['wrong_acted_on']:>15} "
               f"{r['fallback_on_right']:>18} {r['wrong_caught']:>13}  {r.get('note', '')}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"best": grid[0], "current": now, "grid": grid,
+    args.out.write_text(json.dumps({"pick": pick, "best": grid[0], "current": now, "grid": grid,
                                     "wrong": len(wrong), "wrong_confident": len(confident),
-                                    "dev": len(rows)}, indent=2), encoding="utf-8")
+                                    "dev": len(rows), "rows": rows}, indent=2, ensure_ascii=False),
+                        encoding="utf-8")
     return 0
 
 
