@@ -15,7 +15,7 @@ import requests
 from tests.support.stack import Stack, tuibao_stack
 
 LI_NA = ("150028", "13900139000")
-WANG_FANG = ("01001X", "13700137000")
+ZHANG_WEI = ("31002X", "13800138000")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_haodi_at_the_quote_submits_and_tuole_at_the_withdrawal_withdraws(stack)
 
 def test_xian_huanhuan_at_the_quote_keeps_the_policy_and_the_chat(stack):
     user = "colloquial-no"
-    to_the_quote(stack, user, "SBX2000000000079", WANG_FANG)
+    to_the_quote(stack, user, "SBX1000000000012", ZHANG_WEI)
     kept = say(stack, user, "先缓缓别交")
     assert "没有提交退保" in kept and not cases_in(kept), kept
     assert "再见" not in kept
