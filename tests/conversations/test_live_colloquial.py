@@ -70,7 +70,9 @@ def test_xian_huanhuan_at_the_quote_keeps_the_policy_and_the_chat(stack):
     kept = say(stack, user, "先缓缓别交")
     assert "没有提交退保" in kept and not cases_in(kept), kept
     assert "再见" not in kept
-    assert "保单号" in say(stack, user, "我要退保")  # still talking, a new surrender starts
+    # Still talking: asked again, the same policy's quote is read back (identity already checked).
+    again = say(stack, user, "我要退保")
+    assert "办理退保" in again and "确认要退保吗" in again, again
 
 
 def test_a_bare_goodbye_at_the_quote_asks_again_then_a_yes_submits(stack):
