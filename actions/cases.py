@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import common, insurer_calls, wording
+from actions.confirmation import acknowledge_complaint
 from insurers.base import CaseNotFound, NotRevocable, SessionExpired, SurrenderCase
 
 CASE_REQUESTS = {"check_surrender_status": "status", "withdraw_surrender": "withdraw"}
@@ -23,6 +24,7 @@ class ActionStartCaseRequest(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        acknowledge_complaint(dispatcher, tracker)  # "钱还没到，怎么回事": heard, then looked up
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         request = CASE_REQUESTS.get(intent) or tracker.get_slot("case_request") or "status"
         events: List[EventType] = [SlotSet("case_request", request), SlotSet("stage", None)]

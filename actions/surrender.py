@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import common, insurer_calls, wording
+from actions.confirmation import acknowledge_complaint
 from actions.lookup import verified_by_lookup
 from actions.quote import quote_and_read_back
 from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
@@ -36,6 +37,7 @@ class ActionStartSurrender(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        acknowledge_complaint(dispatcher, tracker)  # "烦死了，帮我退掉": heard, then done
         dispatcher.utter_message(response="utter_start_surrender")
         events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
         given = next(tracker.get_latest_entity_values("policy_number"), None)

@@ -2,14 +2,20 @@
 
 Loads the trained model in-process, parses every utterance of the held-out file (Rasa NLU
 YAML), prints the figures and writes them to ``results/heldout_eval.json``. The exit code is 1
-when a target is missed (intent accuracy ≥ 0.93; exact-value accuracy ≥ 0.98 for every
-identifier entity that occurs in the data), 2 when there is no model or data.
+when a target is missed (intent accuracy ≥ 0.97 on heldout.yml, ≥ 0.95 on real_users.yml,
+≥ 0.93 on any other file; exact-value accuracy 1.00 for every identifier entity that occurs in
+the data), 2 when there is no model or data, 3 when the model was not trained on the current
+data (its ``.fingerprint`` beside the archive differs from ``bot.model.fingerprint()``; pass
+``--any-model`` to score it anyway, never for a gate).
 
 How things are counted:
 - Intent accuracy and macro-F1 count every ``faq/<topic>`` as the one intent ``faq`` (that is
   what the dialogue branches on); the FAQ topic accuracy (retrieval: did the right answer come
   back?) is reported separately over the faq utterances, and so is the accuracy over full
   labels (faq/<topic>). A ``nlu_fallback`` prediction counts as wrong.
+- Per intent: precision, recall and F1 (faq as one intent); macro-F1 is their mean.
+- Confidence: among wrong predictions (fallback aside), how many came with a confidence of at
+  least 0.9 and at least the fallback threshold: the errors a threshold cannot catch.
 - Identifier entities: gold values are normalised (as the contract says values are) and compared
   with the extracted values per entity name. accuracy = matched / (gold + spurious), so a
   missed, a wrong and an invented value all count against it. A bare 6-digit number that the
@@ -34,12 +40,33 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "tuibao.tar.gz"
 DEFAULT_DATA = ROOT / "tests" / "heldout" / "heldout.yml"
 DEFAULT_OUT = ROOT / "results" / "heldout_eval.json"
-INTENT_TARGET = 0.93
-IDENTIFIER_TARGET = 0.98
+HELDOUT_FILES = (ROOT / "tests" / "heldout" / "heldout.yml", ROOT / "tests" / "heldout" / "real_users.yml")
+INTENT_TARGET = 0.93  # any other held-out file
+INTENT_TARGETS = {"heldout.yml": 0.97, "real_users.yml": 0.95}
+IDENTIFIER_TARGET = 1.0
+HIGH_CONFIDENCE = 0.9
+
+
+def intent_target(data: Path) -> float:
+    return INTENT_TARGETS.get(Path(data).name, INTENT_TARGET)
+
+
+def model_is_current(model: Path) -> Tuple[bool, str]:
+    """Whether ``model`` was trained on the current data: its fingerprint file (written by
+    ``python -m bot.model train`` beside the archive) equals ``bot.model.fingerprint()``."""
+    from bot import model as model_module
+
+    stamp = Path(model).with_name(Path(model).name.replace(".tar.gz", ".fingerprint"))
+    if not stamp.is_file():
+        return False, (f"{model} has no fingerprint ({stamp.name}): it was not trained by "
+                       "`python -m bot.model train`, so nothing says which data it learnt.")
+    if stamp.read_text().strip() != model_module.fingerprint():
+        return False, (f"{model} was trained on other data or config than the working tree's "
+                       "(fingerprint differs). Retrain: .venv/bin/python -m bot.model train")
+    return True, "current"
 TRAIN_HINT = (
-    "Train it first: cd /work/main && .venv/bin/python -m bot.model train (full model, about "
-    "4 min on 2 cores), or NLU only: .venv/bin/rasa train nlu --config config.yml --nlu nlu "
-    "--out /tmp/nlu-models, then pass --model /tmp/nlu-models"
+    "Train it first: .venv/bin/python -m bot.model train (the full model, about 3 min on 2 "
+    "free cores); an NLU-only model can be scored with --any-model, but never passes a gate"
 )
 
 
@@ -102,18 +129,36 @@ async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
     return [await agent.parse_message(text) for text in texts]
 
 
+def load_examples(data: Path) -> List[Any]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return [m for m in load_data(str(data)).intent_examples if m.get("text")]
+
+
 def evaluate(model: Path, data: Path) -> Dict[str, Any]:
     """Parse every held-out utterance with ``model`` and compute the figures."""
-    from rasa.shared.nlu.training_data.loading import load_data
-    from sklearn.metrics import f1_score
+    examples = load_examples(data)
+    parses = asyncio.run(_parse_all(model, [m.get("text") for m in examples]))
+    return score(examples, parses, model=str(model), data=data)
 
-    examples = [m for m in load_data(str(data)).intent_examples if m.get("text")]
-    texts = [m.get("text") for m in examples]
-    parses = asyncio.run(_parse_all(model, texts))
+
+def fallback_threshold(parse: Dict[str, Any]) -> float:
+    """The FallbackClassifier's threshold as the parse shows it (fallback confidence), else 0."""
+    for item in parse.get("intent_ranking") or []:
+        if item.get("name") == "nlu_fallback":
+            return float(item.get("confidence") or 0)
+    return 0.0
+
+
+def score(examples: List[Any], parses: List[Dict[str, Any]], model: str = "",
+          data: Path = DEFAULT_DATA) -> Dict[str, Any]:
+    """The figures for parsed held-out examples (see the module docstring)."""
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
 
     gold_intents, pred_intents, gold_full, pred_full = [], [], [], []
     entity_counts: Dict[str, Counter] = {e: Counter() for e in IDENTIFIER_ENTITIES}
     errors = []
+    wrong, wrong_confident = 0, 0
     for message, parse in zip(examples, parses):
         g_intent = message.get("intent")
         g_full = message.get("intent_response_key") or g_intent
@@ -122,6 +167,11 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
         pred_intents.append(p_intent)
         gold_full.append(g_full)
         pred_full.append(p_full)
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0)
+        if p_intent not in (g_intent, "nlu_fallback"):
+            wrong += 1
+            if confidence >= max(HIGH_CONFIDENCE, fallback_threshold(parse)):
+                wrong_confident += 1
 
         gold_entities = [
             (e["entity"], gold_value(e["entity"], str(e.get("value", ""))))
@@ -150,10 +200,15 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
     macro_f1 = f1_score(gold_intents, pred_intents, labels=labels, average="macro", zero_division=0)
     faq_pairs = [(g, p) for g, p in zip(gold_full, pred_full) if g.startswith("faq")]
     faq_topic_accuracy = (sum(g == p for g, p in faq_pairs) / len(faq_pairs)) if faq_pairs else None
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold_intents, pred_intents, labels=labels, zero_division=0)
     per_intent = {}
-    for label in labels:
+    for i, label in enumerate(labels):
         pairs = [(g, p) for g, p in zip(gold_intents, pred_intents) if g == label]
-        per_intent[label] = {"n": len(pairs), "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 4)}
+        per_intent[label] = {"n": len(pairs), "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 4),
+                             "precision": round(float(precision[i]), 4),
+                             "recall": round(float(recall[i]), 4), "f1": round(float(f1[i]), 4)}
+    target = intent_target(data)
 
     entities = {}
     for entity, c in entity_counts.items():
@@ -163,8 +218,8 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
             "accuracy": round(c["matched"] / denominator, 4) if denominator else None,
         }
     failures = []
-    if intent_accuracy < INTENT_TARGET:
-        failures.append(f"intent accuracy {intent_accuracy:.3f} < {INTENT_TARGET}")
+    if intent_accuracy < target:
+        failures.append(f"intent accuracy {intent_accuracy:.3f} < {target}")
     for entity, figures in entities.items():
         if figures["accuracy"] is not None and figures["accuracy"] < IDENTIFIER_TARGET:
             failures.append(f"{entity} accuracy {figures['accuracy']:.3f} < {IDENTIFIER_TARGET}")
@@ -175,7 +230,9 @@ def evaluate(model: Path, data: Path) -> Dict[str, Any]:
         "faq_topic_accuracy": None if faq_topic_accuracy is None else round(faq_topic_accuracy, 4),
         "faq_counting": "intent accuracy/macro-F1 count faq/<topic> as faq; topics scored separately",
         "per_intent": per_intent, "entities": entities,
-        "targets": {"intent_accuracy": INTENT_TARGET, "identifier_accuracy": IDENTIFIER_TARGET},
+        "fallbacks": sum(p == "nlu_fallback" for p in pred_intents),
+        "wrong": wrong, "wrong_high_confidence": wrong_confident,
+        "targets": {"intent_accuracy": target, "identifier_accuracy": IDENTIFIER_TARGET},
         "failures": failures, "errors": errors,
     }
 
@@ -187,25 +244,35 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="model archive, or a folder (newest archive in it)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--any-model", action="store_true",
+                        help="score a model even if it was not trained on the current data")
     args = parser.parse_args(argv)
 
     model = resolve_model(args.model)
     if model is None:
         print(f"No trained model at {args.model}. {TRAIN_HINT}", file=sys.stderr)
         return 2
+    current, why = model_is_current(model)
+    if not current and not args.any_model:
+        print(f"Not scoring: {why}", file=sys.stderr)
+        return 3
     if not args.data.is_file():
         print(f"No held-out data at {args.data}.", file=sys.stderr)
         return 2
     report = evaluate(model, args.data)
 
     print(f"model {report['model']}\nheld-out {report['data']}: {report['utterances']} utterances")
-    print(f"intent accuracy  {report['intent_accuracy']:.4f}  (target {INTENT_TARGET}; faq counted as one intent)")
+    target = report["targets"]["intent_accuracy"]
+    print(f"intent accuracy  {report['intent_accuracy']:.4f}  (target {target}; faq counted as one intent)")
     print(f"intent macro-F1  {report['intent_macro_f1']:.4f}")
     print(f"full-label acc.  {report['full_label_accuracy']:.4f}  (faq/<topic> must match)")
     if report["faq_topic_accuracy"] is not None:
         print(f"faq topic acc.   {report['faq_topic_accuracy']:.4f}")
     for label, figures in report["per_intent"].items():
-        print(f"  {label:<24} n={figures['n']:<3} acc={figures['accuracy']:.3f}")
+        print(f"  {label:<24} n={figures['n']:<3} acc={figures['accuracy']:.3f} "
+              f"P={figures['precision']:.3f} R={figures['recall']:.3f} F1={figures['f1']:.3f}")
+    print(f"wrong intents {report['wrong']} (+{report['fallbacks']} fallbacks); with confidence "
+          f">= {HIGH_CONFIDENCE}: {report['wrong_high_confidence']}")
     for entity, f in report["entities"].items():
         acc = "n/a" if f["accuracy"] is None else f"{f['accuracy']:.4f}"
         print(f"entity {entity:<14} accuracy {acc}  (gold {f['gold']}, matched {f['matched']}, "

@@ -59,12 +59,15 @@ def train(force: bool = False) -> int:
         print(f"bot.model: {MODEL_PATH.relative_to(ROOT)} is up to date; not training.")
         return 0
     print("bot.model: training data or config changed; training the model.")
+    # What is trained is what the tree holds now: an edit made while training runs must leave
+    # the model stale, not stamp it current.
+    trained_on = fingerprint()
     cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--config", "config.yml",
            "--domain", "domain.yml", "--data", *TRAINING_DATA, "--out", str(MODEL_DIR),
            "--fixed-model-name", MODEL_NAME]
     code = subprocess.call(cmd, cwd=ROOT)
     if code == 0:
-        FINGERPRINT_PATH.write_text(fingerprint() + "\n")
+        FINGERPRINT_PATH.write_text(trained_on + "\n")
     return code
 
 

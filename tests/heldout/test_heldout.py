@@ -1,4 +1,4 @@
-"""The held-out set is well-formed: Rasa loads it, it covers the contract, its labels are right.
+"""The held-out sets are well-formed: Rasa loads them, they cover the contract, their labels are right.
 
 A wrong label here would make every evaluation run lie, so each entity value is re-derived
 from its surface text and checked against the identifier rules.
@@ -12,7 +12,11 @@ import pytest
 
 from tests.heldout.identifiers import VALIDATORS, normalise
 
-HELDOUT = Path(__file__).with_name("heldout.yml")
+HERE = Path(__file__).parent
+# Every held-out file; tests/nlu/test_training_data.py keeps each one out of training.
+HELDOUT_FILES = ("heldout.yml", "real_users.yml")
+# Per file: the least number of inform examples carrying identifiers, and of utterances.
+SIZES = {"heldout.yml": (40, 170), "real_users.yml": (30, 150)}
 
 CONTRACT_INTENTS = {
     "greet", "goodbye", "thank", "affirm", "deny", "request_surrender", "inform",
@@ -24,11 +28,16 @@ CONTRACT_INTENTS = {
 MINIMUM = defaultdict(lambda: 8, request_surrender=25, inform=25)
 
 
-@pytest.fixture(scope="module")
-def examples():
+@pytest.fixture(scope="module", params=HELDOUT_FILES)
+def heldout(request):
     from rasa.shared.nlu.training_data.loading import load_data
 
-    return load_data(str(HELDOUT)).training_examples
+    return request.param, load_data(str(HERE / request.param)).training_examples
+
+
+@pytest.fixture
+def examples(heldout):
+    return heldout[1]
 
 
 def _intent(example) -> str:
@@ -36,9 +45,10 @@ def _intent(example) -> str:
     return example.get("intent_response_key") or example.get("intent")
 
 
-def test_every_contract_intent_has_enough_examples(examples):
+def test_every_contract_intent_has_enough_examples(heldout):
+    name, examples = heldout
     counts = Counter(_intent(e) for e in examples)
-    assert len(examples) >= 170
+    assert len(examples) >= SIZES[name][1]
     short = {i: counts[i] for i in CONTRACT_INTENTS if counts[i] < MINIMUM[i]}
     assert not short, f"intents below their minimum: {short}"
 
@@ -65,11 +75,12 @@ def test_entity_values_are_the_normalised_valid_identifiers(examples):
     assert not wrong, wrong
 
 
-def test_inform_gives_identifiers_in_varied_shapes(examples):
+def test_inform_gives_identifiers_in_varied_shapes(heldout):
+    name, examples = heldout
     informs = [e for e in examples if _intent(e) == "inform"]
     with_ids = [e for e in informs if e.get("entities")]
     several = [e for e in with_ids if len(e.get("entities")) >= 2]
-    assert len(with_ids) >= 40
+    assert len(with_ids) >= SIZES[name][0]
     assert len(several) >= 8
     kinds = Counter(ent["entity"] for e in with_ids for ent in e.get("entities"))
     assert set(kinds) == set(VALIDATORS), kinds
