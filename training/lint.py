@@ -10,7 +10,8 @@ Errors (exit status 1):
 - ``heldout-leak``: a training example that also sits in a held-out file;
 - ``missing-response``: a rule or story runs ``utter_x`` that has no response, or an insurer's
   intent has no rule or story answering it; ``faq-without-answer``: a faq topic with no
-  ``utter_faq/<topic>``; ``intent-without-examples`` / ``intent-not-in-domain``.
+  ``utter_faq/<topic>``; ``intent-without-examples`` / ``intent-not-in-domain``;
+  ``placeholder``: a response still reading TODO (as ``tuibao intent new`` writes it).
 Warnings (reported, exit status 0):
 - ``near-duplicate``: the same example up to modal particles (吗 呢 吧 啊 呀 …) under two intents;
   ``duplicate``: the same example twice under one intent;
@@ -324,6 +325,10 @@ def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLE
                 "write it half-width unless the full-width form is the point of the example"))
     for response in data.responses:
         findings += _identifier_findings(response.text, response.file, response.line, allowed)
+        if response.text.startswith("TODO"):
+            findings.append(Finding(ERROR, "placeholder", response.file, response.line,
+                                    f"{response.name} is still the scaffold's placeholder",
+                                    "write the answer the bot gives (您, a date written once)"))
         if response.text != response.text.strip() or "  " in response.text:
             findings.append(Finding(WARNING, "untrimmed", response.file, response.line,
                                     f"{response.name} has extra spaces", "trim it"))

@@ -20,7 +20,7 @@ import yaml
 from training.extensions import extension
 
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
-PLACEHOLDER_RESPONSE = "（待填写：请用「您」写出回答）"
+PLACEHOLDER_RESPONSE = "TODO: 回答（用您称呼用户）"
 
 
 def core_intents(root: Path) -> List[str]:
