@@ -202,7 +202,11 @@ def cmd_review_export(args) -> int:
     except ValueError as error:
         print(f"tuibao review export: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
-    items = review.collect(store_url, min_confidence=args.min_confidence, since=args.since)
+    try:
+        items = review.collect(store_url, min_confidence=args.min_confidence, since=args.since)
+    except (review.TrackerStoreUnavailable, ValueError) as error:
+        print(f"tuibao review export: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     queue = review.ReviewQueue(args.review_db or review.default_review_db(args.project))
     queue.add(items)
     review.write_file(items, args.out)

@@ -121,14 +121,30 @@ def tracker_store_url(endpoints: Path, root: Path) -> str:
     db = kwargs.get("db", "rasa.db")
     if dialect == "sqlite" and not Path(db).is_absolute():
         db = str(root / db)  # Rasa runs from the project folder
-    return SQLTrackerStore.get_db_url(dialect, config.url, kwargs.get("port"), db,
-                                      kwargs.get("username"), kwargs.get("password"),
-                                      kwargs.get("login_db"), kwargs.get("query"))
+    url = SQLTrackerStore.get_db_url(dialect, config.url, kwargs.get("port"), db,
+                                     kwargs.get("username"), kwargs.get("password"),
+                                     kwargs.get("login_db"), kwargs.get("query"))
+    return url if isinstance(url, str) else url.render_as_string(hide_password=False)
+
+
+class TrackerStoreUnavailable(RuntimeError):
+    """The tracker store cannot be read (no such database or no events table)."""
 
 
 def _events(store_url: str, since: Optional[float]) -> Dict[str, List[Dict[str, Any]]]:
-    engine = create_engine(store_url)
-    table = Table("events", MetaData(), autoload_with=engine)
+    from sqlalchemy.exc import NoSuchTableError, OperationalError
+
+    where = make_url(store_url).render_as_string(hide_password=True)
+    if store_url.startswith("sqlite:///") and not Path(store_url[len("sqlite:///"):]).is_file():
+        raise TrackerStoreUnavailable(f"no tracker store at {where} (has the Rasa server run?)")
+    engine = create_engine(store_url, connect_args={"connect_timeout": 10}
+                           if store_url.startswith("postgresql") else {})
+    try:
+        table = Table("events", MetaData(), autoload_with=engine)
+    except (NoSuchTableError, OperationalError) as error:
+        engine.dispose()
+        raise TrackerStoreUnavailable(f"cannot read the events table at {where} "
+                                      f"({type(error).__name__})") from None
     query = select(table.c.sender_id, table.c.data).order_by(table.c.sender_id, table.c.id)
     if since is not None:
         query = query.where(table.c.timestamp >= since)
@@ -175,8 +191,14 @@ def collect(store_url: str, min_confidence: float = 0.7, since: Optional[str] = 
     """The messages to review, masked, deduplicated and counted, most frequent first."""
     from bot.redaction import redact
 
-    since_ts = datetime.fromisoformat(since.replace("Z", "+00:00")).replace(
-        tzinfo=timezone.utc).timestamp() if since else None
+    since_ts = None
+    if since:
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            since_ts = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+        except ValueError:
+            raise ValueError(f"--since {since!r}: not an ISO date (2026-11-01 or "
+                             "2026-11-01T08:00)") from None
     grouped: Dict[str, Dict[str, Any]] = {}
     for sender_id, events in _events(store_url, since_ts).items():
         for index, event in enumerate(events):

@@ -163,3 +163,30 @@ def test_export_without_a_sql_tracker_store_says_so(project):
     done = tuibao(project, "review", "export")
     assert done.returncode == 2
     assert "is not SQL; pass --tracker-store URL" in done.stderr
+
+
+def test_export_says_when_there_is_no_tracker_store_or_a_bad_date(project, tmp_path):
+    missing = tuibao(project, "review", "export", "--tracker-store",
+                     f"sqlite:///{tmp_path / 'none.db'}", "--review-db", f"sqlite:///{tmp_path / 'r.db'}")
+    assert missing.returncode == 2 and "no tracker store at sqlite:///" in missing.stderr
+    with _store("sqlite", tmp_path) as (store, url):
+        _fill(store)
+        bad = tuibao(project, "review", "export", "--tracker-store", url, "--since", "yesterday",
+                     "--review-db", f"sqlite:///{tmp_path / 'r.db'}")
+        later = tuibao(project, "review", "export", "--tracker-store", url, "--since",
+                       "2100-01-01T00:00+08:00", "--review-db", f"sqlite:///{tmp_path / 'r.db'}",
+                       "--out", str(tmp_path / "later.csv"))
+    assert bad.returncode == 2 and "not an ISO date" in bad.stderr
+    assert later.returncode == 0 and "0 distinct messages" in later.stdout
+
+
+def test_export_reads_the_tracker_store_named_in_endpoints(project, tmp_path):
+    with _store("sqlite", tmp_path) as (store, url):
+        _fill(store)
+    (project / "endpoints.yml").write_text(
+        "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n  dialect: sqlite\n"
+        f"  db: {tmp_path / 'tracker.db'}\n", encoding="utf-8")
+    done = tuibao(project, "review", "export", "--review-db", f"sqlite:///{tmp_path / 'r.db'}",
+                  "--out", str(tmp_path / "review.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "6 distinct messages (7 in all)" in done.stdout
