@@ -195,11 +195,12 @@ def confusion_png(confusion: Dict[str, Any], title: str) -> bytes:
     ax.set_xlabel("predicted")
     ax.set_ylabel("held-out label")
     ax.set_title(title)
+    darkest = max((v for row in matrix for v in row), default=1)
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
             if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                        color="white" if i == j else "crimson")
+                colour = "crimson" if i != j else "white" if value > darkest / 2 else "black"
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
