@@ -50,6 +50,8 @@ class RasaServer:
                                   json={"model_file": str(model)}, timeout=self.timeout)
         except requests.RequestException as error:
             raise DeployError(f"loading {model.name} into {self.url} failed ({type(error).__name__})")
+        if answer.status_code == 401:
+            raise DeployError(f"Rasa server {self.url} refused the API token (401)")
         if answer.status_code != 204:
             raise DeployError(f"{self.url} refused {model.name}: {answer.status_code} {answer.text[:300]}")
 
