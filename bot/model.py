@@ -22,29 +22,33 @@ MODEL_NAME = "tuibao"
 MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
 TRAINING_DATA = ["nlu", "stories"]
-# insurers.yml holds the number formats the identifier extractor reads (insurers/formats.py).
+# insurers.yml holds the number formats the identifier extractor reads (insurers/formats.py);
+# extensions/: each insurer's domain and data, merged by training.importer (config.yml importers)
 MODEL_INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/components", "bot/jieba_dict",
-                "bot/identifiers.py", "insurers/formats.py", "insurers.yml"]
+                "bot/identifiers.py", "insurers/formats.py", "insurers.yml",
+                "extensions/*/domain", "extensions/*/data",
+                "training/importer.py", "training/extensions.py"]
 
 
-def _files(paths: Iterable[str]) -> List[Path]:
+def _files(paths: Iterable[str], root: Path = ROOT) -> List[Path]:
     found: List[Path] = []
     for rel in paths:
-        path = ROOT / rel
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*"))
-                         if p.is_file() and "__pycache__" not in p.parts)
+        for path in sorted(root.glob(rel)):  # a plain path, or a pattern (extensions/*/data)
+            if path.is_file():
+                found.append(path)
+            elif path.is_dir():
+                found.extend(p for p in sorted(path.rglob("*"))
+                             if p.is_file() and "__pycache__" not in p.parts)
     return found
 
 
-def fingerprint() -> str:
+def fingerprint(root: Path = ROOT) -> str:
+    """The hash of everything that shapes the model of the project at ``root``."""
     import rasa  # the version is part of what shapes the model
 
     digest = hashlib.sha256(f"rasa={rasa.__version__}\n".encode())
-    for path in _files(MODEL_INPUTS):
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+    for path in _files(MODEL_INPUTS, root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 

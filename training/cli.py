@@ -1,0 +1,384 @@
+"""``tuibao``: the insurers' training workflow in one command line (docs/insurers.md).
+
+    tuibao data lint [--data PATH]     what `rasa data validate` does not check
+    tuibao intent new NAME --insurer X scaffold an intent in extensions/X/
+    tuibao train [--nlu-only]          train (python -m bot.model train / rasa train nlu)
+    tuibao eval                        held-out report: P/R/F1, confusion, latency (HTML + JSON)
+    tuibao gate [--update-baseline]    compare with the committed baseline (CI)
+    tuibao review export / import      messages from real conversations to label, and back
+    tuibao model promote / rollback    load a model into the running Rasa server
+
+Every command works on the project in the current directory (or ``--project``); exit status 0
+means done/passed, 1 means findings or a failed gate, 2 means it could not run (and says why).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def find_project(start: Path) -> Optional[Path]:
+    """The nearest folder at or above ``start`` with config.yml and domain.yml."""
+    for folder in [start, *start.parents]:
+        if (folder / "config.yml").is_file() and (folder / "domain.yml").is_file():
+            return folder
+    return None
+
+
+def _rasa() -> str:
+    return str(Path(sys.executable).with_name("rasa"))
+
+
+def _env() -> dict:
+    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _default_model(root: Path) -> Path:
+    return root / "models" / "tuibao.tar.gz"
+
+
+# ---------------------------------------------------------------- data lint
+def cmd_lint(args) -> int:
+    from training import lint
+
+    return lint.run(args.project, args.data, args.min_examples, not args.no_rasa_validate)
+
+
+# ---------------------------------------------------------------- intent new
+def cmd_intent_new(args) -> int:
+    from training import scaffold
+
+    def lines(path: Optional[Path]) -> List[str]:
+        if path is None:
+            return []
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+
+    try:
+        written = scaffold.new_intent(
+            args.project, args.insurer, args.name, examples=lines(args.examples),
+            heldout=lines(args.heldout), response=args.response, test_message=args.test_message)
+    except (ValueError, FileExistsError) as error:
+        print(f"tuibao intent new: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    for path in written:
+        print(f"wrote {path.relative_to(args.project)}")
+    print(f"next: fill in the examples, then `tuibao data lint --data extensions/{args.insurer}`")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- train
+def train_nlu(root: Path, config: Path, out_dir: Path, name: str) -> int:
+    """``rasa train nlu`` (extensions merged by the importer in the config), then the data
+    fingerprint beside the archive so the gate knows what it was trained on."""
+    from bot import model as bot_model
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    code = subprocess.call([_rasa(), "train", "nlu", "--config", str(config), "--nlu", "nlu",
+                            "--out", str(out_dir), "--fixed-model-name", name], cwd=root, env=_env())
+    if code == 0:
+        (out_dir / f"{name}.fingerprint").write_text(bot_model.fingerprint(root) + "\n")
+    return code
+
+
+def cmd_train(args) -> int:
+    started = time.monotonic()
+    if args.nlu_only:
+        code = train_nlu(args.project, args.config or args.project / "config.yml",
+                         args.out or args.project / "models", args.name or "tuibao-nlu")
+    else:
+        cmd = [sys.executable, "-m", "bot.model", "train"] + (["--force"] if args.force else [])
+        code = subprocess.call(cmd, cwd=args.project, env=_env())
+    print(f"tuibao train: {'NLU-only' if args.nlu_only else 'full'} exit {code} in "
+          f"{time.monotonic() - started:.0f} s")
+    return code
+
+
+# ---------------------------------------------------------------- eval
+def _model_for(args, which: str, config: Optional[Path], model: Optional[Path], scratch: Path):
+    from bot.evaluate import resolve_model
+
+    if config is not None:
+        name = f"eval-{which}"
+        if train_nlu(args.project, config, scratch, name) != 0:
+            raise RuntimeError(f"training with {config} failed")
+        return scratch / f"{name}.tar.gz"
+    found = resolve_model(model)
+    if found is None:
+        raise FileNotFoundError(f"no model at {model}: train one (tuibao train) or pass --model")
+    return found
+
+
+def cmd_eval(args) -> int:
+    from training import report as eval_report
+
+    scratch = args.out / "models"
+    try:
+        first = _model_for(args, "a", args.config, args.model or _default_model(args.project), scratch)
+        second = None
+        if args.compare_model or args.compare_config:
+            second = _model_for(args, "b", args.compare_config, args.compare_model, scratch)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"tuibao eval: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    files = [("given", p) for p in args.heldout] if args.heldout else None
+    started = time.monotonic()
+    reports = [(args.name_a, eval_report.evaluate_model(first, args.project, files))]
+    if second is not None:
+        reports.append((args.name_b, eval_report.evaluate_model(second, args.project, files)))
+    json_path, html_path = eval_report.write_outputs(reports, args.out)
+    for name, rep in reports:
+        print(eval_report.summary(name, rep))
+    print(f"report: {html_path} (open in a browser), {json_path}; eval took "
+          f"{time.monotonic() - started:.0f} s")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- gate
+def cmd_gate(args) -> int:
+    import json
+
+    from bot import model as bot_model
+    from training import gate, report as eval_report
+
+    baseline_path = args.baseline or args.project / gate.BASELINE
+    if args.report:
+        rep = json.loads(args.report.read_text(encoding="utf-8"))
+        if "overall" not in rep:  # an eval report.json: {name: report}; the last one is the candidate
+            rep = list(rep.values())[-1]
+    else:
+        from bot.evaluate import resolve_model
+
+        model = resolve_model(args.model or _default_model(args.project))
+        if model is None:
+            print(f"tuibao gate: no model at {args.model or _default_model(args.project)}; "
+                  "train it first (tuibao train)", file=sys.stderr)
+            return EXIT_UNUSABLE
+        rep = None
+    try:
+        current = bot_model.fingerprint(args.project)
+        if rep is None:
+            gate.check_fingerprint({"model": str(model),
+                                    "model_fingerprint": eval_report.model_fingerprint(model)}, current)
+            rep = eval_report.evaluate_model(model, args.project)
+        gate.check_fingerprint(rep, current)
+    except gate.StaleModel as error:
+        print(f"tuibao gate: REFUSED: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.update_baseline:
+        from training.scaffold import core_intents
+
+        gate.write_baseline(baseline_path, gate.baseline_from(rep, core_intents=core_intents(args.project)))
+        print(f"baseline written to {baseline_path}: review the diff and commit it "
+              f"(macro-F1 {rep['overall']['macro_f1']})")
+        return EXIT_OK
+    if not baseline_path.is_file():
+        print(f"tuibao gate: no baseline at {baseline_path}; write one with "
+              "`tuibao gate --update-baseline` and commit it", file=sys.stderr)
+        return EXIT_UNUSABLE
+    failures = gate.compare(gate.load_baseline(baseline_path), rep)
+    overall = rep["overall"]
+    print(f"candidate {rep['model']}: macro-F1 {overall['macro_f1']}, identifiers (worst) "
+          f"{overall['identifier_accuracy']}; baseline {baseline_path}")
+    for failure in failures:
+        print(f"FAIL {failure}")
+    print("gate: FAILED" if failures else "gate: passed")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+# ---------------------------------------------------------------- review
+def cmd_review_export(args) -> int:
+    from training import review
+
+    try:
+        store_url = args.tracker_store or review.tracker_store_url(args.endpoints, args.project)
+    except ValueError as error:
+        print(f"tuibao review export: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        items = review.collect(store_url, min_confidence=args.min_confidence, since=args.since)
+    except (review.TrackerStoreUnavailable, ValueError) as error:
+        print(f"tuibao review export: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    queue = review.ReviewQueue(args.review_db or review.default_review_db(args.project))
+    queue.add(items)
+    review.write_file(items, args.out)
+    by_reason = {}
+    for item in items:
+        for reason in item.reasons:
+            by_reason[reason] = by_reason.get(reason, 0) + item.count
+    print(f"{len(items)} distinct messages ({sum(i.count for i in items)} in all) to review: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())))
+    print(f"written to {args.out} (fill the label column) and to review_items in {queue.url_masked}")
+    return EXIT_OK
+
+
+def cmd_review_import(args) -> int:
+    from training import review
+
+    if args.file is None and not args.from_db:
+        print("tuibao review import: give --file FILE (a labelled export) or --from-db", file=sys.stderr)
+        return EXIT_UNUSABLE
+    queue = review.ReviewQueue(args.review_db or review.default_review_db(args.project))
+    labelled = review.read_file(args.file) if args.file else queue.labelled()
+    result = review.fold_in(args.project, labelled, dry_run=args.dry_run)
+    for line in result.lines:
+        print(line)
+    if not args.dry_run and not args.file:
+        queue.mark_imported([item.item_id for item in result.imported])
+    print(f"{len(result.imported)} examples folded in, {len(result.skipped)} skipped")
+    return EXIT_FAILED if result.errors else EXIT_OK
+
+
+# ---------------------------------------------------------------- model promote / rollback
+def cmd_model(args) -> int:
+    from training import deploy
+
+    server = deploy.RasaServer(args.url, args.token, timeout=args.timeout)
+    try:
+        if args.model_command == "promote":
+            model = args.model or _default_model(args.project)
+            result = deploy.promote(args.project, server, model)
+        elif args.model_command == "rollback":
+            result = deploy.rollback(args.project, server)
+        else:
+            print(deploy.status(args.project, server))
+            return EXIT_OK
+    except deploy.DeployError as error:
+        print(f"tuibao model {args.model_command}: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(result)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuibao", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="See docs/insurers.md for the whole path.")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="the project folder (default: the one containing the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="check the training data")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    lint = data_sub.add_parser("lint", help="duplicates across intents, real-looking identifiers, "
+                               "held-out leaks, missing responses … each with file, line, fix")
+    lint.add_argument("--data", type=Path, action="append", default=[],
+                      help="report only findings in this file or folder (repeatable); the rest "
+                           "of the project is still read for cross-checks")
+    lint.add_argument("--min-examples", type=int, default=10, help="fewest examples an intent may have")
+    lint.add_argument("--no-rasa-validate", action="store_true",
+                      help="skip `rasa data validate --fail-on-warnings`")
+    lint.set_defaults(func=cmd_lint)
+
+    intent = sub.add_parser("intent", help="an insurer's own intents")
+    intent_sub = intent.add_subparsers(dest="intent_command", required=True, metavar="SUBCOMMAND")
+    new = intent_sub.add_parser("new", help="scaffold examples, response, rule, test story and "
+                                "held-out lines in extensions/<insurer>/")
+    new.add_argument("name", help="the intent, snake_case, e.g. cancel_auto_renewal")
+    new.add_argument("--insurer", required=True, help="insurer id, e.g. hengxin")
+    new.add_argument("--examples", type=Path, help="a text file, one training example a line")
+    new.add_argument("--heldout", type=Path, help="a text file, one held-out line a line "
+                     "(written by someone who has not read the examples)")
+    new.add_argument("--response", help="the bot's answer (polite 您 form)")
+    new.add_argument("--test-message", help="the user message of the test story "
+                     "(default: the first example)")
+    new.set_defaults(func=cmd_intent_new)
+
+    train = sub.add_parser("train", help="train: full (python -m bot.model train) or NLU-only "
+                           "(rasa train nlu)")
+    train.add_argument("--nlu-only", action="store_true", help="NLU only, into models/tuibao-nlu.tar.gz")
+    train.add_argument("--config", type=Path, help="NLU-only: another config file")
+    train.add_argument("--out", type=Path, help="NLU-only: output folder (default models/)")
+    train.add_argument("--name", help="NLU-only: archive name (default tuibao-nlu)")
+    train.add_argument("--force", action="store_true", help="full: train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="held-out report: per-intent P/R/F1, macro-F1, identifiers, "
+                        "confusion matrix, most-confused pairs, latency; two models side by side")
+    ev.add_argument("--model", type=Path, help="model archive or folder (default models/tuibao.tar.gz)")
+    ev.add_argument("--compare-model", type=Path, help="a second model to compare with")
+    ev.add_argument("--config", type=Path, help="train NLU-only with this config and evaluate it")
+    ev.add_argument("--compare-config", type=Path, help="… and compare with this config")
+    ev.add_argument("--heldout", type=Path, action="append", default=[],
+                    help="held-out file (repeatable; default: tests/heldout and every insurer's)")
+    ev.add_argument("--out", type=Path, default=Path("results") / "eval", help="report folder")
+    ev.add_argument("--name-a", default="baseline", help="label of the first model")
+    ev.add_argument("--name-b", default="candidate", help="label of the second model")
+    ev.set_defaults(func=cmd_eval)
+
+    gate = sub.add_parser("gate", help="fail when the candidate falls below the committed baseline")
+    gate.add_argument("--model", type=Path, help="candidate model (default models/tuibao.tar.gz)")
+    gate.add_argument("--report", type=Path, help="use an eval report.json instead of evaluating")
+    gate.add_argument("--baseline", type=Path, help="default tests/heldout/baseline.json")
+    gate.add_argument("--update-baseline", action="store_true",
+                      help="write the candidate's figures as the new baseline (then review and commit)")
+    gate.set_defaults(func=cmd_gate)
+
+    review = sub.add_parser("review", help="messages from real conversations to label")
+    review_sub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
+    export = review_sub.add_parser("export", help="fallbacks, low scores, corrections and "
+                                   "handoffs from the tracker store, masked and deduplicated")
+    export.add_argument("--tracker-store", help="SQLAlchemy URL of the tracker store "
+                        "(default: tracker_store in --endpoints)")
+    export.add_argument("--endpoints", type=Path, default=Path("endpoints.yml"))
+    export.add_argument("--since", help="only messages after this ISO date/time (UTC)")
+    export.add_argument("--min-confidence", type=float, default=0.7,
+                        help="messages scored below this count as low")
+    export.add_argument("--out", type=Path, default=Path("results") / "review.csv",
+                        help="the file to label (.csv or .yml)")
+    export.add_argument("--review-db", help="SQLAlchemy URL of the review_items table "
+                        "(default $TUIBAO_REVIEW_DB_URL or sqlite:///var/review.db)")
+    export.set_defaults(func=cmd_review_export)
+    imp = review_sub.add_parser("import", help="fold labelled messages into the right data folder")
+    imp.add_argument("--file", type=Path, help="a labelled export (.csv or .yml)")
+    imp.add_argument("--from-db", action="store_true", help="the labels trainers set in the console")
+    imp.add_argument("--review-db", help="as for export")
+    imp.add_argument("--dry-run", action="store_true", help="say what would be written")
+    imp.set_defaults(func=cmd_review_import)
+
+    model = sub.add_parser("model", help="the model the running Rasa server uses")
+    model_sub = model.add_subparsers(dest="model_command", required=True, metavar="SUBCOMMAND")
+    for name, text in (("promote", "load a model into the running server (PUT /model), keeping "
+                        "the previous one"), ("rollback", "load the previous model again"),
+                       ("status", "which model the server runs, and the previous one")):
+        cmd = model_sub.add_parser(name, help=text)
+        if name == "promote":
+            cmd.add_argument("--model", type=Path, help="default models/tuibao.tar.gz")
+        cmd.add_argument("--url", default=os.environ.get("TUIBAO_RASA_URL", "http://127.0.0.1:5005"),
+                         help="the Rasa server ($TUIBAO_RASA_URL)")
+        cmd.add_argument("--token", default=os.environ.get("TUIBAO_API_TOKEN", "tuibao-demo-api-token"),
+                         help="its API token ($TUIBAO_API_TOKEN)")
+        cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait for the load")
+        cmd.set_defaults(func=cmd_model)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    project = (args.project or find_project(Path.cwd()))
+    if project is None:
+        print("tuibao: no project here (a folder with config.yml and domain.yml); "
+              "cd into it or pass --project", file=sys.stderr)
+        return EXIT_UNUSABLE
+    args.project = project.resolve()
+    # The project's own code (bot.*) is imported from the project, not from wherever tuibao
+    # was installed from.
+    sys.path.insert(0, str(args.project))
+    for attr in ("out",):
+        value = getattr(args, attr, None)
+        if isinstance(value, Path) and not value.is_absolute():
+            setattr(args, attr, args.project / value)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
