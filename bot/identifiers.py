@@ -282,8 +282,12 @@ def _cue_after(view: str, end: int, ceiling: int) -> Optional[str]:
     return _CUE_KIND[cue.group(0)] if cue else None
 
 
-def _classify(value: str, prefix: str, cue: Optional[str]) -> List[Tuple[str, str, bool]]:
-    """(entity, normalised value, valid) readings of one candidate, most specific first."""
+def _classify(value: str, prefix: str, cue: Optional[str],
+              follows_reference: bool = False) -> List[Tuple[str, str, bool]]:
+    """(entity, normalised value, valid) readings of one candidate, most specific first.
+
+    ``follows_reference``: the candidate comes right after a policy or case number with no cue
+    of its own ("SBX… 41621"): what follows a policy number is the holder's ID suffix."""
     if prefix:
         entity = _grammar().entity_of[prefix]
         valid = is_valid_policy_number(value) if entity == POLICY_NUMBER else is_valid_case_number(value)
@@ -303,7 +307,7 @@ def _classify(value: str, prefix: str, cue: Optional[str]) -> List[Tuple[str, st
         if cue in (PHONE_NUMBER, "bank_card", CASE_NUMBER, POLICY_NUMBER):
             return []
         return [(SMS_CODE, value, True), (ID_NUMBER, value, True)]
-    if re.fullmatch(r"\d{4,5}", value) and cue == ID_NUMBER:
+    if re.fullmatch(r"\d{4,5}", value) and (cue == ID_NUMBER or (cue is None and follows_reference)):
         return [(ID_NUMBER, value, True)]
     return []
 
@@ -324,6 +328,10 @@ def _is_candidate(value: str, prefix: str) -> bool:
 # otherwise read as a six-digit code once its dash is dropped.
 _DATE = re.compile(r"(?<![0-9])(?:19|20)\d\d(?:[-/.](?:0?[1-9]|1[0-2])[-/.]|年(?:0?[1-9]|1[0-2])月)"
                    r"(?:0?[1-9]|[12]\d|3[01])(?![0-9])")
+
+
+# "SBX… 2000元" is an amount, not an ID suffix.
+_UNIT_AFTER = re.compile(r"\s*[元块天年月日号%岁个次万千百]")
 
 
 def _without_dates(view: str) -> str:
@@ -364,7 +372,9 @@ def find_identifiers(text: str) -> List[IdentifierSpan]:
                     start -= 1  # keep +86 whole in the span
                 ceiling = chunks[index + 1].start() if index + 1 < len(chunks) else len(view)
                 cue = _cue_before(view, start, floor) or _cue_after(view, end, ceiling)
-                readings = _classify(value, prefix if i == 0 else "", cue)
+                follows = (bool(spans) and spans[-1].entity in (POLICY_NUMBER, CASE_NUMBER)
+                           and not _UNIT_AFTER.match(view, end))
+                readings = _classify(value, prefix if i == 0 else "", cue, follows)
                 if not readings:
                     continue
                 for entity, normalised, valid in readings:

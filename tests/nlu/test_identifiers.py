@@ -143,3 +143,15 @@ def test_every_kind_of_dash_inside_a_policy_number_is_removed(dash):
                                   "提交日期 2026-11-25"])
 def test_dates_are_not_identifiers(text):
     assert find_identifiers(text) == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    # what follows a policy number without a cue is the holder's ID suffix, even short
+    ("sbx3000000000314 41621", [("policy_number", "SBX3000000000314"), ("id_number", "41621")]),
+    ("SBX1000000000012，1234", [("policy_number", "SBX1000000000012"), ("id_number", "1234")]),
+    # an amount after a policy number is not a suffix; a short number alone is nothing
+    ("SBX1000000000012 2000元", [("policy_number", "SBX1000000000012")]),
+    ("等了 4162 秒", []),
+])
+def test_a_short_number_right_after_a_policy_number_is_its_id_suffix(text, expected):
+    assert [(s.entity, s.value) for s in find_identifiers(text)] == expected
