@@ -234,7 +234,7 @@ def _test_identities(root: Path) -> Set[str]:
 def _identifier_findings(text: str, path: Path, line: int, allowed: Set[str]) -> List[Finding]:
     from bot.identifiers import ID_NUMBER, PHONE_NUMBER, find_identifiers
 
-    from bot.redaction import redact
+    from redaction import redact
 
     findings = []
     for span in find_identifiers(text):

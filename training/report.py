@@ -94,7 +94,7 @@ def score(lines: List[HeldOutLine], parses: List[Dict[str, Any]]) -> Dict[str, A
 
     from bot.evaluate import predicted_label, score_entities
     from bot.identifiers import IDENTIFIER_ENTITIES
-    from bot.redaction import redact
+    from redaction import redact
 
     gold, pred, gold_full, pred_full = [], [], [], []
     entity_counts: Dict[str, Counter] = {e: Counter() for e in IDENTIFIER_ENTITIES}

@@ -189,7 +189,7 @@ def _reasons(events: List[Dict[str, Any]], index: int, min_confidence: float) ->
 
 def collect(store_url: str, min_confidence: float = 0.7, since: Optional[str] = None) -> List[ReviewItem]:
     """The messages to review, masked, deduplicated and counted, most frequent first."""
-    from bot.redaction import redact
+    from redaction import redact
 
     since_ts = None
     if since:
