@@ -230,13 +230,15 @@ def test_gate_fails_on_mislabelled_batch_and_refuses_a_stale_model(core, tmp_pat
     _, core_model, baseline = core
     project = copy_project(tmp_path / "project", with_extensions=False)
     _small_config(project)
-    # A batch of refund-time questions labelled as fee questions.
+    # A batch of refund-time questions labelled as fee questions (an import gone wrong: four
+    # phrasings of each, so they outweigh the right examples).
     refund = [m.get("text") for m in load_data(str(project / "nlu")).intent_examples
               if m.get("intent") == "ask_refund_time"]
     assert len(refund) >= 15
     (project / "nlu" / "planted.yml").write_text(
         'version: "3.1"\nnlu:\n- intent: ask_surrender_fee\n  examples: |\n'
-        + "".join(f"    - 请问{text}\n" for text in refund), encoding="utf-8")
+        + "".join(f"    - {prefix}{text}\n" for text in refund
+                  for prefix in ("请问", "想问下", "麻烦问一下", "我想知道")), encoding="utf-8")
 
     stale = tuibao(project, "gate", "--model", str(core_model), "--baseline", str(baseline))
     assert stale.returncode == 2
