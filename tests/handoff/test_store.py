@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from handoff.store import HandoffStore, channel_of
+from handoff.store import HandoffStore, channel_of, chat_ref
 from tests.console.support import postgres_database
 
 
@@ -71,6 +71,11 @@ def test_the_audit_log_cannot_be_changed_or_deleted(store):
                 conn.execute(text(statement))
     [entry] = store.audit_entries("oA")
     assert (entry["actor"], entry["action"]) == ("lead1", "view")
+    # The chat is named by a keyed hash: the openid itself is not in the row.
+    with store.engine.connect() as conn:
+        [row] = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log"))]
+    assert "oA" not in row.values() and row["chat_ref"] == chat_ref("oA")
+    assert chat_ref("oA") != chat_ref("oA", key="another-deployment") != chat_ref("oB")
 
 
 def test_unattended_chats_are_claimed_once(store):
