@@ -227,7 +227,8 @@ def purge_audit_before(engine: Engine, cutoff: dt.datetime, *, dry_run: bool = F
     """Remove audit rows older than ``cutoff``: the one controlled way past the append-only
     triggers. In a single transaction the trigger is set aside, only rows older than the cutoff
     are deleted, the trigger is restored (PostgreSQL: ``ALTER TABLE`` holds an exclusive lock, so
-    no other writer sees the table unguarded; SQLite: the drop and re-create are transactional)
+    no other writer sees the table unguarded; SQLite: drop and re-create inside one explicit
+    ``BEGIN IMMEDIATE`` transaction, so a failure rolls the drop back)
     and the purge itself is logged. Called only by ``python -m privacy.retention purge``."""
     old = audit_log.c.at < cutoff
     with engine.begin() as conn:
@@ -239,6 +240,9 @@ def purge_audit_before(engine: Engine, cutoff: dt.datetime, *, dry_run: bool = F
             removed = conn.execute(audit_log.delete().where(old)).rowcount
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
         else:
+            # pysqlite opens no transaction before DDL by itself: without this BEGIN the drop
+            # would commit alone and survive a failed delete.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
             removed = conn.execute(audit_log.delete().where(old)).rowcount
             conn.execute(text(_APPEND_ONLY_SQLITE[1]))

@@ -94,3 +94,28 @@ def test_figures_for_supervisors(store):
     figures = store.figures(day_start)
     assert figures["waiting"] == 1 and figures["handled_today"] == 1
     assert figures["median_handle_s"] is not None and figures["longest_wait_s"] >= 0
+
+
+def test_the_audit_purge_removes_only_old_rows_and_a_failed_one_leaves_the_guard(store):
+    from handoff.store import audit_log, purge_audit_before
+
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)
+    with store.engine.begin() as conn:  # the past, as it was written then (inserts are allowed)
+        conn.execute(audit_log.insert().values(at=long_ago, actor="agent1", role="agent",
+                                               action="view", chat_ref=chat_ref("oOld")))
+    store.audit("agent1", "agent", "view", "oNew")
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=180)
+    assert purge_audit_before(store.engine, cutoff, dry_run=True) == 1
+    # A purge that fails half-way (here: a cutoff the database cannot compare) changes nothing
+    # and the append-only trigger is still there.
+    with pytest.raises(Exception):
+        purge_audit_before(store.engine, "not a time", dry_run=False)
+    with pytest.raises(DBAPIError):
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+    assert purge_audit_before(store.engine, cutoff) == 1
+    assert [e["action"] for e in store.audit_entries()] == ["purge_audit", "view"]
+    assert store.audit_entries("oOld") == [] and len(store.audit_entries("oNew")) == 1
+    with pytest.raises(DBAPIError):
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
