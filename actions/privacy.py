@@ -54,11 +54,12 @@ class ActionShowMyData(Action):
                   domain: DomainDict) -> List[EventType]:
         settings = PrivacySettings.from_env()
         policy, case = _references(tracker)
-        handoffs = connector = 0
+        handoffs = agent_turns = audits = connector = 0
         verified_until = None
         try:
             counts = await project_stores(settings).inventory_async(tracker.sender_id)
-            handoffs, connector = counts.handoff_requests or 0, counts.connector_keys or 0
+            handoffs, connector = counts.handoff_chats or 0, counts.connector_keys or 0
+            agent_turns, audits = counts.handoff_turns or 0, counts.audit_entries or 0
             if counts.credentials:
                 marker = insurer_calls.verified_marker(tracker)
                 if marker:
@@ -71,7 +72,7 @@ class ActionShowMyData(Action):
             user_messages=user_messages,
             policy_masked=mask_policy_number(policy) if policy else None,
             case_number=case, verified_until=verified_until, handoff_count=handoffs,
-            connector_count=connector)
+            connector_count=connector, agent_turns=agent_turns, audit_entries=audits)
         dispatcher.utter_message(response="utter_my_data", kept_items=items,
                                  retention_days=f"{settings.retention_days:g}", **_contact(tracker))
         return []
@@ -124,7 +125,7 @@ class ActionEraseMyData(Action):
             return [SlotSet("stage", None)]
         log.info("erased at the user's request: %s", "; ".join(counts.lines()))
         dispatcher.utter_message(response="utter_erasure_done",
-                                 handoff_count=counts.handoff_requests,
+                                 handoff_count=counts.handoff_chats,
                                  credential_count=counts.credentials,
                                  connector_count=counts.connector_keys, **contact)
         return [AllSlotsReset(), SlotSet(ERASURE_SLOT, "requested")]

@@ -248,7 +248,8 @@ def listed_policy_button_title(policy: Dict[str, Any]) -> str:
 
 
 def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number: Optional[str],
-               verified_until: Optional[str], handoff_count: int, connector_count: int) -> str:
+               verified_until: Optional[str], handoff_count: int, connector_count: int,
+               agent_turns: int = 0, audit_entries: int = 0) -> str:
     """What the project keeps for one conversation, one category a line (masked values only)."""
     lines = [f"· 对话记录：您发来的 {user_messages} 条消息和我的回复"]
     if policy_masked or case_number:
@@ -258,7 +259,11 @@ def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number:
     if verified_until:
         lines.append(f"· 身份验证凭证：加密保存，{verified_until}前有效，过期自动删除")
     if handoff_count:
-        lines.append(f"· 转人工登记：{handoff_count} 条（只含遮盖后的保单号和留言）")
+        replies = f"，客服的回复和备注 {agent_turns} 条" if agent_turns else ""
+        lines.append(f"· 转人工登记：{handoff_count} 条{replies}（只存遮盖后的保单号和文字）")
+    if audit_entries:
+        lines.append(f"· 客服查看记录：{audit_entries} 条（只记哪位客服在何时做了什么，"
+                     "不含您的微信号和身份信息；依法保存半年，删除对话后也保留到期满）")
     if connector_count:
         lines.append(f"· 消息投递记录：{connector_count} 条（防止重复处理，最长保存48小时）")
     return "\n".join(lines)

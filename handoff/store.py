@@ -7,7 +7,10 @@ Tables:
 - ``handoff_feed``: an append-only change feed every console polls for live updates, so any
   number of consoles behind a load balancer see the same queue (they keep no state).
 - ``audit_log``: every agent's and supervisor's access to a chat; triggers refuse UPDATE and
-  DELETE on both SQLite and PostgreSQL.
+  DELETE on both SQLite and PostgreSQL. A chat is named there by a keyed hash of its
+  conversation id (:func:`chat_ref`), never by the openid itself, so the rows can outlive the
+  user's erasure (docs/privacy.md); only the retention purge removes old rows
+  (:func:`purge_audit_before`).
 - ``console_users``, ``console_sessions``, ``sign_in_failures``: the console's accounts
   (argon2 hashes), server-side sessions (only hashes of the tokens), and brute-force lockout.
 
@@ -19,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import hashlib
+import hmac
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +112,7 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("conversation_id", String(160)),
+    Column("chat_ref", String(64), index=True),  # chat_ref(conversation id), not the id
     Column("action", String(32), nullable=False),
     Column("detail", String(200)),
 )
@@ -204,6 +210,46 @@ def channel_of(conversation_id: str) -> str:
     """The channel a conversation belongs to, from its id's prefix (none = WeChat)."""
     prefix, sep, _ = conversation_id.partition(":")
     return prefix if sep else "wechat"
+
+
+DEMO_AUDIT_KEY = "tuibao-demo-audit-key"
+
+
+def chat_ref(conversation_id: str, key: Optional[str] = None) -> str:
+    """How the audit log names a chat: HMAC-SHA256 of the conversation id under
+    ``TUIBAO_AUDIT_KEY`` (demo default). Without the key an openid cannot be recovered from it
+    or checked against it; with the key, the one chat's entries can still be found."""
+    secret = key if key is not None else (os.environ.get("TUIBAO_AUDIT_KEY") or DEMO_AUDIT_KEY)
+    return hmac.new(secret.encode(), conversation_id.encode(), hashlib.sha256).hexdigest()
+
+
+def purge_audit_before(engine: Engine, cutoff: dt.datetime, *, dry_run: bool = False) -> int:
+    """Remove audit rows older than ``cutoff``: the one controlled way past the append-only
+    triggers. In a single transaction the trigger is set aside, only rows older than the cutoff
+    are deleted, the trigger is restored (PostgreSQL: ``ALTER TABLE`` holds an exclusive lock, so
+    no other writer sees the table unguarded; SQLite: drop and re-create inside one explicit
+    ``BEGIN IMMEDIATE`` transaction, so a failure rolls the drop back)
+    and the purge itself is logged. Called only by ``python -m privacy.retention purge``."""
+    old = audit_log.c.at < cutoff
+    with engine.begin() as conn:
+        if dry_run:
+            return int(conn.execute(select(func.count()).select_from(audit_log).where(old))
+                       .scalar_one())
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            removed = conn.execute(audit_log.delete().where(old)).rowcount
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            # pysqlite opens no transaction before DDL by itself: without this BEGIN the drop
+            # would commit alone and survive a failed delete.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+            removed = conn.execute(audit_log.delete().where(old)).rowcount
+            conn.execute(text(_APPEND_ONLY_SQLITE[1]))
+        conn.execute(audit_log.insert().values(
+            at=now(), actor="retention", role="system", chat_ref=None, action="purge_audit",
+            detail=f"removed:{removed} before:{cutoff.date().isoformat()}"))
+    return removed
 
 
 def mask_text(value: Optional[str], limit: int = 500) -> str:
@@ -512,14 +558,15 @@ class HandoffStore:
               detail: Optional[str] = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(audit_log.insert().values(
-                at=now(), actor=actor, role=role, conversation_id=conversation_id,
+                at=now(), actor=actor, role=role,
+                chat_ref=chat_ref(conversation_id) if conversation_id else None,
                 action=action, detail=mask_text(detail, 200) if detail else None))
 
     def audit_entries(self, conversation_id: Optional[str] = None,
                       limit: int = 500) -> List[Dict[str, Any]]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if conversation_id:
-            query = query.where(audit_log.c.conversation_id == conversation_id)
+            query = query.where(audit_log.c.chat_ref == chat_ref(conversation_id))
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:

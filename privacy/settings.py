@@ -7,6 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RETENTION_DAYS = 30.0
+# The console's audit log: at least six months (the Cybersecurity Law, art. 21, for network logs).
+DEFAULT_AUDIT_RETENTION_DAYS = 180.0
 
 
 class RetentionSettingError(ValueError):
@@ -41,6 +43,7 @@ class PrivacySettings:
     redis_url: str  # the WeChat connector's delivery state (empty: in memory, in Rasa)
     redis_prefix: str
     retention_days: float
+    audit_retention_days: float = DEFAULT_AUDIT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls) -> "PrivacySettings":
@@ -58,4 +61,6 @@ class PrivacySettings:
             redis_prefix=os.environ.get("WECHAT_REDIS_PREFIX", "tuibao:wechat"),
             retention_days=parse_period_days(
                 os.environ.get("TUIBAO_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))),
+            audit_retention_days=parse_period_days(
+                os.environ.get("TUIBAO_AUDIT_RETENTION_DAYS", str(DEFAULT_AUDIT_RETENTION_DAYS))),
         )

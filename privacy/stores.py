@@ -3,7 +3,11 @@ calendar (purge what is older than the retention period).
 
 Stores (docs/privacy.md says why each exists):
 - the tracker store: Rasa's ``events`` table (messages redacted, slots masked);
-- the handoff store: ``handoff_requests`` (masked policy number, case number, masked message);
+- the handoff store (``handoff/store.py``): ``handoff_chats`` (reason, state, masked policy
+  number, case number, the last user message redacted, the rating), ``handoff_turns`` (agents'
+  replies and notes, redacted), ``handoff_feed`` (the consoles' change feed: conversation id,
+  kind of change, time); its ``audit_log`` names a chat only by a keyed hash and is kept on
+  erasure, purged after its own longer period (docs/privacy.md says why);
 - the credentials store: ``holder_credentials`` (sealed insurer tokens, 30 minutes);
 - the WeChat connector's delivery state in Redis: ``<prefix>:<kind>:<openid>[:<digest>]``
   (dedupe claims, rendered replies, late answers, push refusals; an hour to 48 hours by TTL).
@@ -26,7 +30,8 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
 from sqlalchemy.engine import Engine
 
 from actions.credentials import CredentialStore
-from actions.handoff_store import handoff_requests
+from handoff.store import audit_log, chat_ref, engine_for as handoff_engine, handoff_chats, \
+    handoff_feed, handoff_turns, purge_audit_before
 from privacy.settings import PrivacySettings
 
 _tracker_metadata = MetaData()
@@ -64,7 +69,12 @@ class StoreCounts:
 
     tracker_events: Optional[int] = 0
     tracker_conversations: Optional[int] = 0
-    handoff_requests: Optional[int] = 0
+    handoff_chats: Optional[int] = 0
+    handoff_turns: Optional[int] = 0
+    handoff_feed: Optional[int] = 0
+    # Audit entries naming the conversation (by keyed hash): kept on erasure; purge counts those
+    # older than the audit's own period.
+    audit_entries: Optional[int] = 0
     credentials: Optional[int] = 0
     connector_keys: Optional[int] = 0
     problems: List[str] = field(default_factory=list)
@@ -75,7 +85,9 @@ class StoreCounts:
         return [
             f"tracker store: {show(self.tracker_conversations)} conversations, "
             f"{show(self.tracker_events)} events",
-            f"handoff store: {show(self.handoff_requests)} requests",
+            f"handoff store: {show(self.handoff_chats)} handoffs, "
+            f"{show(self.handoff_turns)} agent turns, {show(self.handoff_feed)} feed events",
+            f"audit log: {show(self.audit_entries)} entries",
             f"credentials store: {show(self.credentials)} tokens",
             f"connector state: {show(self.connector_keys)} keys",
         ] + [f"problem: {problem}" for problem in self.problems]
@@ -119,26 +131,89 @@ class ProjectStores:
     # ---------------------------------------------------------------- handoff store
     def _handoff(self) -> Optional[Engine]:
         engine = _engine(self.settings.handoff_db_url)
-        return engine if _has_table(engine, handoff_requests.name) else None
+        if not _has_table(engine, handoff_chats.name):
+            return None  # the desk never ran here
+        return handoff_engine(self.settings.handoff_db_url)  # its tables and triggers, ensured
 
     def handoff_records(self, conversation_id: str) -> List[Dict[str, object]]:
-        """The conversation's handoff requests as the console stores them (already masked)."""
+        """The conversation's handoffs as the console stores them (already masked)."""
         engine = self._handoff()
         if engine is None:
             return []
         with engine.connect() as conn:
-            rows = conn.execute(select(handoff_requests).where(
-                handoff_requests.c.conversation_id == conversation_id)
-                .order_by(handoff_requests.c.id))
+            rows = conn.execute(select(handoff_chats).where(
+                handoff_chats.c.conversation_id == conversation_id)
+                .order_by(handoff_chats.c.id))
             return [dict(row._mapping) for row in rows]
 
-    def erase_handoff(self, conversation_id: str) -> int:
+    def _handoff_counts(self, conversation_id: str, counts: StoreCounts) -> None:
         engine = self._handoff()
         if engine is None:
-            return 0
+            counts.handoff_chats = counts.handoff_turns = counts.handoff_feed = 0
+            counts.audit_entries = 0
+            return
+        with engine.connect() as conn:
+            def rows(table, where) -> int:
+                return int(conn.execute(select(func.count()).select_from(table).where(where))
+                           .scalar_one())
+            counts.handoff_chats = rows(handoff_chats,
+                                        handoff_chats.c.conversation_id == conversation_id)
+            counts.handoff_turns = rows(handoff_turns,
+                                        handoff_turns.c.conversation_id == conversation_id)
+            counts.handoff_feed = rows(handoff_feed,
+                                       handoff_feed.c.conversation_id == conversation_id)
+            counts.audit_entries = rows(audit_log,
+                                        audit_log.c.chat_ref == chat_ref(conversation_id))
+
+    def erase_handoff(self, conversation_id: str, counts: StoreCounts) -> None:
+        """Every handoff row of the conversation; the audit entries stay (keyed hash only)."""
+        engine = self._handoff()
+        if engine is None:
+            counts.handoff_chats = counts.handoff_turns = counts.handoff_feed = 0
+            counts.audit_entries = 0
+            return
         with engine.begin() as conn:
-            return conn.execute(delete(handoff_requests).where(
-                handoff_requests.c.conversation_id == conversation_id)).rowcount
+            counts.handoff_turns = conn.execute(delete(handoff_turns).where(
+                handoff_turns.c.conversation_id == conversation_id)).rowcount
+            counts.handoff_chats = conn.execute(delete(handoff_chats).where(
+                handoff_chats.c.conversation_id == conversation_id)).rowcount
+            counts.handoff_feed = conn.execute(delete(handoff_feed).where(
+                handoff_feed.c.conversation_id == conversation_id)).rowcount
+        counts.audit_entries = 0  # none removed: see docs/privacy.md, "The audit log"
+
+    def _purge_handoff(self, cutoff: dt.datetime, audit_cutoff: dt.datetime, dry_run: bool,
+                       counts: StoreCounts) -> None:
+        """Handoffs whose last activity (request, close, last agent turn) is older than the
+        cutoff, whole with their turns; feed events older than it; audit rows older than the
+        audit's own cutoff."""
+        engine = self._handoff()
+        if engine is None:
+            return
+        recent_turn = select(handoff_turns.c.id).where(
+            (handoff_turns.c.handoff_id == handoff_chats.c.id) & (handoff_turns.c.at >= cutoff))
+        stale_query = select(handoff_chats.c.id).where(
+            (func.coalesce(handoff_chats.c.closed_at, handoff_chats.c.taken_at,
+                           handoff_chats.c.requested_at) < cutoff)
+            & (handoff_chats.c.requested_at < cutoff) & ~recent_turn.exists())
+        old_feed = handoff_feed.c.at < cutoff
+        with engine.begin() as conn:
+            stale = [row[0] for row in conn.execute(stale_query)]
+            counts.handoff_chats = len(stale)
+            counts.handoff_turns = 0
+            for start in range(0, len(stale), 500):  # bounded IN lists
+                part = stale[start:start + 500]
+                in_part = handoff_turns.c.handoff_id.in_(part)
+                if dry_run:
+                    counts.handoff_turns += int(conn.execute(
+                        select(func.count()).select_from(handoff_turns).where(in_part))
+                        .scalar_one())
+                else:
+                    counts.handoff_turns += conn.execute(delete(handoff_turns).where(in_part)).rowcount
+                    conn.execute(delete(handoff_chats).where(handoff_chats.c.id.in_(part)))
+            counts.handoff_feed = (int(conn.execute(select(func.count()).select_from(handoff_feed)
+                                                    .where(old_feed)).scalar_one())
+                                   if dry_run else conn.execute(delete(handoff_feed).where(old_feed)).rowcount)
+        counts.audit_entries = purge_audit_before(engine, audit_cutoff, dry_run=dry_run)
 
     # ---------------------------------------------------------------- connector state
     def _redis(self):
@@ -193,7 +268,7 @@ class ProjectStores:
         counts = StoreCounts()
         counts.tracker_events = self.tracker_event_count(conversation_id)
         counts.tracker_conversations = 1 if counts.tracker_events else 0
-        counts.handoff_requests = len(self.handoff_records(conversation_id))
+        self._handoff_counts(conversation_id, counts)
         counts.credentials = 1 if self.credentials.get(conversation_id) else 0
         counts.connector_keys = self._guarded(counts, "connector state",
                                               lambda: len(self.connector_keys(conversation_id)))
@@ -207,7 +282,7 @@ class ProjectStores:
         counts = StoreCounts()
         counts.tracker_events = self.erase_tracker(conversation_id) if tracker else 0
         counts.tracker_conversations = 1 if counts.tracker_events else 0
-        counts.handoff_requests = self.erase_handoff(conversation_id)
+        self.erase_handoff(conversation_id, counts)
         counts.credentials = self.credentials.delete(conversation_id)
         counts.connector_keys = self._guarded(counts, "connector state",
                                               lambda: self.erase_connector(conversation_id))
@@ -232,8 +307,10 @@ class ProjectStores:
     def purge(self, older_than_days: float, *, dry_run: bool = False,
               now: Optional[dt.datetime] = None) -> StoreCounts:
         """Remove conversations whose last event is older than the period (whole
-        conversations, never half of one), handoff requests older than it, expired tokens and
-        connector keys that would never expire. ``dry_run`` only counts."""
+        conversations, never half of one), handoffs whose last activity is older than it (with
+        their agent turns), audit entries older than the audit's own period (never shorter
+        than the general one), expired tokens and connector keys that would never expire.
+        ``dry_run`` only counts."""
         now = now or dt.datetime.now(dt.timezone.utc)
         cutoff = now - dt.timedelta(days=older_than_days)
         counts = StoreCounts()
@@ -254,15 +331,9 @@ class ProjectStores:
                             tracker_events.c.sender_id.in_(stale[start:start + 500]))).rowcount
                 counts.tracker_conversations = len(stale)
 
-        engine = self._handoff()
-        if engine is not None:
-            old = handoff_requests.c.requested_at < cutoff
-            with engine.begin() as conn:
-                if dry_run:
-                    counts.handoff_requests = int(conn.execute(
-                        select(func.count()).select_from(handoff_requests).where(old)).scalar_one())
-                else:
-                    counts.handoff_requests = conn.execute(delete(handoff_requests).where(old)).rowcount
+        audit_cutoff = now - dt.timedelta(days=max(self.settings.audit_retention_days,
+                                                   older_than_days))
+        self._purge_handoff(cutoff, audit_cutoff, dry_run, counts)
 
         counts.credentials = (self.credentials.count_expired(now) if dry_run
                               else self.credentials.purge_expired(now))

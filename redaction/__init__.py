@@ -15,7 +15,12 @@ numerals (零一二三四五六七八九幺两, 叉 for X) are caught too:
   (``Bearer …``, ``token=…``, ``"api_key": "…"``) and any secret registered with
   :func:`register_secret` (insurer session tokens the action server holds): ``***``.
 Policy and case numbers are not personal data on their own and stay readable for agents;
-:func:`mask_policy_number` shortens them for logs.
+:func:`mask_policy_number` shortens them for logs. So do numbers that name no person
+(:data:`_READABLE`): the desk's handoff references (``RG000001``), 400/800 service hotlines
+(``400-000-0000``, ten digits, never a mobile, ID or card), and a card's last four digits the
+insurer already shows masked (``尾号6789``, unless an ID or code cue precedes it). A number is
+kept only when the whole masked span lies inside such a reading; anything longer around it
+(``400 123 4567 8901`` is a card) is masked as before.
 """
 from __future__ import annotations
 
@@ -44,6 +49,13 @@ SENSITIVE_ENTITIES = (ID_NUMBER, PHONE_NUMBER, SMS_CODE)
 SECRET_MASK = "***"
 # Not after a decimal point: 0.999999999998149 is a confidence, not a card.
 _BANK_CARD = re.compile(r"(?<![0-9A-Z.])\d(?:[ \-]?\d){14,18}(?![0-9])")
+# Readings of the (half-width, upper-case) identifier view that name no person.
+_READABLE = re.compile(
+    r"(?<![A-Z0-9])RG\d{6,8}(?![0-9A-Z])"  # handoff reference (actions/handoff.py)
+    r"|(?<![0-9])(?<![0-9][ \-])[48]00[ \-]?\d{3}[ \-]?\d{4}(?![0-9])(?![ \-][0-9])"  # hotline
+    r"|尾号[:：]?\s?\d{4}(?![0-9X])")  # last four of a card, as the insurer masks it
+# A 尾号 after one of these is part of an ID or a code: masked as before.
+_SECRET_TAIL_CUE = re.compile(r"(?:身份|证件|证号|验证|校验|密码|动态码)[^，。,.;；\n]{0,6}$")
 # Credentials after the labels they travel with: HTTP headers, query strings, JSON and reprs.
 _SECRET_LABEL = (r"(?:holder_token|access_token|refresh_token|token|api[_-]?key|x-api-key|"
                  r"app_?secret|secret|password|passwd|authorization|encoding_aes_key)")
@@ -153,8 +165,30 @@ def redact(text: Optional[str]) -> Optional[str]:
             cuts.append((span.start, span.end, mask_value(span.entity, span.value)))
     view = identifier_view(text)
     for card in _BANK_CARD.finditer(view):
-        if not any(start < card.end() and card.start() < end for start, end, _ in cuts):
+        inside = [cut for cut in cuts if cut[0] < card.end() and card.start() < cut[1]]
+        if not inside:
             cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))
+            continue
+        # Part of the card was read as something shorter (622 588 → a 6-digit code): the
+        # digits no reading covers are masked too.
+        covered = set()
+        for start, end, _ in inside:
+            covered.update(range(start, end))
+        left = [i for i in range(card.start(), card.end())
+                if i not in covered and view[i].isdigit()]
+        if not left:
+            continue  # wholly other identifiers (a phone and a code side by side)
+        tail_free = all(i not in covered for i in range(card.end() - 4, card.end()))
+        if tail_free and all(card.start() <= c[0] and c[1] <= card.end() for c in inside):
+            cuts = [cut for cut in cuts if cut not in inside]  # one card, last four shown
+            cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))
+        else:
+            cuts.extend((i, i + 1, "*") for i in left)
+    readable = [(m.start(), m.end()) for m in _READABLE.finditer(view)
+                if not (m.group(0).startswith("尾号")
+                        and _SECRET_TAIL_CUE.search(view[max(0, m.start() - 12):m.start()]))]
+    cuts = [cut for cut in cuts
+            if not any(start <= cut[0] and cut[1] <= end for start, end in readable)]
     result = text
     seen = set()
     for start, end, masked in sorted(cuts, key=lambda cut: -cut[0]):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from handoff.store import HandoffStore, channel_of
+from handoff.store import HandoffStore, channel_of, chat_ref
 from tests.console.support import postgres_database
 
 
@@ -71,6 +71,11 @@ def test_the_audit_log_cannot_be_changed_or_deleted(store):
                 conn.execute(text(statement))
     [entry] = store.audit_entries("oA")
     assert (entry["actor"], entry["action"]) == ("lead1", "view")
+    # The chat is named by a keyed hash: the openid itself is not in the row.
+    with store.engine.connect() as conn:
+        [row] = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log"))]
+    assert "oA" not in row.values() and row["chat_ref"] == chat_ref("oA")
+    assert chat_ref("oA") != chat_ref("oA", key="another-deployment") != chat_ref("oB")
 
 
 def test_unattended_chats_are_claimed_once(store):
@@ -89,3 +94,28 @@ def test_figures_for_supervisors(store):
     figures = store.figures(day_start)
     assert figures["waiting"] == 1 and figures["handled_today"] == 1
     assert figures["median_handle_s"] is not None and figures["longest_wait_s"] >= 0
+
+
+def test_the_audit_purge_removes_only_old_rows_and_a_failed_one_leaves_the_guard(store):
+    from handoff.store import audit_log, purge_audit_before
+
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=400)
+    with store.engine.begin() as conn:  # the past, as it was written then (inserts are allowed)
+        conn.execute(audit_log.insert().values(at=long_ago, actor="agent1", role="agent",
+                                               action="view", chat_ref=chat_ref("oOld")))
+    store.audit("agent1", "agent", "view", "oNew")
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=180)
+    assert purge_audit_before(store.engine, cutoff, dry_run=True) == 1
+    # A purge that fails half-way (here: a cutoff the database cannot compare) changes nothing
+    # and the append-only trigger is still there.
+    with pytest.raises(Exception):
+        purge_audit_before(store.engine, "not a time", dry_run=False)
+    with pytest.raises(DBAPIError):
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+    assert purge_audit_before(store.engine, cutoff) == 1
+    assert [e["action"] for e in store.audit_entries()] == ["purge_audit", "view"]
+    assert store.audit_entries("oOld") == [] and len(store.audit_entries("oNew")) == 1
+    with pytest.raises(DBAPIError):
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))

@@ -13,7 +13,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 
-from actions.handoff_store import record_handoff
+from handoff.store import HandoffStore
 from insurers.base import HolderSession
 from privacy.settings import PrivacySettings
 from privacy.stores import ProjectStores
@@ -34,8 +34,11 @@ def project(database_url):
     stores = ProjectStores(settings)
     for conversation in (USER, OTHER):
         save_conversation(tracker_store_for(database_url), conversation, age_days=0)
-        record_handoff(database_url, conversation_id=conversation, reason="user_request",
-                       policy_number_masked="SBX1********0012", case_number=None, last_message="转人工")
+        desk = HandoffStore(database_url)
+        desk.enqueue(conversation, reason="user_request", policy_number_masked="SBX1********0012",
+                     case_number=None, last_message="转人工")
+        desk.audit("agent1", "agent", "view", conversation)
+        desk.add_turn(desk.take(conversation, "agent1"), "agent1", "reply", "您好", True)
         stores.credentials.put(conversation, HolderSession(
             f"token-of-{conversation}", "SBX1000000000012", dt.datetime.now(dt.timezone.utc)))
         client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
@@ -47,17 +50,27 @@ def project(database_url):
     forget_redis_prefix(prefix)
 
 
+def held(counts):
+    return (counts.tracker_events, counts.handoff_chats, counts.handoff_turns, counts.handoff_feed,
+            counts.credentials, counts.connector_keys)
+
+
 def test_inventory_then_erase_removes_this_conversation_everywhere_and_nothing_else(project):
     url = project.settings.tracker_db_url
     kept = project.inventory(USER)
-    assert (kept.tracker_events, kept.handoff_requests, kept.credentials, kept.connector_keys) == (3, 1, 1, 2)
+    # 3 events; 1 handoff with 1 agent reply; feed: queued, taken, reply; 1 token; 2 keys.
+    assert held(kept) == (3, 1, 1, 3, 1, 2) and kept.audit_entries == 1
     erased = asyncio.run(project.erase_async(USER))
-    assert (erased.tracker_events, erased.handoff_requests, erased.credentials, erased.connector_keys) == (3, 1, 1, 2)
+    assert held(erased) == (3, 1, 1, 3, 1, 2)
     after = project.inventory(USER)
-    assert (after.tracker_events, after.handoff_requests, after.credentials, after.connector_keys) == (0, 0, 0, 0)
+    assert held(after) == (0, 0, 0, 0, 0, 0)
     other = project.inventory(OTHER)
-    assert (other.tracker_events, other.handoff_requests, other.credentials, other.connector_keys) == (3, 1, 1, 2)
+    assert held(other) == (3, 1, 1, 3, 1, 2)
     assert count(url, "events") == 3
+    assert count(url, "handoff_chats") == count(url, "handoff_turns") == 1
+    # The audit keeps who viewed which chat, for both users, naming neither in clear.
+    assert after.audit_entries == 1 and count(url, "audit_log") == 2
+    assert count(url, "audit_log", "chat_ref = :c OR detail LIKE :d", c=USER, d=f"%{USER}%") == 0
 
 
 def test_the_tracker_store_erases_the_conversation_when_saving_the_turn_that_asks(project):
@@ -91,4 +104,5 @@ def test_an_operator_erases_a_conversation_from_the_command_line(project):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "tracker store: 1 conversations, 3 events" in run.stdout and "connector state: 2 keys" in run.stdout
+    assert "handoff store: 1 handoffs, 1 agent turns, 3 feed events" in run.stdout, run.stdout
     assert project.inventory(USER).tracker_events == 0 and project.inventory(OTHER).tracker_events == 3

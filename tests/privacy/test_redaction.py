@@ -30,6 +30,18 @@ WRITTEN = [
     ("验证码 ４８２９１３", ["４８２９１３"]),
     ("验证码 48 29 13", ["48 29 13"]),
     ("退到卡 6225-8801-2345-6789", ["6225", "8801-2345"]),
+    # A card grouped so that its first six digits read as a code: the rest is masked too.
+    ("卡号 622588 0123456789", ["0123456789", "01234"]),
+    ("卡号 622 588 012 345 6789", ["012 345", "588"]),
+    ("卡号 622588 01234 56789", ["01234", "5678"]),
+    # Next to the readable numbers below, the personal ones are still masked.
+    ("热线400-000-0000，我手机一三八零零一三八零零零", ["一三八零零一三八零零零", "0013"]),
+    ("身份证尾号002X", ["002X"]),
+    ("身份证号码尾号1234", ["1234"]),
+    ("验证码尾号4829", ["4829"]),
+    ("尾号31002X", ["31002X"]),
+    ("卡号 4001234567890123", ["40012345"]),
+    ("RG13800138000", ["0013"]),
     (f"Authorization: Bearer {TOKEN}", [TOKEN]),
     (f"{{'token': '{TOKEN}', 'policy_number': 'SBX1000000000012'}}", [TOKEN]),
     (f"GET /cgi-bin/menu/get?access_token={TOKEN}&x=1", [TOKEN]),
@@ -49,6 +61,32 @@ def test_policy_and_case_numbers_stay_readable_and_the_mask_is_stable():
     assert redact(redact("手机一三八零零一三八零零零")) == redact("手机一三八零零一三八零零零")
     assert "138****8000" in redact("手机一三八零零一三八零零零")
     assert mask_policy_number("SBX1000000000012") == "SBX1********0012"
+
+
+@pytest.mark.parametrize("text", [
+    "已为您登记转人工（登记号 RG000001）",  # the desk's own reference
+    "登记号ＲＧ０００１２３",
+    "也可以直接拨打保险公司客服热线 400-000-0000",  # service hotlines name no person
+    "热线 400 123 4567 或 800-820-8820",
+    "热线四零零零零零零零零零",
+    "退款到招商银行 尾号6789",  # the insurer's own masked account
+    "案件号 HXC202612010001，保单 HX-2026-0000-0121",
+])
+def test_service_numbers_references_and_masked_tails_stay_readable(text):
+    assert redact(text) == text
+
+
+def test_an_agent_reads_the_bots_references_and_hotline_but_not_the_users_phone():
+    from handoff.transcript import tracker_turns
+
+    turns = tracker_turns({"events": [
+        {"event": "user", "text": "我手机13800138000，转人工", "timestamp": 1.0},
+        {"event": "bot", "text": "已为您登记转人工（登记号 RG000007），热线 400-000-0000，"
+                                 "退款将打到招商银行 尾号6789", "timestamp": 2.0},
+    ]})
+    assert "13800138000" not in turns[0]["text"] and "138****8000" in turns[0]["text"]
+    assert "RG000007" in turns[1]["text"] and "400-000-0000" in turns[1]["text"]
+    assert "尾号6789" in turns[1]["text"]
 
 
 def test_structured_values_mask_secret_keys_and_identifiers():

@@ -1,5 +1,6 @@
-"""Retention: ``python -m privacy.retention purge`` removes whole conversations, handoff
-records, expired tokens and never-expiring connector keys older than the period; ``--dry-run``
+"""Retention: ``python -m privacy.retention purge`` removes whole conversations, whole handoffs
+(with their agent turns), expired tokens and never-expiring connector keys older than the
+period, and audit entries older than the audit's own (longer) period; ``--dry-run``
 only counts. Run as the scheduler runs it (a subprocess with its environment), on SQLite and
 PostgreSQL, with the real Redis."""
 from __future__ import annotations
@@ -19,7 +20,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from actions.credentials import CredentialStore
-from actions.handoff_store import handoff_requests, record_handoff
+from handoff.store import HandoffStore, audit_log, chat_ref, handoff_chats, handoff_feed, \
+    handoff_turns
 from bot.tracker_store import RedactingSQLTrackerStore
 from insurers.base import HolderSession
 from tests.support.services import ROOT
@@ -80,14 +82,31 @@ def seed(stores: Dict) -> None:
     # A conversation that began long ago but spoke yesterday is kept whole.
     save_conversation(tracker, "oLongUser0000000000000003", age_days=60)
     save_conversation(tracker, "oLongUser0000000000000003", age_days=1, text="还在吗")
-    for conversation, age in (("oOldUser000000000000000001", 45), ("oRecentUser00000000000000002", 2)):
-        request_id = record_handoff(url, conversation_id=conversation, reason="user_request",
-                                    policy_number_masked=None, case_number=None, last_message="转人工")
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(handoff_requests.update().where(handoff_requests.c.id == request_id).values(
-                requested_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=age)))
-        engine.dispose()
+    desk = HandoffStore(url)
+    # (conversation, days since the request, days since the agent's last turn or None)
+    for conversation, age, turn_age in (("oOldUser000000000000000001", 45, 44),
+                                        ("oRecentUser00000000000000002", 2, None),
+                                        # asked long ago, an agent answered yesterday: kept
+                                        ("oLongUser0000000000000003", 60, 1)):
+        chat = desk.enqueue(conversation, reason="user_request", policy_number_masked=None,
+                            case_number=None, last_message="转人工").chat
+        if turn_age is not None:
+            desk.add_turn(desk.take(conversation, "agent1"), "agent1", "reply", "您好", True)
+        ago = lambda days: dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+        with desk.engine.begin() as conn:
+            conn.execute(handoff_chats.update().where(handoff_chats.c.id == chat.id).values(
+                requested_at=ago(age), taken_at=ago(age) if turn_age is not None else None))
+            conn.execute(handoff_feed.update().where(
+                handoff_feed.c.conversation_id == conversation).values(
+                    at=ago(age if turn_age is None else turn_age)))
+            if turn_age is not None:
+                conn.execute(handoff_turns.update().where(
+                    handoff_turns.c.handoff_id == chat.id).values(at=ago(turn_age)))
+            # The audit is append-only: rows of the past are written as they were then.
+            for days in (400, 100):
+                conn.execute(audit_log.insert().values(
+                    at=ago(days), actor="agent1", role="agent", action="view",
+                    chat_ref=chat_ref(conversation)))
     credentials = CredentialStore(url, stores["key"], lifetime=dt.timedelta(minutes=-1))
     credentials.put("oOldUser000000000000000001", HolderSession(
         "expired-token-0123456789", "SBX1000000000012", dt.datetime.now(dt.timezone.utc)))
@@ -112,9 +131,11 @@ def test_dry_run_counts_and_changes_nothing_then_purge_removes_only_what_is_old(
     assert dry.returncode == 0, dry.stderr
     assert "would purge data older than 30 days" in dry.stdout
     assert "tracker store: 1 conversations, 3 events" in dry.stdout, dry.stdout
-    assert "handoff store: 1 requests" in dry.stdout and "credentials store: 1 tokens" in dry.stdout
-    assert "connector state: 1 keys" in dry.stdout
-    assert count(url, "events") == events_before and count(url, "handoff_requests") == 2
+    assert "handoff store: 1 handoffs, 1 agent turns, 3 feed events" in dry.stdout, dry.stdout
+    assert "credentials store: 1 tokens" in dry.stdout and "connector state: 1 keys" in dry.stdout
+    assert "audit log: 3 entries" in dry.stdout  # 400 days old; the audit keeps 180 days
+    assert count(url, "events") == events_before and count(url, "handoff_chats") == 3
+    assert count(url, "audit_log") == 6
 
     done = purge(stores, "--older-than", "30d")
     assert done.returncode == 0, done.stderr
@@ -122,13 +143,28 @@ def test_dry_run_counts_and_changes_nothing_then_purge_removes_only_what_is_old(
     assert count(url, "events", "sender_id = :s", s="oOldUser000000000000000001") == 0
     assert count(url, "events", "sender_id = :s", s="oRecentUser00000000000000002") == 3
     assert count(url, "events", "sender_id = :s", s="oLongUser0000000000000003") == 6
-    assert count(url, "handoff_requests") == 1 and count(url, "holder_credentials") == 1
+    assert count(url, "handoff_chats", "conversation_id = :s", s="oOldUser000000000000000001") == 0
+    assert count(url, "handoff_chats") == 2 and count(url, "handoff_turns") == 1
+    assert count(url, "handoff_feed", "conversation_id = :s", s="oOldUser000000000000000001") == 0
+    assert count(url, "holder_credentials") == 1
+    # Audit rows past the audit period went (the purge itself is on record); the rest stay,
+    # and the table refuses deletes again afterwards.
+    assert count(url, "audit_log", "action = 'view'") == 3
+    assert count(url, "audit_log", "action = 'purge_audit'") == 1
+    engine = sa.create_engine(url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError):
+            with engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM audit_log"))
+    finally:
+        engine.dispose()
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     assert client.exists(f"{stores['prefix']}:late:oOldUser000000000000000001") == 0
     assert client.exists(f"{stores['prefix']}:claim:oRecentUser00000000000000002:abc") == 1
     client.close()
     again = purge(stores, "--older-than", "30d")
     assert "tracker store: 0 conversations, 0 events" in again.stdout
+    assert "handoff store: 0 handoffs" in again.stdout and "audit log: 0 entries" in again.stdout
 
 
 def test_the_period_comes_from_the_environment_and_bad_periods_are_refused(stores):
