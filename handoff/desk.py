@@ -55,9 +55,9 @@ class Desk:
         return dt.datetime.combine(day, self.opens, tzinfo=SHANGHAI)
 
     def hours_text(self) -> str:
-        """``每天 09:00-21:00（法定节假日除外）`` or ``工作日 09:00-18:00``."""
+        """``每天 09:00-21:00，法定节假日除外`` or ``工作日 09:00-18:00`` (it stands inside brackets)."""
         closes = "24:00" if self.closes == dt.time(23, 59, 59, 999999) else f"{self.closes:%H:%M}"
         span = f"{self.opens:%H:%M}-{closes}"
         if self.days == "workdays":
             return f"工作日 {span}"
-        return f"每天 {span}（法定节假日除外）"
+        return f"每天 {span}，法定节假日除外"

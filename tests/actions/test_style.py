@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from actions import wording
+from handoff.desk import Desk
 from insurers.base import QuoteLine, RefundRoute, SurrenderCase, SurrenderQuote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,9 @@ def _sample_values() -> Dict[str, str]:
     values.update(wording.fee_answer(kept)[1])
     values.update(wording.refund_time_from_slot(kept))
     values.update(wording.case_values(case))  # the same dates as the quote's: none is doubled here
+    # The desk's hours stand inside brackets in the out-of-hours answer: every kind of desk.
+    values["desk_hours"] = Desk(dt.time(9), dt.time(21), "all").hours_text()
+    values["next_opening"] = "12月2日 09:00"
     return values
 
 
