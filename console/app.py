@@ -367,7 +367,11 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         """Every label a trainer may give (intent -> ``core`` or an insurer id), re-read from
         the project's data at most once a minute (reading it takes about half a second)."""
         if time.monotonic() - labels_cache["at"] >= LABELS_FRESH_S:
-            labels_cache["choices"] = await run_sync(lambda: label_choices(ROOT))
+            try:
+                labels_cache["choices"] = await run_sync(lambda: label_choices(ROOT))
+            except Exception:  # a broken data file: say so, the trainer cannot fix it here
+                log.exception("could not read the label choices")
+                raise HTTPException(503, "读不到意图列表，请让维护训练数据的同事运行 tuibao data lint")
             labels_cache["at"] = time.monotonic()
         return labels_cache["choices"]
 

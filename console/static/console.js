@@ -220,7 +220,7 @@ function reviewRow(item) {
 }
 
 async function loadReview() {
-  $("review-problem").textContent = "";
+  if (labelGroups.all.size) $("review-problem").textContent = "";
   try {
     const data = await api("GET", `/api/v1/review/items?status=${reviewStatus}`);
     if (reviewStatus === "new") $("review-count").textContent = data.count;
@@ -230,7 +230,8 @@ async function loadReview() {
 }
 
 async function setUpReview() {
-  labelGroups = await api("GET", "/api/v1/review/labels");
+  try { labelGroups = await api("GET", "/api/v1/review/labels"); }
+  catch (error) { labelGroups = {core: [], insurers: {}}; $("review-problem").textContent = error.message; }
   labelGroups.all = new Set([...labelGroups.core, ...Object.values(labelGroups.insurers).flat()]);
   for (const button of document.querySelectorAll(".review-tabs button")) {
     button.addEventListener("click", () => {

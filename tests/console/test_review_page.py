@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from tests.console.support import ACCOUNTS, ConsoleClient, create_account, signed_in
-from tests.support.services import PYTHON, free_port, service
+from tests.support.services import PYTHON, ROOT, free_port, service
+from tests.wechat.browser.support import chromium
 from training.review import ReviewItem, ReviewQueue, item_id
 
 MESSAGES = [  # (masked text as export stores it, predicted intent, confidence, reasons, count)
@@ -16,6 +17,7 @@ MESSAGES = [  # (masked text as export stores it, predicted intent, confidence, 
     ("你们是不是骗子", "complain", 0.55, ["low_score"], 3),
     ("哈哈哈哈哈", "greet", 0.22, ["fallback"], 2),
     ("能不能退一半", "request_surrender", 0.61, ["corrected"], 1),
+    ("每个月自动续费扣款咋停掉", "nlu_fallback", 0.28, ["fallback", "handoff"], 9),  # the browser's
 ]
 
 
@@ -185,3 +187,35 @@ def test_the_page_has_the_review_view(console):
     assert page.status_code == 200 and 'id="review-view"' in page.text and "采纳" in page.text
     script = trainer.get("/static/console.js").text
     assert "/api/v1/review/items" in script and 'showView("review")' in script
+
+
+def test_a_trainer_signs_in_lands_on_the_review_page_and_labels_without_a_reload(console):
+    """In Chromium: sign in, the 标注 page with the queue, pick the intent, 采纳; the row says so
+    at once, the page never reloads, and the queue holds the label. Leaves a screenshot in
+    .test-logs/review-page.png."""
+    text = "每个月自动续费扣款咋停掉"
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page.goto(f"{url_of(console)}/signin")
+        page.fill("#username", "trainer1")
+        page.fill("#password", ACCOUNTS["trainer1"][1])
+        page.click("button[type=submit]")
+        row = page.locator("#review-items tr", has_text=text)
+        row.wait_for(timeout=15000)
+        assert page.locator("#review-view").is_visible()
+        assert page.locator("#chat-list").count() == 0  # no desk for trainers
+        assert page.locator("#views").is_hidden()
+        assert row.locator("td").nth(2).inner_text() == "没听懂、转了人工"  # reasons, in Chinese
+        assert row.locator("td").nth(3).inner_text() == "9"
+        page.evaluate("window.notReloaded = true")
+        row.locator("select").select_option("cancel_auto_renewal")
+        row.locator("button", has_text="采纳").click()
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('#review-items tr')].some("
+            "r => r.textContent.includes(t) && r.textContent.includes('已采纳：cancel_auto_renewal'))",
+            arg=text, timeout=10000)
+        assert page.evaluate("window.notReloaded") is True
+        page.screenshot(path=str(ROOT / ".test-logs" / "review-page.png"))
+    stored = console[1].get(item_id(text))
+    assert (stored.status, stored.label, stored.labelled_by) == (
+        "labelled", "cancel_auto_renewal", "trainer1")
