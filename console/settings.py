@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Optional
 
 from handoff.settings import HandoffSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REVIEW_DB = f"sqlite:///{ROOT / 'var' / 'review.db'}"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class ConsoleSettings:
     cookie_secure: bool = False
     # How often the console looks for chats nobody took in time.
     sweep_every_s: float = 15.0
+    # The review queue trainers label (``tuibao review export`` fills it; training/review.py).
+    review_db_url: str = DEFAULT_REVIEW_DB
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "ConsoleSettings":
@@ -40,4 +46,5 @@ class ConsoleSettings:
             lockout_s=int(env.get("CONSOLE_LOCKOUT_S") or 900),
             cookie_secure=(env.get("CONSOLE_COOKIE_SECURE") or "").lower() in ("1", "true", "yes"),
             sweep_every_s=float(env.get("CONSOLE_SWEEP_EVERY_S") or 15.0),
+            review_db_url=env.get("TUIBAO_REVIEW_DB_URL") or DEFAULT_REVIEW_DB,
         )

@@ -156,6 +156,98 @@ function listen(chatId) {
   stream.addEventListener("signed_out", () => window.location.assign("/signin"));
 }
 
+// ---------------------------------------------------------------- review (trainers, supervisors)
+const REVIEW_REASONS = {fallback: "没听懂", low_score: "把握不大", corrected: "用户纠正", handoff: "转了人工"};
+let reviewStatus = "new", labelGroups = null;
+
+function showView(view) {
+  const main = document.querySelector("main");
+  if (main) main.hidden = view !== "desk";
+  $("review-view").hidden = view !== "review";
+  document.querySelectorAll(".views button").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
+  if (view === "review") loadReview();
+}
+
+function labelSelect(item) {
+  const select = el("select", {"aria-label": "意图"}, el("option", {value: ""}, "选择意图…"));
+  const group = (title, intents) => {
+    const node = el("optgroup", {label: title});
+    node.append(...intents.map((intent) => el("option", {value: intent}, intent)));
+    return node;
+  };
+  select.append(group("核心", labelGroups.core));
+  for (const [insurer, intents] of Object.entries(labelGroups.insurers)) select.append(group(`保险公司 ${insurer}`, intents));
+  select.value = item.label || (labelGroups.all.has(item.predicted_intent) ? item.predicted_intent : "");
+  return select;
+}
+
+function reviewRow(item) {
+  const row = el("tr", {"class": "review-row", "data-item-id": item.id});
+  const confidence = item.confidence === null ? "" : `（${Math.round(item.confidence * 100)}%）`;
+  const cell = el("td", {"class": "label"});
+  const select = labelSelect(item);
+  const accept = el("button", {type: "button"}, "采纳");
+  const reject = el("button", {type: "button", "class": "secondary"}, "不采用");
+  const decide = async (path, body) => {
+    $("review-problem").textContent = "";
+    accept.disabled = reject.disabled = true;
+    try {
+      const done = await api("POST", `/api/v1/review/items/${encodeURIComponent(item.id)}/${path}`, body);
+      row.classList.add("done");
+      cell.replaceChildren(done.item.status === "labelled" ? `已采纳：${done.item.label}` : "不采用");
+      if (reviewStatus === "new") $("review-count").textContent = Math.max(0, Number($("review-count").textContent) - 1);
+    } catch (error) {
+      $("review-problem").textContent = error.message;
+      accept.disabled = reject.disabled = false;
+    }
+  };
+  accept.addEventListener("click", () => {
+    if (!select.value) { $("review-problem").textContent = "请先选择一个意图"; return; }
+    decide("label", {label: select.value});
+  });
+  reject.addEventListener("click", () => decide("reject"));
+  if (reviewStatus === "new" || reviewStatus === "labelled" || reviewStatus === "rejected") {
+    cell.append(select, accept, reject);
+    if (item.labelled_by) cell.append(el("div", {"class": "hint"}, `由 ${item.labelled_by} 标注`));
+  } else {
+    cell.append(item.label || "—");
+  }
+  row.append(el("td", {"class": "text"}, item.text),
+             el("td", {}, `${item.predicted_intent || "—"}${confidence}`),
+             el("td", {}, item.reasons.map((r) => REVIEW_REASONS[r] || r).join("、")),
+             el("td", {}, String(item.count)), cell);
+  return row;
+}
+
+async function loadReview() {
+  if (labelGroups.all.size) $("review-problem").textContent = "";
+  try {
+    const data = await api("GET", `/api/v1/review/items?status=${reviewStatus}`);
+    if (reviewStatus === "new") $("review-count").textContent = data.count;
+    $("review-items").replaceChildren(...data.items.map(reviewRow));
+    $("review-empty").hidden = data.count > 0;
+  } catch (error) { $("review-problem").textContent = error.message; }
+}
+
+async function setUpReview() {
+  try { labelGroups = await api("GET", "/api/v1/review/labels"); }
+  catch (error) { labelGroups = {core: [], insurers: {}}; $("review-problem").textContent = error.message; }
+  labelGroups.all = new Set([...labelGroups.core, ...Object.values(labelGroups.insurers).flat()]);
+  for (const button of document.querySelectorAll(".review-tabs button")) {
+    button.addEventListener("click", () => {
+      reviewStatus = button.dataset.status;
+      document.querySelectorAll(".review-tabs button").forEach((b) => b.classList.toggle("active", b === button));
+      loadReview();
+    });
+  }
+  if (me.role === "supervisor") {
+    $("views").hidden = false;
+    for (const button of document.querySelectorAll(".views button")) {
+      button.addEventListener("click", () => showView(button.dataset.view));
+    }
+  }
+}
+
 async function start() {
   try {
     const session = await api("GET", "/api/v1/session");
@@ -166,8 +258,10 @@ async function start() {
     await api("DELETE", "/api/v1/session").catch(() => null);
     window.location.assign("/signin");
   });
-  if (me.role === "trainer") {
-    document.querySelector("main").replaceChildren(el("p", {"class": "notice"}, "训练师账号不能处理对话；标注页面稍后开放。"));
+  if (me.role === "trainer" || me.role === "supervisor") await setUpReview();
+  if (me.role === "trainer") {  // trainers label; they never see the desk's chats
+    document.querySelector("main").remove();
+    showView("review");
     return;
   }
   for (const button of document.querySelectorAll(".tabs button")) {
