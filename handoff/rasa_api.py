@@ -28,7 +28,9 @@ class RasaApi:
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT)
 
     def _url(self, conversation_id: str, tail: str) -> str:
-        return f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{tail}"
+        # ":" stays as it is: Rasa's router does not decode %3A, so "telegram%3A42" would be
+        # another conversation than the Telegram user's "telegram:42" (ids never hold "/").
+        return f"{self.base_url}/conversations/{quote(conversation_id, safe=':')}/{tail}"
 
     async def _call(self, method: str, url: str, **kwargs) -> Any:
         params = {"token": self.token, **kwargs.pop("params", {})}

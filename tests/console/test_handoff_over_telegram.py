@@ -39,7 +39,8 @@ def test_a_telegram_chat_taken_answered_and_handed_back(desk):
             break
         time.sleep(0.3)
     else:
-        raise AssertionError("the Telegram user's message never reached the agent")
+        events = [(e.get("event"), e.get("text"), e.get("name")) for e in desk.tracker(conversation)["events"]]
+        raise AssertionError(f"the Telegram user's message never reached the agent: {events[-12:]}")
     time.sleep(2)
     assert desk.telegram_outbox(chat_id)[before:] == []
 
