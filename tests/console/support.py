@@ -2,20 +2,16 @@
 command, and a signed-in client of the JSON API (cookie + X-CSRF-Token)."""
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, Optional
 
-import psycopg2
 import requests
 
 from tests.support.services import PYTHON, ROOT
+from tests.support.postgres import postgres_database
 
-PG_ADMIN_DSN = os.environ.get("CONSOLE_TEST_PG_DSN",
-                              "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 TIMEOUT = 15
 ACCOUNTS = {  # the contract's demo accounts, and a second agent
     "agent1": ("agent", "tuibao-agent-demo"),
@@ -23,22 +19,6 @@ ACCOUNTS = {  # the contract's demo accounts, and a second agent
     "lead1": ("supervisor", "tuibao-lead-demo"),
     "trainer1": ("trainer", "tuibao-trainer-demo"),
 }
-
-
-@contextlib.contextmanager
-def postgres_database(prefix: str = "tuibao_console_test") -> Iterator[str]:
-    """A database of its own with a random name, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def create_account(db_url: str, username: str, role: str, password: str) -> None:

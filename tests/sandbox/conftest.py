@@ -8,31 +8,14 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterator, Optional
 
-import psycopg2
 import pytest
 
 from tests.support.services import PYTHON, ROOT, free_port, service
 
 from .client import SandboxClient
+from tests.support.postgres import postgres_database
 
 TODAY = "2026-11-25"
-PG_ADMIN_DSN = os.environ.get("SANDBOX_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A brand-new PostgreSQL database for this run (dropped afterwards), so nothing clashes."""
-    name = f"tuibao_sandbox_test_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=10)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @contextlib.contextmanager

@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import os
-import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
@@ -21,8 +18,8 @@ from rasa.shared.nlu.training_data.loading import load_data
 from bot.tracker_store import RedactingSQLTrackerStore
 from tests.training.conftest import ROOT, tuibao
 from training.review import ReviewQueue, label_choices
+from tests.support.postgres import postgres_database
 
-PG_ADMIN_DSN = os.environ.get("SANDBOX_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PHONE = "13912345678"
 
 
@@ -63,20 +60,14 @@ def _store(kind: str, tmp_path: Path):
         db = tmp_path / "tracker.db"
         yield RedactingSQLTrackerStore(dialect="sqlite", db=str(db)), f"sqlite:///{db}"
         return
-    name = f"tuibao_review_test_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=10)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+    with postgres_database("review_test") as url:
+        name = url.rsplit("/", 1)[1]
         store = RedactingSQLTrackerStore(dialect="postgresql", host="127.0.0.1", port=5432,
                                          db=name, username="postgres")
-        yield store, f"postgresql://postgres@127.0.0.1:5432/{name}"
-        store.engine.dispose()
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        try:
+            yield store, url
+        finally:
+            store.engine.dispose()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
