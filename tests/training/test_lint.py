@@ -1,6 +1,7 @@
 """`tuibao data lint` finds what `rasa data validate` does not, with file, line and a fix."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bot.identifiers import id_check_character
@@ -37,7 +38,8 @@ def test_planted_duplicate_id_number_and_leak_are_each_named_with_file_and_line(
     assert done.returncode == 1, out
     where = str(EXAMPLES)
     assert f"{where}:{first}: error [duplicate-across-intents] '我要退保' (cancel_auto_renewal)" in out
-    assert "(request_surrender) at surrender.yml:" in out
+    # the core twin, wherever the core data has it first (several files say 我要退保 in some form)
+    assert re.search(r"\(request_surrender\) at \w+\.yml:\d+", out), out
     assert f"{where}:{first + 1}: error [real-identifier] a valid GB 11643 ID number" in out
     assert id_number not in out  # the finding itself does not repeat the number in clear
     assert f"{where}:{first + 2}: error [heldout-leak] '{leaked}' is also held-out line heldout.yml:" in out
