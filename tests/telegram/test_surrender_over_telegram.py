@@ -24,8 +24,8 @@ def test_surrender_of_policy_2_through_buttons_and_typed_answers(stack, telegram
     assert "139****9000" in telegram.say(chat, SUFFIX_2).text
     quote = telegram.say(chat, stack.sms_code(PHONE_2))
     # Read back before any confirmation: figures, deductions, route, dates, end of cover.
-    for figure in ("¥299.00", "¥135.16", "−¥47.30", "¥87.86", "工商银行 尾号1234", "2026-12-01",
-                   "2026-12-25", "保障立即终止"):
+    for figure in ("¥299.00", "¥135.16", "−¥47.30", "¥87.86", "工商银行 尾号1234", "2026年12月1日",
+                   "2026年12月25日", "保障立即终止"):
         assert figure in quote.text, figure
     confirm = quote.keyboard_message
     titles = [b["text"] for row in confirm["reply_markup"]["inline_keyboard"] for b in row]
@@ -33,7 +33,7 @@ def test_surrender_of_policy_2_through_buttons_and_typed_answers(stack, telegram
 
     submitted = telegram.tap(chat, confirm, "确认")
     [case] = re.findall(r"TB20261125\d{6}", submitted.text)
-    assert "¥87.86" in submitted.text and "2026-12-25" in submitted.text
+    assert "¥87.86" in submitted.text and "2026年12月25日" in submitted.text
     assert any(m["method"] == "answerCallbackQuery" for m in submitted.sent)
 
     # A typed second confirmation (double tap, network retry) never makes a second case.
