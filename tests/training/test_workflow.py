@@ -230,15 +230,18 @@ def test_gate_fails_on_mislabelled_batch_and_refuses_a_stale_model(core, tmp_pat
     _, core_model, baseline = core
     project = copy_project(tmp_path / "project", with_extensions=False)
     _small_config(project)
-    # A batch of refund-time questions labelled as fee questions (an import gone wrong: four
-    # phrasings of each, so they outweigh the right examples).
-    refund = [m.get("text") for m in load_data(str(project / "nlu")).intent_examples
-              if m.get("intent") == "ask_refund_time"]
-    assert len(refund) >= 15
-    (project / "nlu" / "planted.yml").write_text(
-        'version: "3.1"\nnlu:\n- intent: ask_surrender_fee\n  examples: |\n'
-        + "".join(f"    - {prefix}{text}\n" for text in refund
-                  for prefix in ("请问", "想问下", "麻烦问一下", "我想知道")), encoding="utf-8")
+    # An import gone wrong: every refund-time question relabelled as a fee question, in every
+    # core data file (the core data says it in several files).
+    relabelled = 0
+    for path in sorted((project / "nlu").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        if "- intent: ask_refund_time\n" in text:
+            relabelled += text.count("- intent: ask_refund_time\n")
+            path.write_text(text.replace("- intent: ask_refund_time\n", "- intent: ask_surrender_fee\n"),
+                            encoding="utf-8")
+    assert relabelled >= 1
+    assert not [m for m in load_data(str(project / "nlu")).intent_examples
+                if m.get("intent") == "ask_refund_time"]
 
     stale = tuibao(project, "gate", "--model", str(core_model), "--baseline", str(baseline))
     assert stale.returncode == 2
