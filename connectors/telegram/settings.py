@@ -6,9 +6,10 @@ token ``tuibao-demo-telegram-secret``, the Bot API stand-in of the simulator. Bu
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
+
+from connectors.sources import layered
 
 DEMO_BOT_TOKEN = "123456:tuibao-demo-telegram"
 DEMO_SECRET_TOKEN = "tuibao-demo-telegram-secret"
@@ -59,14 +60,7 @@ class TelegramSettings:
         environ: Optional[Mapping[str, str]] = None,
     ) -> "TelegramSettings":
         """credentials.yml values, each overridden by its ``TELEGRAM_*`` environment variable."""
-        environ = os.environ if environ is None else environ
-        values: Dict[str, Any] = {}
-        for key, value in (credentials or {}).items():
-            if key in _ENV and value not in (None, ""):
-                values[key] = value
-        for key, env_name in _ENV.items():
-            if environ.get(env_name, "") != "":
-                values[key] = environ[env_name]
+        values = layered(credentials, environ, _ENV)
         types = {f.name: f.type for f in fields(cls)}
         for key, value in list(values.items()):
             values[key] = float(value) if types[key] == "float" else str(value)

@@ -6,11 +6,11 @@ creates a client: building a ``WeChatSettings`` only reads values.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from connectors.limits import MAX_TEXT_CHARS
+from connectors.sources import layered
 
 DEMO_TOKEN = "tuibao-demo-token"
 DEMO_APP_ID = "wx00000000demo0001"
@@ -98,14 +98,7 @@ class WeChatSettings:
         environ: Optional[Mapping[str, str]] = None,
     ) -> "WeChatSettings":
         """credentials.yml values, each overridden by its ``WECHAT_*`` environment variable."""
-        environ = os.environ if environ is None else environ
-        values: Dict[str, Any] = {}
-        for key, value in (credentials or {}).items():
-            if key in _ENV and value not in (None, ""):
-                values[key] = value
-        for key, env_name in _ENV.items():
-            if environ.get(env_name, "") != "":
-                values[key] = environ[env_name]
+        values = layered(credentials, environ, _ENV)
         types = {f.name: f.type for f in fields(cls)}
         for key, value in list(values.items()):
             if key == "customer_service_api":
