@@ -44,6 +44,15 @@ STOPPING_STAGES = ("locked", "insurer_down")
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
+def say_code_rejected(dispatcher: CollectingDispatcher, outcome: CodeRejected) -> None:
+    """A wrong SMS code: say so, with the tries left when the insurer tells them."""
+    if outcome.attempts_left is not None:
+        dispatcher.utter_message(response="utter_sms_code_wrong_attempts",
+                                 attempts_left=outcome.attempts_left)
+    else:
+        dispatcher.utter_message(response="utter_sms_code_wrong")
+
+
 def locked_until_text(until: dt.datetime) -> str:
     """``2026-11-25T10:30+08:00`` → ``11月25日 10:30`` in Beijing time."""
     local = until.astimezone(_SHANGHAI) if until.tzinfo else until
@@ -185,11 +194,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return {"sms_code": MASKED, "challenge_id": None, **marker,
                     "stage": "verified"}
         if isinstance(outcome, CodeRejected):
-            if outcome.attempts_left is not None:
-                dispatcher.utter_message(response="utter_sms_code_wrong_attempts",
-                                         attempts_left=outcome.attempts_left)
-            else:
-                dispatcher.utter_message(response="utter_sms_code_wrong")
+            say_code_rejected(dispatcher, outcome)
             return {"sms_code": None}
         if isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_identity_locked",

@@ -22,7 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
 from actions.credentials import credential_store
-from actions.forms import MASKED, STOPPING_STAGES, locked_until_text
+from actions.forms import MASKED, STOPPING_STAGES, locked_until_text, say_code_rejected
 from bot import identifiers
 from insurers.base import (
     Challenge,
@@ -210,11 +210,7 @@ class ValidateLookupForm(FormValidationAction):
         found: List[Dict[str, Any]] = list(tracker.get_slot("lookup_found") or [])
         sessions: Dict[str, Any] = dict(tracker.get_slot("lookup_sessions") or {})
         if isinstance(outcome, CodeRejected):
-            if outcome.attempts_left is not None:
-                dispatcher.utter_message(response="utter_sms_code_wrong_attempts",
-                                         attempts_left=outcome.attempts_left)
-            else:
-                dispatcher.utter_message(response="utter_sms_code_wrong")
+            say_code_rejected(dispatcher, outcome)
             return {"lookup_sms_code": None}
         if isinstance(outcome, HolderPolicies):
             found += [{"insurer": entry.id, "insurer_name": entry.display_name,
