@@ -1,11 +1,11 @@
-"""Current NLU pipeline against its spaCy variant, measured on both held-out files.
+"""Current NLU pipeline against its spaCy variant, measured on every held-out file.
 
     .venv/bin/python bench/nlu_compare.py [--configs config.yml configs/spacy.yml]
                                           [--models A.tar.gz B.tar.gz] [--out results/nlu_compare.json]
 
 For each config: trains an NLU-only model (`rasa train nlu`, wall time and the training
 process's peak resident memory), then in a fresh process loads it and parses every utterance of
-tests/heldout/heldout.yml and tests/heldout/real_users.yml once (load time, resident memory
+tests/heldout/*.yml (heldout.yml, real_users.yml, blind.yml) once (load time, resident memory
 after loading and after parsing, parse latency p50/p95), and scores intent accuracy, macro-F1
 and identifier exact values with bot.evaluate's rules. Prints one table (Markdown) and writes
 the figures as JSON. With --models the given archives are measured instead of training (train
@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-HELDOUT = [ROOT / "tests" / "heldout" / "heldout.yml", ROOT / "tests" / "heldout" / "real_users.yml"]
+HELDOUT = sorted((ROOT / "tests" / "heldout").glob("*.yml"))  # heldout, real_users, blind
 RASA = str(Path(sys.executable).with_name("rasa"))
 
 
@@ -118,14 +118,13 @@ def table(rows: Dict[str, Dict[str, Any]]) -> str:
 
     lines = ["| | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
     spec = [
-        ("intent accuracy, heldout.yml", lambda r: cell(r["heldout.yml"]["intent_accuracy"], "{:.4f}")),
-        ("macro-F1, heldout.yml", lambda r: cell(r["heldout.yml"]["macro_f1"], "{:.4f}")),
-        ("identifier exact values, heldout.yml", lambda r: cell(r["heldout.yml"]["identifiers"], "{:.2f}")),
-        ("intent accuracy, real_users.yml", lambda r: cell(r["real_users.yml"]["intent_accuracy"], "{:.4f}")),
-        ("macro-F1, real_users.yml", lambda r: cell(r["real_users.yml"]["macro_f1"], "{:.4f}")),
-        ("identifier exact values, real_users.yml", lambda r: cell(r["real_users.yml"]["identifiers"], "{:.2f}")),
-        ("wrong intent at confidence ≥ 0.9 (both files)",
-         lambda r: str(r["heldout.yml"]["wrong_high_confidence"] + r["real_users.yml"]["wrong_high_confidence"])),
+        *[row for name in (p.name for p in HELDOUT) for row in (
+            (f"intent accuracy, {name}", lambda r, n=name: cell(r[n]["intent_accuracy"], "{:.4f}")),
+            (f"macro-F1, {name}", lambda r, n=name: cell(r[n]["macro_f1"], "{:.4f}")),
+            (f"identifier exact values, {name}", lambda r, n=name: cell(r[n]["identifiers"], "{:.2f}")),
+        )],
+        ("wrong intent at confidence ≥ 0.9 (all files)",
+         lambda r: str(sum(r[p.name]["wrong_high_confidence"] for p in HELDOUT))),
         ("NLU train time (s)", lambda r: cell(r.get("train_s"))),
         ("NLU training peak memory (MiB)", lambda r: cell(r.get("train_peak_mib"))),
         ("model load time (s)", lambda r: cell(r["load_s"])),

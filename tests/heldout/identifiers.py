@@ -18,6 +18,10 @@ POLICY_RE = re.compile(r"SBX\d{12}[0-9X]")
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
 SMS_CODE_RE = re.compile(r"\d{6}")
 CASE_RE = re.compile(r"TB(\d{8})\d{6}")
+# 恒信 (sandbox spec, "additions"): HX + 12 digits, the last a Luhn check over the 11 before it;
+# cases HXC + submission date + a 4-digit sequence.
+HX_POLICY_RE = re.compile(r"HX\d{12}")
+HX_CASE_RE = re.compile(r"HXC(\d{8})\d{4}")
 ID_FULL_RE = re.compile(r"\d{17}[0-9X]")
 ID_SUFFIX_RE = re.compile(r"\d{4,6}|\d{3,5}X")
 
@@ -36,7 +40,17 @@ def policy_check_char(twelve_digits: str) -> str:
     return "0123456789X"[total % 11]
 
 
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
 def valid_policy_number(value: str) -> bool:
+    if HX_POLICY_RE.fullmatch(value):
+        return luhn_valid(value[2:])
     return bool(POLICY_RE.fullmatch(value)) and policy_check_char(value[3:15]) == value[15]
 
 
@@ -66,7 +80,7 @@ def valid_id_number(value: str) -> bool:
 
 
 def valid_case_number(value: str) -> bool:
-    match = CASE_RE.fullmatch(value)
+    match = CASE_RE.fullmatch(value) or HX_CASE_RE.fullmatch(value)
     return bool(match) and _valid_date(match.group(1))
 
 

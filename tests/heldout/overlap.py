@@ -23,8 +23,11 @@ _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def normalise(text: str) -> str:
-    """Width, case, whitespace and punctuation removed: the sentence's words only."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """Width, case, whitespace and punctuation removed: the sentence's words only. A line of
+    emoji or punctuation alone ("👌", "？？") is compared as written, spaces aside, as
+    ``tuibao data lint`` does: it would otherwise normalise to nothing and never be checked."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _NOT_WORD.sub("", folded) or "".join(folded.split())
 
 
 def plain(example: str) -> str:
