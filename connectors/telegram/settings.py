@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Tuple
 
-from connectors.sources import layered
+from connectors.sources import layered, refuse_demo_secrets
 
 DEMO_BOT_TOKEN = "123456:tuibao-demo-telegram"
 DEMO_SECRET_TOKEN = "tuibao-demo-telegram-secret"
@@ -77,6 +77,10 @@ class TelegramSettings:
         if not (1 <= len(self.secret_token) <= 256) or not all(
                 c.isascii() and (c.isalnum() or c in "_-") for c in self.secret_token):
             raise ValueError("TELEGRAM_SECRET_TOKEN must be 1-256 characters of A-Z a-z 0-9 _ -")
+        refuse_demo_secrets("Telegram", self.api_base_url, {
+            "TELEGRAM_BOT_TOKEN": (self.bot_token, DEMO_BOT_TOKEN),
+            "TELEGRAM_SECRET_TOKEN": (self.secret_token, DEMO_SECRET_TOKEN),
+        })
 
     @property
     def allowed_updates(self) -> Tuple[str, ...]:

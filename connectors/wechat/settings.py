@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Optional
 
 from connectors.limits import MAX_TEXT_CHARS
-from connectors.sources import layered
+from connectors.sources import layered, refuse_demo_secrets
 
 DEMO_TOKEN = "tuibao-demo-token"
 DEMO_APP_ID = "wx00000000demo0001"
@@ -90,6 +90,11 @@ class WeChatSettings:
             raise ValueError(f"WeChat {self.encrypt_mode} mode needs an EncodingAESKey")
         if self.max_text_chars < 1:
             raise ValueError("WeChat max_text_chars must be positive")
+        refuse_demo_secrets("WeChat", self.api_base_url, {
+            "WECHAT_TOKEN": (self.token, DEMO_TOKEN),
+            "WECHAT_APP_SECRET": (self.app_secret, DEMO_APP_SECRET),
+            "WECHAT_ENCODING_AES_KEY": (self.encoding_aes_key, DEMO_ENCODING_AES_KEY),
+        })
 
     @classmethod
     def from_sources(
