@@ -2,10 +2,10 @@
 
 Loads the trained model in-process, parses every utterance of the held-out file (Rasa NLU
 YAML), prints the figures and writes them to ``results/heldout_eval.json``. The exit code is 1
-when a target is missed (intent accuracy ≥ 0.93 on heldout.yml, ≥ 0.90 on real_users.yml,
-≥ 0.93 on any other file: floors under today's model, which scores 0.947 and 0.918; issue 12's
-goals, 0.97 and 0.95, are printed beside them and not met yet; exact-value accuracy 1.00 for every identifier entity that occurs in
-the data), 2 when there is no model or data, 3 when the model was not trained on the current
+when a target is missed (intent accuracy ≥ 0.97 on heldout.yml and ≥ 0.95 on real_users.yml,
+issue 12's targets; ≥ 0.92 on blind.yml, a floor under today's 0.936 on the file written
+blind; ≥ 0.93 on any other file; exact-value accuracy 1.00 for every identifier entity that
+occurs in the data), 2 when there is no model or data, 3 when the model was not trained on the current
 data (its ``.fingerprint`` beside the archive differs from ``bot.model.fingerprint()``; pass
 ``--any-model`` to score it anyway, never for a gate).
 
@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "tuibao.tar.gz"
 DEFAULT_DATA = ROOT / "tests" / "heldout" / "heldout.yml"
 DEFAULT_OUT = ROOT / "results" / "heldout_eval.json"
-HELDOUT_FILES = (ROOT / "tests" / "heldout" / "heldout.yml", ROOT / "tests" / "heldout" / "real_users.yml")
+HELDOUT_FILES = tuple(ROOT / "tests" / "heldout" / name
+                      for name in ("heldout.yml", "real_users.yml", "blind.yml"))
 INTENT_TARGET = 0.93  # any other held-out file
-# CI's floors: today's figures less about two points of run-to-run spread (docs/nlu.md).
-INTENT_TARGETS = {"heldout.yml": 0.93, "real_users.yml": 0.90}
-# Where issue 12 wants them: printed as goals until the data reaches them, then made the floors.
-INTENT_GOALS = {"heldout.yml": 0.97, "real_users.yml": 0.95}
+# CI's gates: issue 12's targets on the two files it names; on blind.yml (written after them by
+# someone who never saw the training data, never tuned against) a floor under today's figure.
+INTENT_TARGETS = {"heldout.yml": 0.97, "real_users.yml": 0.95, "blind.yml": 0.92}
 IDENTIFIER_TARGET = 1.0
 HIGH_CONFIDENCE = 0.9
 
@@ -281,10 +281,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         acc = "n/a" if f["accuracy"] is None else f"{f['accuracy']:.4f}"
         print(f"entity {entity:<14} accuracy {acc}  (gold {f['gold']}, matched {f['matched']}, "
               f"spurious {f['spurious']}; target {IDENTIFIER_TARGET})")
-    goal = INTENT_GOALS.get(Path(args.data).name)
-    if goal is not None and report["intent_accuracy"] < goal:
-        print(f"goal (issue 12): intent accuracy {goal} — not reached yet "
-              f"({report['intent_accuracy']:.3f}); the gate's floor is {report['targets']['intent_accuracy']}")
     print(f"{len(report['errors'])} utterances with an error (texts redacted) in {args.out}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,10 +1,10 @@
 """The trained model meets the held-out gates (issue 12), measured by ``python -m bot.evaluate``
-in its own process, on both held-out files:
+in its own process, on every held-out file:
 
-- intent accuracy ≥ 0.93 on tests/heldout/heldout.yml and ≥ 0.90 on tests/heldout/real_users.yml
-  (floors under today's 0.947 and 0.918; issue 12's goals 0.97 and 0.95 are not reached yet and
-  are printed as goals: raise these floors as the data gets there);
-- every identifier entity's exact value 1.00 on both;
+- intent accuracy ≥ 0.97 on tests/heldout/heldout.yml and ≥ 0.95 on tests/heldout/real_users.yml
+  (issue 12's targets), ≥ 0.92 on tests/heldout/blind.yml (written blind after both, never
+  tuned against: a floor under today's 0.936);
+- every identifier entity's exact value 1.00 on each;
 - macro-F1 and per-intent precision/recall/F1 printed (``pytest -s`` shows them).
 
 Only a model trained on the current data is scored: models/tuibao.tar.gz with a fingerprint
@@ -20,15 +20,14 @@ from pathlib import Path
 import pytest
 
 from bot import model as model_module
-from bot.evaluate import HELDOUT_FILES, INTENT_GOALS, INTENT_TARGETS, model_is_current
+from bot.evaluate import HELDOUT_FILES, INTENT_TARGETS, model_is_current
 
 ROOT = Path(__file__).resolve().parents[2]
-GATES = {"heldout.yml": 0.93, "real_users.yml": 0.90}
-GOALS = {"heldout.yml": 0.97, "real_users.yml": 0.95}
+GATES = {"heldout.yml": 0.97, "real_users.yml": 0.95, "blind.yml": 0.92}
 
 
-def test_gates_are_the_agreed_floors_and_goals():
-    assert INTENT_TARGETS == GATES and INTENT_GOALS == GOALS
+def test_gates_are_the_agreed_targets():
+    assert INTENT_TARGETS == GATES
     assert [p.name for p in HELDOUT_FILES] == list(GATES)
 
 
