@@ -68,6 +68,18 @@ class ActionDropQuote(Action):
         return [SlotSet("quote", None), SlotSet("stage", None)]
 
 
+def offer_quote_for_named_policy(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A fee or timing question that names a policy ("SBX1000000000012 退了能拿回多少"), asked
+    outside any form: the general rule alone would leave the user to guess how to get the real
+    figure. Offer it in one tap: the surrender form starts with the number already taken, checks
+    the holder, and reads the quote back; nothing is submitted without a confirmation."""
+    if tracker.active_loop_name or tracker.get_slot("stage"):
+        return  # a form or a confirmation is under way: it goes on where it was
+    named = next(tracker.get_latest_entity_values("policy_number"), None)
+    if named:
+        dispatcher.utter_message(response="utter_offer_quote_for_policy", policy_number=named)
+
+
 class ActionAnswerFee(Action):
     """"扣多少钱" / "为什么要扣钱": the quote in hand line by line with the reason for each
     deduction, or how deductions are worked out in general."""
@@ -86,6 +98,7 @@ class ActionAnswerFee(Action):
             dispatcher.utter_message(response=response, **values)
         else:
             dispatcher.utter_message(response="utter_fee_general")
+            offer_quote_for_named_policy(dispatcher, tracker)
         common.ask_pending_confirmation(dispatcher, tracker)
         return []
 
@@ -103,5 +116,6 @@ class ActionAnswerRefundTime(Action):
             dispatcher.utter_message(response="utter_refund_time_quote", **values)
         else:
             dispatcher.utter_message(response="utter_refund_time_general")
+            offer_quote_for_named_policy(dispatcher, tracker)
         common.ask_pending_confirmation(dispatcher, tracker)
         return []

@@ -16,7 +16,7 @@ from rasa_sdk.events import SlotSet
 from actions.forms import MASKED, ValidateSurrenderForm
 from actions.handoff import ActionHandoff
 from handoff.store import HandoffStore
-from actions.quote import ActionAnswerFee, ActionQuoteSurrender
+from actions.quote import ActionAnswerFee, ActionAnswerRefundTime, ActionQuoteSurrender
 from actions.surrender import ActionSubmitSurrender
 from actions.config import load_settings
 from redaction import mask_phone
@@ -111,6 +111,29 @@ def test_fee_question_with_nothing_pending_asks_nothing(insurer, domain):
     conv = Conversation("wx-user-fee-general", domain)
     events, messages = asyncio.run(conv.run(ActionAnswerFee(), intent="ask_surrender_fee"))
     assert events == [] and responses(messages) == ["utter_fee_general"]
+
+
+def test_a_fee_question_naming_a_policy_offers_its_own_quote_in_one_tap(insurer, domain):
+    # "SBX1000000000012 退了能拿回多少": the general rule, then the way to this policy's figure.
+    conv = Conversation("wx-user-fee-named", domain)
+    named = [{"entity": "policy_number", "value": POLICY_1[0]}]
+    events, messages = asyncio.run(conv.run(ActionAnswerFee(), intent="ask_surrender_fee",
+                                            text=f"{POLICY_1[0]} 退了能拿回多少", entities=named))
+    assert events == [] and responses(messages) == ["utter_fee_general", "utter_offer_quote_for_policy"]
+    offer = conv.render(messages[1])
+    assert POLICY_1[0] in offer and "不会直接提交" in offer
+    [variant] = domain["responses"]["utter_offer_quote_for_policy"]
+    assert [b["payload"] for b in variant["buttons"]] == ["/request_surrender"]  # starts the form
+    assert insurer.sms(POLICY_1[2]) == []  # nothing asked of the insurer before the identity check
+
+
+def test_a_timing_question_naming_a_policy_inside_the_form_only_answers(insurer, domain):
+    conv = Conversation("wx-user-time-named", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    named = [{"entity": "policy_number", "value": POLICY_1[0]}]
+    events, messages = asyncio.run(conv.run(ActionAnswerRefundTime(), intent="ask_refund_time",
+                                            text=f"{POLICY_1[0]} 钱多久到", entities=named))
+    assert responses(messages) == ["utter_refund_time_general"]  # the form asks its question next
 
 
 def test_typo_in_policy_number_is_pointed_out_before_the_insurer_is_asked(insurer, domain):
