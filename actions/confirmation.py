@@ -1,9 +1,10 @@
 """Reading an answer at a confirmation prompt, and hearing the complaint around a request.
 
-At a confirmation prompt (``stage`` quote_ready: "确认要退保吗？"; withdraw_ready: "确认撤销吗？")
-what the user means is almost always yes or no. The NLU reads "好滴", "妥了交吧", "谢谢 交吧"
-as goodbye or thanks now and then; the rules send those intents (and, at the withdrawal prompt,
-withdraw_surrender) here instead of to the goodbye, and this action decides from the words:
+At a confirmation prompt (``stage`` quote_ready: "确认要退保吗？"; withdraw_ready: "确认撤销吗？";
+confirm_erasure: "确认要删除吗？") what the user means is almost always yes or no. The NLU reads
+"好滴", "妥了交吧", "谢谢 交吧" as goodbye or thanks now and then; the rules send those intents
+(and, at the withdrawal prompt, withdraw_surrender) here instead of to the goodbye, and this
+action decides from the words:
 
 - a refusal word (别, 先不, 缓缓, 再想想, 等等, 不要 …) → ``confirmation: no``;
 - an agreement word (好, 行, 妥, 可以, 确认, 交吧, ok, 👌 …; at the withdrawal prompt also
@@ -13,6 +14,12 @@ withdraw_surrender) here instead of to the goodbye, and this action decides from
 
 Refusal is read first: "好的，先别交" is a no. The rules then submit, drop the quote, withdraw or
 keep the case (stories/rules.yml, "at a confirmation").
+
+An erasure cannot be undone, so at its prompt every answer but a plain no is read here, affirm
+and delete_my_data included (the NLU takes "确认，不删了" as affirm and "不要删除我的信息" as
+delete_my_data): 取消, 不删, 保留 are a no too, 删 (删吧, 删除我的信息 again) a yes, the NLU's
+affirm (the 确认删除 button, "对") a yes unless the words refuse, and a question ("删了还能恢复吗")
+is not an answer: it is asked again.
 """
 from __future__ import annotations
 
@@ -25,7 +32,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 YES, NO, UNCLEAR = "yes", "no", "unclear"
-CONFIRMATION_STAGES = ("quote_ready", "withdraw_ready")
+# Each confirmation prompt, and how it is asked again when the answer says neither yes nor no.
+ASK_AGAIN = {
+    "quote_ready": "utter_confirm_surrender_again",
+    "withdraw_ready": "utter_confirm_withdraw_again",
+    "confirm_erasure": "utter_confirm_erasure_again",
+}
+CONFIRMATION_STAGES = tuple(ASK_AGAIN)
 
 _REFUSAL = re.compile(
     r"别|先不|暂时不|不要|不用|不了|不行|不对|不同意|不确认|不提交|不交|不撤|不办|缓缓|缓一缓|"
@@ -38,17 +51,29 @@ _AGREEMENT = re.compile(
 # refusal there.
 _SURRENDER_NEGATIONS = re.compile(r"不(想)?退(了|保)?|不要退")
 _WITHDRAWAL = re.compile(r"撤|取消|作废|不(想)?退|不要退")
+# At the erasure prompt 取消 cancels the erasure, and 删 on its own agrees ("删吧", "删掉").
+_ERASURE_REFUSAL = re.compile(r"取消|撤|不删|保留|留着")
+_ERASURE_AGREEMENT = re.compile(r"删")
+_QUESTION = re.compile(r"[?？吗呢]|什么|怎么|为啥|能不能|会不会|是不是|可不可以|行不行")
 
 
-def read_answer(text: Optional[str], stage: Optional[str]) -> str:
-    """``yes``, ``no`` or ``unclear`` for an answer given at the prompt of ``stage``."""
+def read_answer(text: Optional[str], stage: Optional[str], intent: Optional[str] = None) -> str:
+    """``yes``, ``no`` or ``unclear`` for an answer given at the prompt of ``stage``.
+
+    ``intent`` is the NLU's reading of the message: affirm counts as agreement unless the words
+    refuse (only the erasure prompt sends affirm here)."""
     words = (text or "").strip()
     withdrawing = stage == "withdraw_ready"
+    erasing = stage == "confirm_erasure"
     if withdrawing:
         words = _SURRENDER_NEGATIONS.sub("", words)
-    if _REFUSAL.search(words):
+    if _REFUSAL.search(words) or (erasing and _ERASURE_REFUSAL.search(words)):
         return NO
-    if _AGREEMENT.search(words) or (withdrawing and _WITHDRAWAL.search(text or "")):
+    if erasing and _QUESTION.search(words):
+        return UNCLEAR
+    if (_AGREEMENT.search(words) or intent == "affirm"
+            or (withdrawing and _WITHDRAWAL.search(text or ""))
+            or (erasing and _ERASURE_AGREEMENT.search(words))):
         return YES
     return UNCLEAR
 
@@ -62,13 +87,12 @@ class ActionReadConfirmation(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         stage = tracker.get_slot("stage")
-        reading = read_answer(tracker.latest_message.get("text"), stage)
+        message = tracker.latest_message or {}
+        reading = read_answer(message.get("text"), stage, (message.get("intent") or {}).get("name"))
         if stage not in CONFIRMATION_STAGES:
             reading = UNCLEAR
         if reading == UNCLEAR:
-            again = ("utter_confirm_withdraw_again" if stage == "withdraw_ready"
-                     else "utter_confirm_surrender_again")
-            dispatcher.utter_message(response=again)
+            dispatcher.utter_message(response=ASK_AGAIN.get(stage, "utter_confirm_surrender_again"))
         return [SlotSet("confirmation", reading)]
 
 

@@ -263,7 +263,7 @@ def kept_items(*, user_messages: int, policy_masked: Optional[str], case_number:
         lines.append(f"· 转人工登记：{handoff_count} 条{replies}（只存遮盖后的保单号和文字）")
     if audit_entries:
         lines.append(f"· 客服查看记录：{audit_entries} 条（只记哪位客服在何时做了什么，"
-                     "不含您的微信号和身份信息；依法保存半年，删除对话后也保留到期满）")
+                     "不含您的账号和身份信息；依法保存半年，删除对话后也保留到期满）")
     if connector_count:
         lines.append(f"· 消息投递记录：{connector_count} 条（防止重复处理，最长保存48小时）")
     return "\n".join(lines)

@@ -10,7 +10,8 @@ numerals (零一二三四五六七八九幺两, 叉 for X) are caught too:
 - mobile numbers: ``138****8000`` (the form users know from their bank's SMS);
 - whole ID numbers: the first two and the last character kept, ``11***************X``;
 - ID suffixes and SMS codes (the secrets of the identity check): every character, ``******``;
-- bank card numbers (15–19 digits): the last four kept, ``************6789``;
+- bank card numbers (15–19 digits, also glued to letters or Chinese): the last four kept,
+  ``************6789``;
 - bearer tokens, API keys, secrets and passwords after their usual labels
   (``Bearer …``, ``token=…``, ``"api_key": "…"``) and any secret registered with
   :func:`register_secret` (insurer session tokens the action server holds): ``***``.
@@ -30,7 +31,9 @@ from collections import OrderedDict
 from typing import Any, List, Optional, Tuple
 
 from bot.identifiers import (
+    CASE_NUMBER,
     ID_NUMBER,
+    POLICY_NUMBER,
     PHONE_NUMBER,
     SMS_CODE,
     find_identifiers,
@@ -47,8 +50,12 @@ __all__ = [
 
 SENSITIVE_ENTITIES = (ID_NUMBER, PHONE_NUMBER, SMS_CODE)
 SECRET_MASK = "***"
-# Not after a decimal point: 0.999999999998149 is a confidence, not a card.
-_BANK_CARD = re.compile(r"(?<![0-9A-Z.])\d(?:[ \-]?\d){14,18}(?![0-9])")
+# 15–19 digits, wherever they stand: after or before letters or Chinese ("card6222…",
+# "6222…abc", "卡号6222…") too. Not the decimals of a number: 0.999999999998149 is a
+# confidence, not a card. A run that takes in a policy or case number ("SBX…0012 31002X") is
+# that number and what follows it, not a card (_NOT_CARDS).
+_BANK_CARD = re.compile(r"(?<![0-9])(?<![0-9]\.)\d(?:[ \-]?\d){14,18}(?![0-9])")
+_NOT_CARDS = (POLICY_NUMBER, CASE_NUMBER)
 # Readings of the (half-width, upper-case) identifier view that name no person.
 _READABLE = re.compile(
     r"(?<![A-Z0-9])RG\d{6,8}(?![0-9A-Z])"  # handoff reference (actions/handoff.py)
@@ -160,11 +167,16 @@ def redact(text: Optional[str]) -> Optional[str]:
         return text
     text = _redact_secrets(text)
     cuts: List[Tuple[int, int, str]] = []
+    numbers: List[Tuple[int, int]] = []  # policy and case numbers: readable, never a card
     for span in find_identifiers(text):
         if span.entity in SENSITIVE_ENTITIES:
             cuts.append((span.start, span.end, mask_value(span.entity, span.value)))
+        elif span.entity in _NOT_CARDS:
+            numbers.append((span.start, span.end))
     view = identifier_view(text)
     for card in _BANK_CARD.finditer(view):
+        if any(start < card.end() and card.start() < end for start, end in numbers):
+            continue
         inside = [cut for cut in cuts if cut[0] < card.end() and card.start() < cut[1]]
         if not inside:
             cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))

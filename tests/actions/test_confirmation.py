@@ -37,6 +37,25 @@ def test_at_the_withdrawal_prompt_the_no_of_the_surrender_is_not_a_no(text, read
     assert read_answer(text, "withdraw_ready") == reading
 
 
+
+# At the erasure prompt: (words, what the NLU may make of them, reading). Every answer but deny
+# comes here, so the NLU's affirm and delete_my_data are overruled by words that refuse.
+@pytest.mark.parametrize("text, intent, reading", [
+    ("取消", "nlu_fallback", NO), ("取消", "withdraw_surrender", NO), ("算了", "nlu_fallback", NO),
+    ("不删了", "nlu_fallback", NO), ("先不要", "nlu_fallback", NO), ("别删 拜拜", "goodbye", NO),
+    ("确认，不删了", "affirm", NO), ("好吧还是不删了", "affirm", NO), ("还是保留吧", "affirm", NO),
+    ("不要删除我的信息", "delete_my_data", NO), ("撤销", "withdraw_surrender", NO),
+    ("确认删除", "affirm", YES), ("删吧", "nlu_fallback", YES), ("好的", "affirm", YES),
+    ("还是删了吧", "nlu_fallback", YES), ("删除我的信息", "delete_my_data", YES),
+    ("对", "affirm", YES), ("/affirm", "affirm", YES),  # the 确认删除 button
+    ("拜拜", "goodbye", UNCLEAR), ("谢谢", "thank", UNCLEAR), ("嗯？", "nlu_fallback", UNCLEAR),
+    ("删了以后还能恢复吗", "nlu_fallback", UNCLEAR), ("删什么？", "delete_my_data", UNCLEAR),
+    ("你们是谁", "nlu_fallback", UNCLEAR),
+])
+def test_at_the_erasure_prompt_only_a_plain_yes_erases(text, intent, reading):
+    assert read_answer(text, "confirm_erasure", intent) == reading
+
+
 def _run(action, domain, text, intent, stage, ranking=None):
     conversation = Conversation("confirm-user", domain)
     conversation.slots["stage"] = stage
@@ -61,12 +80,29 @@ def test_action_sets_the_reading_and_only_asks_again_when_unclear(domain):
     # Nothing pending: never a yes.
     events, _ = _run(ActionReadConfirmation(), domain, "好滴", "thank", None)
     assert events[0]["value"] == "unclear"
+    events, _ = _run(ActionReadConfirmation(), domain, "/affirm", "affirm", None)
+    assert events[0]["value"] == "unclear"
+
+
+def test_at_the_erasure_prompt_the_action_reads_the_nlu_affirm_and_asks_again_when_unclear(domain):
+    events, said = _run(ActionReadConfirmation(), domain, "确认，不删了", "affirm", "confirm_erasure")
+    assert events == [{"event": "slot", "timestamp": None, "name": "confirmation", "value": "no"}]
+    assert said == []
+    events, said = _run(ActionReadConfirmation(), domain, "/affirm", "affirm", "confirm_erasure")
+    assert events[0]["value"] == "yes" and said == []
+    events, said = _run(ActionReadConfirmation(), domain, "删了以后还能恢复吗", "nlu_fallback",
+                        "confirm_erasure")
+    assert events[0]["value"] == "unclear" and said == ["utter_confirm_erasure_again"]
 
 
 def test_asking_again_says_nothing_was_submitted_and_how_to_answer(domain):
-    for name in ("utter_confirm_surrender_again", "utter_confirm_withdraw_again"):
+    for name in ("utter_confirm_surrender_again", "utter_confirm_withdraw_again",
+                 "utter_confirm_erasure_again"):
         text = domain["responses"][name][0]["text"]
         assert "还没有" in text and "确认" in text and "你" not in text
+    again = domain["responses"]["utter_confirm_erasure_again"][0]
+    assert "没有删除" in again["text"] and "取消" in again["text"]
+    assert [b["payload"] for b in again["buttons"]] == ["/affirm", "/deny"]
 
 
 def test_a_complaint_around_a_surrender_request_is_heard_before_the_surrender_starts(domain):

@@ -65,6 +65,7 @@ def test_what_is_kept_is_listed_by_category_masked_with_the_insurers_records_nam
                  "客服的回复和备注 2 条", "客服查看记录：2 条", "最长保存30天", "属于保险公司的记录", "删除我的信息"):
         assert part in shown, (part, shown)
     assert POLICY_1[0] not in shown and "你" not in shown.replace("您", "")
+    assert "微信" not in shown  # the same list is shown on Telegram
 
 
 def test_a_verified_holder_is_asked_to_confirm_and_then_everything_ours_goes(insurer, stores_on, domain):

@@ -41,6 +41,14 @@ WRITTEN = [
     ("验证码尾号4829", ["4829"]),
     ("尾号31002X", ["31002X"]),
     ("卡号 4001234567890123", ["40012345"]),
+    # A card glued to letters or Chinese, before or after.
+    ("card6222021234567890123", ["6222021234567890123", "62220212"]),
+    ("6222021234567890123abc", ["6222021234567890123", "62220212"]),
+    ("卡号6222021234567890123", ["6222021234567890123", "62220212"]),
+    ("退到6225880123456789这张卡", ["6225880123456789", "622588"]),
+    ("No.6225880123456789", ["6225880123456789", "622588"]),
+    ("card6225 8801 2345 6789", ["6225 8801", "8801 2345"]),
+    ("卡ｃａｒｄ６２２５８８０１２３４５６７８９ａｂｃ", ["６２２５８８０１２３４５", "622588"]),
     ("RG13800138000", ["0013"]),
     (f"Authorization: Bearer {TOKEN}", [TOKEN]),
     (f"{{'token': '{TOKEN}', 'policy_number': 'SBX1000000000012'}}", [TOKEN]),
@@ -61,6 +69,33 @@ def test_policy_and_case_numbers_stay_readable_and_the_mask_is_stable():
     assert redact(redact("手机一三八零零一三八零零零")) == redact("手机一三八零零一三八零零零")
     assert "138****8000" in redact("手机一三八零零一三八零零零")
     assert mask_policy_number("SBX1000000000012") == "SBX1********0012"
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("card6222021234567890123", "card***************0123"),
+    ("6222021234567890123abc", "***************0123abc"),
+    ("卡号card6225880123456789谢谢", "卡号card************6789谢谢"),
+])
+def test_a_card_glued_to_letters_keeps_its_last_four_and_the_words_around_it(text, masked):
+    assert redact(text) == masked
+
+
+@pytest.mark.parametrize("text, masked", [
+    # A confidence is not a card, glued to letters or not.
+    ('{"confidence": 0.999999999998149, "text": "card6225880123456789"}',
+     '{"confidence": 0.999999999998149, "text": "card************6789"}'),
+    ("intent0.999999999998149", "intent0.999999999998149"),
+    # Policy and case numbers stay readable, and what follows them is read as what it is.
+    ("SBX1000000000012 31002X", "SBX1000000000012 ******"),
+    ("TB20261125000001，SBX2000000000035，HXC202612010001", None),
+    ("保单SBX1000000000012卡号card6225880123456789", "保单SBX1000000000012卡号card************6789"),
+    # ID numbers glued to letters are masked as ID numbers (first two and last kept), not as
+    # cards (which would show the last four, 002X / 0021).
+    ("ID11010519491231002X", "ID11***************X"),
+    ("idcard110105194912310021abc", "idcard11***************1abc"),
+])
+def test_what_is_not_a_card_is_not_masked_as_one(text, masked):
+    assert redact(text) == (text if masked is None else masked)
 
 
 @pytest.mark.parametrize("text", [

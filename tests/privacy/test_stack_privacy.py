@@ -271,7 +271,31 @@ def test_declining_the_erasure_deletes_nothing(privacy_stack):
     user = new_openid()
     assert "您好" in ps.turn(user, "你好")
     assert "确认要删除吗" in ps.turn(user, "把我的信息删掉")
-    # The confirmation's own 取消 button (its payload); typed 取消 is ambiguous to the NLU
-    # (withdraw or deny) and falls back: see the issue 7 note.
+    # The confirmation's own 取消 button (its payload); typed answers: the test below.
     assert "没有删除" in ps.turn(user, "/deny")
     assert ps.tracker_rows(user)
+
+
+def test_typed_answers_at_the_erasure_prompt_keep_or_erase_as_said(privacy_stack):
+    """取消 / 算了 / 不删了 / 先不要 keep everything, a goodbye is asked again, 删吧 / 确认删除 /
+    好的 erase (read from the words by action_read_confirmation, whatever the NLU made of them)."""
+    ps = privacy_stack
+    user = new_openid()
+    assert "您好" in ps.turn(user, "你好")
+    for no in ("取消", "算了", "不删了", "先不要"):
+        assert "确认要删除吗" in ps.turn(user, "删除我的信息")
+        kept = ps.turn(user, no)
+        assert "没有删除" in kept and "已删除" not in kept, (no, kept)
+        assert ps.tracker_rows(user), no
+    assert "确认要删除吗" in ps.turn(user, "删除我的信息")
+    again = ps.turn(user, "拜拜")  # neither yes nor no: asked again, nothing goes, the chat stays
+    assert "还没有删除" in again and "再见" not in again, again
+    assert ps.tracker_rows(user)
+    assert "已删除" in ps.turn(user, "删吧")
+    assert ps.tracker_rows(user) == []
+    for yes in ("确认删除", "好的"):
+        other = new_openid()
+        assert "您好" in ps.turn(other, "你好")
+        assert "确认要删除吗" in ps.turn(other, "删除我的信息")
+        assert "已删除" in ps.turn(other, yes), yes
+        assert ps.tracker_rows(other) == []
