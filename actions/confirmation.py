@@ -13,7 +13,10 @@ action decides from the words:
   Nothing is submitted or withdrawn on a bare goodbye, and the chat does not end.
 
 Refusal is read first: "好的，先别交" is a no. The rules then submit, drop the quote, withdraw or
-keep the case (stories/rules.yml, "at a confirmation").
+keep the case (stories/rules.yml, "at a confirmation"). The NLU's affirm comes here too, at every
+prompt: "确认，不退了" is read as affirm now and then, and a surrender submitted against the
+user's words is the costliest mistake the assistant can make (at the withdrawal prompt, the 不退
+of "好的，不退了" belongs to the surrender and is a yes).
 
 An erasure cannot be undone, so at its prompt every answer but a plain no is read here, affirm
 and delete_my_data included (the NLU takes "确认，不删了" as affirm and "不要删除我的信息" as
@@ -41,7 +44,7 @@ ASK_AGAIN = {
 CONFIRMATION_STAGES = tuple(ASK_AGAIN)
 
 _REFUSAL = re.compile(
-    r"别|先不|暂时不|不要|不用|不了|不行|不对|不同意|不确认|不提交|不交|不撤|不办|缓缓|缓一缓|"
+    r"别|先不|暂时不|不要|不用|不了|不行|不对|不同意|不确认|不提交|不交|不撤|不办|不(想)?退|缓缓|缓一缓|"
     r"再想|再考虑|考虑一下|想想|再看看|看看再说|等等|等一下|稍等|hold|wait|\bno\b|nope|算了", re.IGNORECASE)
 _AGREEMENT = re.compile(
     r"好|行|妥|可以|阔以|确认|确定|同意|没问题|没毛病|交吧|提交|办吧|撤吧|撤销吧|就这样|是的|对的|"
@@ -60,8 +63,9 @@ _QUESTION = re.compile(r"[?？吗呢]|什么|怎么|为啥|能不能|会不会|�
 def read_answer(text: Optional[str], stage: Optional[str], intent: Optional[str] = None) -> str:
     """``yes``, ``no`` or ``unclear`` for an answer given at the prompt of ``stage``.
 
-    ``intent`` is the NLU's reading of the message: affirm counts as agreement unless the words
-    refuse (only the erasure prompt sends affirm here)."""
+    ``intent`` is the NLU's reading of the message: affirm (a tapped 确认 button, "对") counts
+    as agreement unless the words refuse — every prompt sends affirm here, since the NLU takes
+    "确认，不退了" for affirm now and then."""
     words = (text or "").strip()
     withdrawing = stage == "withdraw_ready"
     erasing = stage == "confirm_erasure"

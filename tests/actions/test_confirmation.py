@@ -24,6 +24,14 @@ def test_refusal_at_the_quote_is_no_even_with_a_yes_word(text):
     assert read_answer(text, "quote_ready") == NO
 
 
+@pytest.mark.parametrize("text, intent, reading", [
+    ("确认，不退了", "affirm", NO), ("好的，我不想退了", "affirm", NO), ("对 先别提交", "affirm", NO),
+    ("确认", "affirm", YES), ("对", "affirm", YES), ("/affirm", "affirm", YES), ("是", "affirm", YES),
+])
+def test_an_nlu_affirm_at_the_quote_still_refuses_when_the_words_do(text, intent, reading):
+    assert read_answer(text, "quote_ready", intent) == reading
+
+
 @pytest.mark.parametrize("text", ["拜拜", "谢谢", "再见👋", "thanks"])
 def test_a_bare_goodbye_or_thanks_is_unclear(text):
     assert read_answer(text, "quote_ready") == UNCLEAR

@@ -88,3 +88,18 @@ def test_a_complaint_with_a_surrender_request_starts_it_and_is_acknowledged(stac
     assert "抱歉" in answer and "投诉" in answer, answer
     assert "办理退保" in answer and "保单号" in answer, answer
     assert "登记号" not in answer  # not handed to a person instead of doing what was asked
+
+
+def test_a_yes_word_with_a_refusal_at_the_quote_submits_nothing(stack):
+    # "确认，不退了" is read by the NLU as affirm now and then: the words decide, not the label.
+    user = "colloquial-mixed"
+    to_the_quote(stack, user, "SBX2000000000035", ZHANG_WEI)
+    kept = say(stack, user, "确认，不退了")
+    assert "没有提交退保" in kept and not cases_in(kept), kept
+
+
+def test_a_fee_question_naming_a_policy_offers_its_quote_and_one_tap_starts_it(stack):
+    answer = say(stack, "colloquial-named", "SBX1000000000012 退了能拿回多少")
+    assert "SBX1000000000012" in answer and "不会直接提交" in answer, answer
+    # The button's payload: the form starts with the number already taken.
+    assert "身份证" in say(stack, "colloquial-named", "/request_surrender")
