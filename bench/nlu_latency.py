@@ -22,6 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.latency import percentile  # noqa: E402
 from tests.support.services import free_port, service  # noqa: E402
 
 TOKEN = "bench-token"
@@ -31,11 +32,6 @@ def held_out_texts(path: Path) -> List[str]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     return [example.get("text") for example in load_data(str(path)).training_examples]
-
-
-def percentile(values: List[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def rss_mib(pid: int) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.latency import print_against_rest  # noqa: E402
 from tests.support.stack import tuibao_stack  # noqa: E402
 from tests.telegram.telegram_caller import (SECRET_HEADER, TelegramCaller, new_chat_id,  # noqa: E402
                                             text_update)
@@ -39,12 +39,6 @@ MAX_CONVERSATIONS = 200
 # seldom, so that reading it does not slow the turn it waits for.
 POLL_S = 0.3
 TURN_TIMEOUT_S = 60
-
-
-def percentile(values: List[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
 
 
 class Channels:
@@ -121,12 +115,7 @@ def main() -> None:
                         help=f"per channel, at most {MAX_CONVERSATIONS} (default 10)")
     args = parser.parse_args()
     latencies = run(args.conversations)
-    print(f"{'channel':22} {'turns':>5} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for name, values in latencies.items():
-        print(f"{name:22} {len(values):5d} {percentile(values, .5) * 1000:8.1f} "
-              f"{percentile(values, .95) * 1000:8.1f} {statistics.mean(values) * 1000:8.1f}")
-    ratio50 = percentile(latencies["telegram"], .5) / percentile(latencies["rest"], .5)
-    ratio95 = percentile(latencies["telegram"], .95) / percentile(latencies["rest"], .95)
+    ratio50, ratio95 = print_against_rest(latencies, "telegram")
     print(f"telegram/rest: p50 x{ratio50:.3f}, p95 x{ratio95:.3f}")
 
 

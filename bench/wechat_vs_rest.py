@@ -11,7 +11,6 @@ channel's whole cost. Target: WeChat adds at most 15 % at p95. Loops are bounded
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.latency import print_against_rest  # noqa: E402
 from tests.support.stack import tuibao_stack  # noqa: E402
 from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 
@@ -30,12 +30,6 @@ from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 # question inside the form, and leaving it. No case is created, so it can repeat.
 SCRIPT = ["你好", "我要退保", "SBX1000000000012", "31002X", "钱多久能到账", "不退了"]
 MAX_CONVERSATIONS = 200
-
-
-def percentile(values: List[float], share: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def run(conversations: int) -> Dict[str, List[float]]:
@@ -77,12 +71,7 @@ def main() -> None:
                         help=f"per channel, at most {MAX_CONVERSATIONS} (default 10)")
     args = parser.parse_args()
     latencies = run(args.conversations)
-    print(f"{'channel':8} {'turns':>5} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for name, values in latencies.items():
-        print(f"{name:8} {len(values):5d} {percentile(values, .5) * 1000:8.1f} "
-              f"{percentile(values, .95) * 1000:8.1f} {statistics.mean(values) * 1000:8.1f}")
-    ratio50 = percentile(latencies["wechat"], .5) / percentile(latencies["rest"], .5)
-    ratio95 = percentile(latencies["wechat"], .95) / percentile(latencies["rest"], .95)
+    ratio50, ratio95 = print_against_rest(latencies, "wechat")
     print(f"wechat/rest: p50 x{ratio50:.3f}, p95 x{ratio95:.3f} "
           f"({'within' if ratio95 <= 1.15 else 'OVER'} the 15% target at p95)")
 

@@ -199,12 +199,7 @@ class RestInsurerAdapter(InsurerAdapter):
                 log.info("insurer=%s verify %s: code sent to %s", self.insurer_id, subject,
                          _masked_phone(challenge.phone_masked))
                 return challenge
-            error = _error_code(data)
-            if status == 403 and error == "identity_mismatch":
-                return IdentityMismatch()
-            if status == 423 and error == "locked":
-                return Locked(until=_Fields(data, "locked").instant("locked_until"))
-            return None
+            return _check_refused(status, data)
 
         # Not retried once sent: a second verify would text the holder a second code.
         return await self._call(_Request("verify", subject, "POST", "/v1/identity/verify", _Retry.IF_NOT_SENT,
@@ -219,12 +214,7 @@ class RestInsurerAdapter(InsurerAdapter):
                     policy_number=fields.text("policy_number"),
                     expires_at=fields.instant("expires_at"),
                 )
-            error = _error_code(data)
-            if status == 403 and error == "code_invalid":
-                return CodeRejected(attempts_left=_Fields(data, "code_invalid").opt_int("attempts_left"))
-            if status == 423 and error == "locked":
-                return Locked(until=_Fields(data, "locked").instant("locked_until"))
-            return None
+            return _code_refused(status, data)
 
         # Not retried once sent: the code is single-use, a repeat would be refused.
         return await self._call(_Request("confirm", "challenge", "POST", "/v1/identity/confirm", _Retry.IF_NOT_SENT,
@@ -240,12 +230,7 @@ class RestInsurerAdapter(InsurerAdapter):
                 return Challenge(challenge_id=fields.text("challenge_id"),
                                  phone_masked=_masked_phone(fields.text("phone_masked")),
                                  expires_at=fields.instant("expires_at"))
-            error = _error_code(data)
-            if status == 403 and error == "identity_mismatch":
-                return IdentityMismatch()
-            if status == 423 and error == "locked":
-                return Locked(until=_Fields(data, "locked").instant("locked_until"))
-            return None
+            return _check_refused(status, data)
 
         # Not retried once sent: a second lookup would text the holder a second code.
         return await self._call(_Request("lookup", subject, "POST", "/v1/holders/lookup", _Retry.IF_NOT_SENT,
@@ -267,12 +252,7 @@ class RestInsurerAdapter(InsurerAdapter):
                                         covers=tuple(p.policy_number for p in policies))
                 log.info("insurer=%s lookup found %d policies", self.insurer_id, len(policies))
                 return HolderPolicies(session=session, policies=policies)
-            error = _error_code(data)
-            if status == 403 and error == "code_invalid":
-                return CodeRejected(attempts_left=_Fields(data, "code_invalid").opt_int("attempts_left"))
-            if status == 423 and error == "locked":
-                return Locked(until=_Fields(data, "locked").instant("locked_until"))
-            return None
+            return _code_refused(status, data)
 
         # Not retried once sent: the code is single-use.
         return await self._call(_Request("lookup_confirm", "challenge", "POST", "/v1/holders/lookup/confirm",
@@ -472,6 +452,28 @@ def _error_code(data: Any) -> Optional[str]:
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         return data["error"]
     return None
+
+
+def _locked(status: int, data: Any) -> Optional[Locked]:
+    if status == 423 and _error_code(data) == "locked":
+        return Locked(until=_Fields(data, "locked").instant("locked_until"))
+    return None
+
+
+def _check_refused(status: int, data: Any) -> Optional[Any]:
+    """The insurer's two answers to an identity or lookup check it refused: the ID suffix does
+    not match (403 identity_mismatch), or too many failures locked the check (423 locked)."""
+    if status == 403 and _error_code(data) == "identity_mismatch":
+        return IdentityMismatch()
+    return _locked(status, data)
+
+
+def _code_refused(status: int, data: Any) -> Optional[Any]:
+    """The insurer's two answers to an SMS code it refused: wrong code (403 code_invalid, with
+    the attempts left) or locked (423)."""
+    if status == 403 and _error_code(data) == "code_invalid":
+        return CodeRejected(attempts_left=_Fields(data, "code_invalid").opt_int("attempts_left"))
+    return _locked(status, data)
 
 
 def _caused_by(exc: BaseException, kinds: Tuple[type, ...]) -> bool:

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import FrozenSet, List, Optional
+from typing import Callable, FrozenSet, List, Optional, Tuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +70,22 @@ def _locked(until: dt.datetime) -> ApiError:
 
 def _lookup_mismatch() -> ApiError:
     return ApiError(403, "identity_mismatch", "手机号与投保人证件号后六位不匹配，请核对后重试。")
+
+
+def _refuse_after_failure(attempts_left: Optional[int], now: dt.datetime,
+                          mismatch: Callable[[], ApiError]) -> None:
+    """After a failed identity or lookup check (``attempts_left`` from ``_record_failure``,
+    None when it passed): locked once no attempt is left, else the mismatch."""
+    if attempts_left is None:
+        return
+    if attempts_left == 0:
+        raise _locked(now + LOCK_DURATION)
+    raise mismatch()
+
+
+def _new_challenge(now: dt.datetime) -> Tuple[str, str, dt.datetime]:
+    """A challenge id, its six-digit SMS code and when the code expires."""
+    return secrets.token_urlsafe(18), f"{secrets.randbelow(1_000_000):06d}", now + CODE_LIFETIME
 
 
 def _holder_key(id_number: str) -> str:
@@ -183,14 +199,8 @@ class SandboxInsurer:
             else:
                 failure = None
         # Commit the failure before answering, so a lockout survives the error response.
-        if failure is not None:
-            if failure == 0:
-                raise _locked(now + LOCK_DURATION)
-            raise _mismatch()
-
-        challenge_id = secrets.token_urlsafe(18)
-        code = f"{secrets.randbelow(1_000_000):06d}"
-        expires_at = now + CODE_LIFETIME
+        _refuse_after_failure(failure, now, _mismatch)
+        challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
             # A new code replaces any earlier unused one for this policy.
             session.execute(update(models.IdentityChallenge).where(
@@ -290,14 +300,8 @@ class SandboxInsurer:
                 if hmac.compare_digest(id_number[-6:].encode(), id_suffix.upper().encode()):
                     holder = holder or id_number
             failure = self._record_failure(session, subject, now) if holder is None else None
-        if failure is not None:
-            if failure == 0:
-                raise _locked(now + LOCK_DURATION)
-            raise _lookup_mismatch()
-
-        challenge_id = secrets.token_urlsafe(18)
-        code = f"{secrets.randbelow(1_000_000):06d}"
-        expires_at = now + CODE_LIFETIME
+        _refuse_after_failure(failure, now, _lookup_mismatch)
+        challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
             session.execute(update(models.LookupChallenge).where(
                 models.LookupChallenge.insurer == insurer, models.LookupChallenge.phone == phone,
