@@ -58,6 +58,9 @@ _DIGIT_RUN = re.compile(
 _SPOKEN_X = re.compile(r"(?<=\d\d\d)叉")
 # Chinese digits are converted only in runs this long: shorter ones are words (一下, 两个).
 _MIN_CHINESE_RUN = 4
+# A Chinese digit right before one of these ends a dictated number's run and starts a word
+# (一直, 一下, 一定, 两个, 三天 …): voice input writes "幺三八…零零零一直收不到" with no pause.
+_WORD_AFTER_DIGIT = frozenset("直下样定起般共些点次个天周遍会旦切向再块元")
 
 
 def _half_width_char(char: str) -> str:
@@ -82,12 +85,16 @@ def identifier_view(text: str) -> str:
     view = "".join(c.upper() if c.isascii() else c for c in view)
 
     def arabic(match: "re.Match[str]") -> str:
-        run = match.group(0)
-        start = match.start()
-        if start > 0 and match.string[start - 1] in "后末前第" and run[0] in _CHINESE_DIGITS:
+        run, string = match.group(0), match.string
+        start, end = match.start(), match.end()
+        tail = ""
+        if end < len(string) and run[-1] in _CHINESE_DIGITS and string[end] in _WORD_AFTER_DIGIT:
+            # …零零零一直收不到: the last 一 starts the word 一直, it is not a digit of the number
+            run, tail = run[:-1], run[-1]
+        if start > 0 and string[start - 1] in "后末前第" and run[:1] in _CHINESE_DIGITS:
             # 后六31002X: the 六 belongs to the cue word "后六(位)", not to the number
-            return run[0] + arabic_run(run[1:])
-        return arabic_run(run)
+            return run[0] + arabic_run(run[1:]) + tail
+        return arabic_run(run) + tail
 
     def arabic_run(run: str) -> str:
         digits = sum(1 for c in run if c.isdigit() or c in _CHINESE_DIGITS)

@@ -103,6 +103,10 @@ def test_id_suffix_is_the_last_six():
     ("手机尾号8000", []),
     ("我2023年买的，交了2982.20元，退300块", []),
     ("我一一核对了两个保单，等了三四天", []),
+    # Voice input runs a dictated number into the next word: 一直, 一下 are words, not digits.
+    ("我要投诉，手机一三八零零一三八零零零一直收不到验证码", [("phone_number", "13800138000", True)]),
+    ("幺三九 零零幺三 九零零零一下子就忘了", [("phone_number", "13900139000", True)]),
+    ("验证码五四三二一零一定没错", [("sms_code", "543210", True)]),
 ])
 def test_find_identifiers(text, expected):
     assert found(text) == sorted(expected)
