@@ -27,7 +27,8 @@ identifier entities any other extractor put on the message, so there is one sour
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -68,6 +69,22 @@ def identifier_entities(text: str, extractor: str = "IdentifierExtractor") -> Li
     ]
 
 
+def _code_fingerprint() -> str:
+    """The identifier rules as they stand: this module, ``bot.identifiers`` and the number
+    formats of insurers.yml. Rasa's training cache keys a component's output on its config and
+    inputs only, so without this a changed rule would keep serving features computed by the
+    old one (the model then parses with rules it was not trained with)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for rel in ("bot/components/identifiers.py", "bot/identifiers.py", "insurers/formats.py",
+                "insurers.yml"):
+        path = root / rel
+        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    return digest.hexdigest()
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
@@ -81,6 +98,11 @@ class IdentifierExtractor(GraphComponent, EntityExtractorMixin):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._drop_others = config.get("drop_other_extractors", True)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """A new model's cache entries whenever the identifier rules change."""
+        return _code_fingerprint()
 
     @classmethod
     def create(
@@ -134,6 +156,11 @@ class IdentifierPlaceholders(GraphComponent):
     token's ``lemma`` (what CountVectorsFeaturizer reads) becomes e.g. ``POLICYNUMBER``; its
     text and the message text are untouched, so entity spans and extraction are unaffected.
     """
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """A new model's cache entries whenever the identifier rules change."""
+        return _code_fingerprint()
 
     @classmethod
     def create(
