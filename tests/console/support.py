@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import requests
 
@@ -67,3 +68,54 @@ def signed_in(base_url: str, username: str) -> ConsoleClient:
     answer = client.sign_in(username, ACCOUNTS[username][1])
     assert answer.status_code == 200, answer.text
     return client
+
+
+class SimUser:
+    """A follower typing in the simulator's chat (which opens WeChat's 48-hour window)."""
+
+    def __init__(self, stack) -> None:
+        self.stack = stack
+        self.url = stack.simulator_url
+        answer = requests.post(f"{self.url}/sim/follow", json={}, timeout=10)
+        answer.raise_for_status()
+        self.openid = answer.json()["openid"]
+        self.seen = self._last_seq()
+
+    def _feed(self, after: int = 0) -> List[Dict[str, Any]]:
+        answer = requests.get(f"{self.url}/sim/feed",
+                              params={"openid": self.openid, "after": after}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()["items"]
+
+    def _last_seq(self) -> int:
+        items = self._feed()
+        return items[-1]["seq"] if items else 0
+
+    def account_said(self, after: int) -> List[str]:
+        return [i["content"] for i in self._feed(after) if i["side"] == "account"]
+
+    def say(self, text: str, expect: str = "", timeout: float = 30) -> str:
+        """Send ``text``; wait until the account says something containing ``expect``."""
+        before = self._last_seq()
+        requests.post(f"{self.url}/sim/messages", json={"openid": self.openid, "text": text},
+                      timeout=10).raise_for_status()
+        deadline = time.monotonic() + timeout
+        said: List[str] = []
+        while time.monotonic() < deadline:
+            said = self.account_said(before)
+            if expect and any(expect in s for s in said):
+                return "\n".join(said)
+            if not expect and said:
+                return "\n".join(said)
+            time.sleep(0.2)
+        raise AssertionError(f"waited for {expect!r} after {text!r}; account said {said}")
+
+    def wait_for(self, expect: str, after: int, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        said: List[str] = []
+        while time.monotonic() < deadline:
+            said = self.account_said(after)
+            if any(expect in s for s in said):
+                return "\n".join(said)
+            time.sleep(0.2)
+        raise AssertionError(f"waited for {expect!r}; account said {said}")

@@ -6,65 +6,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Dict, List
+from typing import List
 
 import requests
 
-from tests.console.support import signed_in
+from tests.console.support import SimUser, signed_in
 
 POLICY_1 = ("SBX1000000000012", "31002X")
 KF_ACCOUNT = "kf2001@gh_tuibao0demo01"
-
-
-class SimUser:
-    """A follower typing in the simulator's chat (which opens WeChat's 48-hour window)."""
-
-    def __init__(self, stack) -> None:
-        self.stack = stack
-        self.url = stack.simulator_url
-        answer = requests.post(f"{self.url}/sim/follow", json={}, timeout=10)
-        answer.raise_for_status()
-        self.openid = answer.json()["openid"]
-        self.seen = self._last_seq()
-
-    def _feed(self, after: int = 0) -> List[Dict[str, Any]]:
-        answer = requests.get(f"{self.url}/sim/feed",
-                              params={"openid": self.openid, "after": after}, timeout=10)
-        answer.raise_for_status()
-        return answer.json()["items"]
-
-    def _last_seq(self) -> int:
-        items = self._feed()
-        return items[-1]["seq"] if items else 0
-
-    def account_said(self, after: int) -> List[str]:
-        return [i["content"] for i in self._feed(after) if i["side"] == "account"]
-
-    def say(self, text: str, expect: str = "", timeout: float = 30) -> str:
-        """Send ``text``; wait until the account says something containing ``expect``."""
-        before = self._last_seq()
-        requests.post(f"{self.url}/sim/messages", json={"openid": self.openid, "text": text},
-                      timeout=10).raise_for_status()
-        deadline = time.monotonic() + timeout
-        said: List[str] = []
-        while time.monotonic() < deadline:
-            said = self.account_said(before)
-            if expect and any(expect in s for s in said):
-                return "\n".join(said)
-            if not expect and said:
-                return "\n".join(said)
-            time.sleep(0.2)
-        raise AssertionError(f"waited for {expect!r} after {text!r}; account said {said}")
-
-    def wait_for(self, expect: str, after: int, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        said: List[str] = []
-        while time.monotonic() < deadline:
-            said = self.account_said(after)
-            if any(expect in s for s in said):
-                return "\n".join(said)
-            time.sleep(0.2)
-        raise AssertionError(f"waited for {expect!r}; account said {said}")
 
 
 def reach_the_quote(desk, user: SimUser) -> None:
