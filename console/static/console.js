@@ -56,7 +56,7 @@ async function loadList() {
     const item = el("li", {"class": `chat-item ${chat.chat_id === current ? "selected" : ""}`,
                            "data-chat-id": chat.chat_id, "data-waiting-since": chat.waiting_since},
       el("div", {"class": "row"}, el("b", {"class": `reason-${chat.reason}`}, reasonText(chat.reason)),
-         el("span", {"class": "wait"}, chat.state === "waiting" ? `已等 ${waited(chat.waiting_since)}`
+         el("span", {"class": `wait ${chat.state}`}, chat.state === "waiting" ? `已等 ${waited(chat.waiting_since)}`
                                                                 : STATES[chat.state])),
       el("div", {"class": "row small"}, `${CHANNELS[chat.channel] || chat.channel} · ${chat.policy_number || "无保单号"}`
          + (chat.assignee ? ` · ${chat.assignee}` : "")),

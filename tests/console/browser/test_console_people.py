@@ -100,6 +100,7 @@ def test_the_agent_cannot_send_into_nothing_and_reads_why_the_user_is_here(desk,
     erasing = SimUser(desk)
     erasing.say("删除我的信息", "确认要删除吗")
     erasing.say("转人工", "排在第")
+    page.click(".tabs button[data-state=waiting]")
     open_chat(page, erasing.openid)
     knows = page.locator("#bot-knows").inner_text()
     assert "要求删除信息，等待用户确认" in knows, knows
