@@ -18,10 +18,13 @@ import datetime as dt
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict
 
+import yaml
 from fastapi import Depends, FastAPI, HTTPException
 from sqlalchemy import and_, func, select
+from sqlalchemy.engine import URL
 
 from console.labels import described_labels
 from console.settings import ROOT
@@ -37,12 +40,29 @@ NAMES_FRESH_S = 60.0
 
 
 def tracker_store_url() -> str:
-    """Where the bot's conversations are: ``$TUIBAO_TRACKER_STORE_URL`` or endpoints.yml's."""
+    """Where the bot's conversations are: ``$TUIBAO_TRACKER_STORE_URL``, else the SQL tracker
+    store of endpoints.yml (``$TUIBAO_ENDPOINTS``). Only that section is read, its ``${VAR}``
+    values from the environment, so the console needs none of the other sections' secrets."""
     configured = os.environ.get("TUIBAO_TRACKER_STORE_URL")
     if configured:
         return configured
-    endpoints = os.environ.get("TUIBAO_ENDPOINTS") or "endpoints.yml"
-    return review.tracker_store_url(ROOT / endpoints, ROOT)
+    path = ROOT / (os.environ.get("TUIBAO_ENDPOINTS") or "endpoints.yml")
+    try:
+        section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tracker_store")
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read {path.name}: {type(error).__name__}") from None
+    if not isinstance(section, dict) or "SQLTrackerStore" not in str(section.get("type")) \
+            and str(section.get("type")).lower() != "sql":
+        raise ValueError(f"{path.name} has no SQL tracker store; set TUIBAO_TRACKER_STORE_URL")
+    value = {key: os.path.expandvars(str(item)) for key, item in section.items()
+             if item is not None}
+    dialect = value.get("dialect", "sqlite")
+    db = value.get("db", "rasa.db")
+    if dialect == "sqlite":
+        return f"sqlite:///{db if Path(db).is_absolute() else ROOT / db}"
+    return URL.create(dialect, username=value.get("username"), password=value.get("password"),
+                      host=value.get("url"), port=int(value["port"]) if value.get("port") else None,
+                      database=db).render_as_string(hide_password=False)
 
 
 def satisfaction(store, day_start: dt.datetime) -> Dict[str, Any]:
