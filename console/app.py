@@ -22,10 +22,10 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from console import routes_ui
 from console.auth import (
     COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
 )
-from console import routes_ui
 from console.settings import ROOT, ConsoleSettings
 from handoff import transcript, wording
 from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
