@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from console import routes_ui
 from console.auth import (
     COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
 )
@@ -32,6 +33,7 @@ from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
 from handoff.desk import SHANGHAI, Desk
 from handoff.rasa_api import RasaApi, RasaUnavailable
 from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
+from redaction import redact
 from training.review import ReviewItem, ReviewQueue, label_choices
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,9 @@ class ReviewLabel(BaseModel):
 
 
 def _review_json(item: ReviewItem) -> Dict[str, Any]:
-    """A review item as the trainer page shows it; its text was masked at export."""
-    return {"id": item.item_id, "text": item.text, "predicted_intent": item.predicted_intent,
+    """A review item as the trainer page shows it; its text was masked at export (and is
+    again, for rows exported before a masking rule was added)."""
+    return {"id": item.item_id, "text": redact(item.text), "predicted_intent": item.predicted_intent,
             "confidence": item.confidence, "reasons": item.reasons, "count": item.count,
             "conversations": item.conversations, "first_seen": item.first_seen,
             "last_seen": item.last_seen, "status": item.status, "label": item.label,
@@ -426,6 +429,9 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
             item.item_id, labelled_by=session.user.name))
         await audit(session, "review_reject", review_ref(item))
         return {"item": _review_json(rejected)}
+
+    routes_ui.register(app, store=store, state=state, session_of=session_of, changing=changing,
+                       require_role=require_role, audit=audit, choices=choices)
 
     # ------------------------------------------------------------------ live updates
     @app.get("/api/v1/stream")

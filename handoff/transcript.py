@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Optional
 from redaction import redact
 from redaction import mask_policy_number
 
-# Verification as the agent reads it, from the bot's slots.
+# Where the conversation stands as the agent reads it, from the ``stage`` slot: every value of
+# domain.yml has its words (tests/console/test_labels.py), and an unknown one reads as 进行中.
 STAGE_TEXT = {
     None: "进行中",
     "verified": "身份已验证",
@@ -22,7 +23,13 @@ STAGE_TEXT = {
     "locked": "身份验证已锁定",
     "insurer_down": "保险公司系统无响应",
     "reverify": "验证已过期，需重新验证",
+    "case_not_found": "没查到用户说的案件",
+    "policies_found": "已按手机号查到保单，等用户选择",
+    "erasure_verify": "要求删除信息，正在验证身份",
+    "confirm_erasure": "要求删除信息，等待用户确认",
 }
+# The intent of a user message that says the user is upset (the side panel's flag).
+UPSET_INTENTS = ("complain",)
 
 
 def _at(timestamp: Optional[float]) -> Optional[str]:
@@ -75,6 +82,12 @@ def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[str
     return sorted(turns, key=lambda turn: turn.get("at") or "")
 
 
+def user_upset(tracker: Dict[str, Any]) -> bool:
+    """Whether any message of the user was read as a complaint (angry words, 投诉)."""
+    return any(((event.get("parse_data") or {}).get("intent") or {}).get("name") in UPSET_INTENTS
+               for event in tracker.get("events") or [] if event.get("event") == "user")
+
+
 def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
     """The side panel: policy (masked), verification, quote lines, case and state. Never the
     holder's token, ID suffix, SMS code or unmasked numbers."""
@@ -86,7 +99,7 @@ def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
     panel: Dict[str, Any] = {
         "policy_number": mask_policy_number(policy) if policy else None,
         "stage": stage,
-        "stage_text": STAGE_TEXT.get(stage, stage),
+        "stage_text": STAGE_TEXT.get(stage, STAGE_TEXT[None]),
         "verified": verified,
         "verification_text": ("身份已验证" if verified else
                               "身份验证已锁定" if stage == "locked" else "未验证"),
@@ -94,6 +107,7 @@ def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
         "case_number": slots.get("case_number"),
         "active_form": (tracker.get("active_loop") or {}).get("name"),
         "paused": bool(tracker.get("paused")),
+        "upset": user_upset(tracker),
         "quote": None,
     }
     if isinstance(quote, dict):

@@ -56,6 +56,11 @@ SECRET_MASK = "***"
 # that number and what follows it, not a card (_NOT_CARDS).
 _BANK_CARD = re.compile(r"(?<![0-9])(?<![0-9]\.)\d(?:[ \-]?\d){14,18}(?![0-9])")
 _NOT_CARDS = (POLICY_NUMBER, CASE_NUMBER)
+# A mobile number one digit short, as people mistype theirs (1370013700): ten digits starting
+# like a mobile, on their own. Masked but its first three (``137*******``). Not a Unix time
+# (1764835200 after "time", "timestamp", "_at" …) nor the decimals of a number.
+_SHORT_PHONE = re.compile(r"(?<![0-9])(?<![0-9]\.)1[3-9](?:[ \-]?\d){8}(?![0-9])(?!\.\d)")
+_TIME_LABEL = re.compile(r"(?i)(?:time|stamp|_at|\bts|expires?(?:_in)?|date)[\"'>\s:=]{0,4}$")
 # Readings of the (half-width, upper-case) identifier view that name no person.
 _READABLE = re.compile(
     r"(?<![A-Z0-9])RG\d{6,8}(?![0-9A-Z])"  # handoff reference (actions/handoff.py)
@@ -196,6 +201,11 @@ def redact(text: Optional[str]) -> Optional[str]:
             cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))
         else:
             cuts.extend((i, i + 1, "*") for i in left)
+    for short in _SHORT_PHONE.finditer(view):
+        if (not any(cut[0] < short.end() and short.start() < cut[1] for cut in cuts)
+                and not _TIME_LABEL.search(view[max(0, short.start() - 16):short.start()])):
+            digits = re.sub(r"[ \-]", "", short.group(0))
+            cuts.append((short.start(), short.end(), digits[:3] + "*" * (len(digits) - 3)))
     readable = [(m.start(), m.end()) for m in _READABLE.finditer(view)
                 if not (m.group(0).startswith("尾号")
                         and _SECRET_TAIL_CUE.search(view[max(0, m.start() - 12):m.start()]))]

@@ -1,5 +1,6 @@
 """One whole stack with the agent console on a fresh PostgreSQL database (shared by the action
-server and the console, as in production), and the accounts made by the admin command."""
+server and the console, as in production), the bot's conversations in a SQL tracker store, and
+the accounts made by the admin command."""
 from __future__ import annotations
 
 import pytest
@@ -14,9 +15,17 @@ def desk(tmp_path_factory):
     with postgres_database() as db_url:
         for username, (role, password) in ACCOUNTS.items():
             create_account(db_url, username, role, password)
-        with tuibao_stack(tmp_path_factory.mktemp("console-stack"), with_console=True,
-                          handoff_db_url=db_url, log_prefix="console",
-                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01"}) as running:
+        work = tmp_path_factory.mktemp("console-stack")
+        # The bot's conversations in a SQL tracker store, as in production, so the trainer's
+        # 从最近对话导入 reads them; the review queue is the stack's own.
+        tracker_db = work / "tracker.db"
+        with tuibao_stack(work, with_console=True, handoff_db_url=db_url, log_prefix="console",
+                          tracker_store={"type": "bot.tracker_store.RedactingSQLTrackerStore",
+                                         "dialect": "sqlite", "db": str(tracker_db)},
+                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01",
+                                       "TUIBAO_TRACKER_STORE_URL": f"sqlite:///{tracker_db}",
+                                       "TUIBAO_REVIEW_DB_URL": f"sqlite:///{work / 'review.db'}"},
+                          ) as running:
             yield running
 
 

@@ -1,10 +1,13 @@
 """The trainer page's API, over HTTP against the real console (no Rasa: the review queue does not
 need it): who may list and label, CSRF, bad labels and ids, a label that reads back, the audit
-log, and the page itself."""
+log, importing from a tracker store, the labels' Chinese names, and the page itself."""
 from __future__ import annotations
+
+import json
 
 import pytest
 import requests
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine
 
 from tests.console.support import ACCOUNTS, ConsoleClient, create_account, signed_in
 from tests.support.services import PYTHON, ROOT, free_port, service
@@ -21,6 +24,33 @@ MESSAGES = [  # (masked text as export stores it, predicted intent, confidence, 
 ]
 
 
+# The bot's own conversations (a SQL tracker store's events table) for 从最近对话导入: a
+# mistyped phone the bot did not understand, twice in two conversations, and an understood greet.
+TRACKER_EVENTS = [
+    ("conv-a", {"event": "user", "text": "我手机号1370013700 收不到码", "timestamp": 1764835200.0,
+                "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.3}}}),
+    ("conv-a", {"event": "action", "name": "action_default_fallback", "timestamp": 1764835201.0}),
+    ("conv-b", {"event": "user", "text": "我手机号1370013700 收不到码", "timestamp": 1764835300.0,
+                "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.2}}}),
+    ("conv-b", {"event": "user", "text": "你好", "timestamp": 1764835400.0,
+                "parse_data": {"intent": {"name": "greet", "confidence": 0.99}}}),
+]
+
+
+def tracker_store(url: str) -> None:
+    engine = create_engine(url)
+    events = Table("events", MetaData(), Column("id", Integer, primary_key=True),
+                   Column("sender_id", String(255)), Column("type_name", String(255)),
+                   Column("timestamp", Float), Column("data", Text))
+    events.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for sender, event in TRACKER_EVENTS:
+            connection.execute(events.insert().values(sender_id=sender, type_name=event["event"],
+                                                      timestamp=event["timestamp"],
+                                                      data=json.dumps(event, ensure_ascii=False)))
+    engine.dispose()
+
+
 def seed(queue: ReviewQueue) -> None:
     queue.add(ReviewItem(item_id=item_id(text), text=text, predicted_intent=intent,
                          confidence=confidence, reasons=reasons, count=count, conversations=count,
@@ -35,13 +65,15 @@ def console(tmp_path_factory):
     handoff_db = f"sqlite:///{work / 'handoff.db'}"
     review_db = f"sqlite:///{work / 'review.db'}"
     seed(ReviewQueue(review_db))
+    tracker_db = f"sqlite:///{work / 'tracker.db'}"
+    tracker_store(tracker_db)
     for username in ("agent1", "lead1", "trainer1"):
         role, password = ACCOUNTS[username]
         create_account(handoff_db, username, role, password)
     port = free_port()
     with service([PYTHON, "-m", "console"], f"http://127.0.0.1:{port}/health",
                  env={"CONSOLE_PORT": str(port), "TUIBAO_HANDOFF_DB_URL": handoff_db,
-                      "TUIBAO_REVIEW_DB_URL": review_db,
+                      "TUIBAO_REVIEW_DB_URL": review_db, "TUIBAO_TRACKER_STORE_URL": tracker_db,
                       "TUIBAO_RASA_URL": f"http://127.0.0.1:{free_port()}"},
                  log_name="review-console"):
         yield f"http://127.0.0.1:{port}", ReviewQueue(review_db)
@@ -212,10 +244,42 @@ def test_a_trainer_signs_in_lands_on_the_review_page_and_labels_without_a_reload
         row.locator("button", has_text="采纳").click()
         page.wait_for_function(
             "t => [...document.querySelectorAll('#review-items tr')].some("
-            "r => r.textContent.includes(t) && r.textContent.includes('已采纳：cancel_auto_renewal'))",
+            "r => r.textContent.includes(t) && r.textContent.includes('已采纳：取消自动续费（恒信人寿）'))",
             arg=text, timeout=10000)
         assert page.evaluate("window.notReloaded") is True
         page.screenshot(path=str(ROOT / ".test-logs" / "review-page.png"))
     stored = console[1].get(item_id(text))
     assert (stored.status, stored.label, stored.labelled_by) == (
         "labelled", "cancel_auto_renewal", "trainer1")
+
+
+def test_a_trainer_imports_the_recent_conversations_masked_once(console):
+    """从最近对话导入: what ``tuibao review export`` does, from the console; a second import finds
+    nothing new and keeps the count; the mistyped phone is masked; agents may not."""
+    trainer = signed_in(url_of(console), "trainer1")
+    assert trainer.post("/api/v1/review/import", csrf=False).status_code == 403
+    assert signed_in(url_of(console), "agent1").post("/api/v1/review/import").status_code == 403
+    first = trainer.post("/api/v1/review/import")
+    assert first.status_code == 200, first.text
+    assert (first.json()["found"], first.json()["new"]) == (1, 1)
+    masked = "我手机号137******* 收不到码"
+    item = new_ids(trainer)[item_id(masked)]
+    assert item["text"] == masked and item["count"] == 2 and item["conversations"] == 2
+    assert item["reasons"] == ["fallback", "low_score"]
+    assert "1370013700" not in trainer.get("/api/v1/review/items").text
+    again = trainer.post("/api/v1/review/import").json()
+    assert (again["found"], again["new"]) == (1, 0)
+    assert console[1].get(item_id(masked)).count == 2
+    lead = signed_in(url_of(console), "lead1")
+    trail = lead.get("/api/v1/audit").json()
+    assert [e["detail"] for e in trail if e["action"] == "review_import"][:2] == [
+        "found 1 new 0", "found 1 new 1"]
+
+
+def test_labels_have_chinese_names_and_examples_for_the_page(console):
+    names = signed_in(url_of(console), "trainer1").get("/api/v1/review/label-names")
+    assert names.status_code == 200
+    body = names.json()
+    assert body["request_human"] == {"name": "要人工客服", "example": "给我转人工", "insurer": None}
+    assert body["cancel_auto_renewal"]["insurer"] == "恒信人寿"
+    assert signed_in(url_of(console), "agent1").get("/api/v1/review/label-names").status_code == 403

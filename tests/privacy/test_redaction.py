@@ -198,3 +198,21 @@ def test_structured_json_log_lines_with_unicode_escapes_are_read_before_masking(
     text = stream.getvalue()
     assert "\\uff13" not in text and "\\u4e00\\u4e09" not in text
     assert "31002X" not in text and "0.999999999998149" in text and "138****8000" in text
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("1370013700", "137*******"),  # a mobile number one digit short, as typed
+    ("我手机号1370013700收不到验证码", "我手机号137*******收不到验证码"),
+    ("我手机一三七零零一三七零零收不到", "我手机137*******收不到"),
+    ("137 0013 700", "137*******"),
+])
+def test_a_mobile_number_one_digit_short_is_masked_too(text, masked):
+    assert redact(text) == masked
+
+
+@pytest.mark.parametrize("text", [
+    '"CreateTime": 1764835200', "<CreateTime>1764835200</CreateTime>",
+    "timestamp=1764835200.123", "1764835200.5", "confidence 0.1370013700",
+])
+def test_unix_times_and_decimals_are_not_short_phones(text):
+    assert redact(text) == text
