@@ -130,6 +130,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"id_suffix": None}
         if value == MASKED:
             holds = (tracker.get_slot("challenge_id") or verified_marker(tracker)) and (
                 await self._identity_holds(tracker)
@@ -173,6 +175,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Exchange the SMS code for the holder's session; the code is used exactly once."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"sms_code": None}
         if value == MASKED:
             if verified_marker(tracker) and await self._identity_holds(tracker):
                 return {"sms_code": MASKED, "stage": "verified"}
@@ -207,6 +211,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """A typo'd number is pointed out before anything is sent to an insurer."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"policy_number": None}
         policy = identifiers.normalise(str(value))
         check = insurer_calls.policy_number_check(policy)
         if check == "typo":
@@ -261,6 +267,8 @@ class ValidateCaseForm(IdentityFormValidation):
     async def validate_case_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"case_number": None}
         case = identifiers.normalise(str(value))
         if not identifiers.is_valid_case_number(case):
             dispatcher.utter_message(response="utter_case_number_invalid", case_number=case)

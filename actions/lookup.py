@@ -129,6 +129,8 @@ class ValidateLookupForm(FormValidationAction):
 
     async def validate_lookup_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_phone": None}
         if tracker.get_slot("lookup_id_suffix") == MASKED:  # already used with its suffix
             return {"lookup_phone": value}
         phone = identifiers.normalise_phone(str(value))
@@ -143,6 +145,8 @@ class ValidateLookupForm(FormValidationAction):
     async def validate_lookup_id_suffix(self, value: Any, dispatcher: CollectingDispatcher,
                                         tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """With the phone of the same message, ask every insurer at once."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_id_suffix": None}
         if value == MASKED:
             return {"lookup_id_suffix": MASKED}
         phone = identifiers.normalise_phone(str(tracker.get_slot("lookup_phone") or ""))
@@ -196,6 +200,8 @@ class ValidateLookupForm(FormValidationAction):
     async def validate_lookup_sms_code(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """The code of the first insurer still waiting; when none is left, the form is done."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_sms_code": None}
         pending: List[Dict[str, str]] = list(tracker.get_slot("lookup_pending") or [])
         if value == MASKED or not pending:
             # No code is waiting (the phone and ID suffix come first) or it was used already.
