@@ -16,7 +16,10 @@ def desk(tmp_path_factory):
             create_account(db_url, username, role, password)
         with tuibao_stack(tmp_path_factory.mktemp("console-stack"), with_console=True,
                           handoff_db_url=db_url, log_prefix="console",
-                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01"}) as running:
+                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01",
+                                       # as behind the demo's proxy: X-Forwarded-For names
+                                       # the client (tests of the per-source sign-in limit)
+                                       "CONSOLE_FORWARDED_ALLOW_IPS": "127.0.0.1"}) as running:
             yield running
 
 
