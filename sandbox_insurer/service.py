@@ -103,6 +103,23 @@ def _holder_subject(insurer: str, holder_key: str) -> str:
 
 
 @dataclass(frozen=True)
+class SmsLimits:
+    """Codes sent per phone and per holder: at most one per ``min_interval_s`` and
+    ``max_per_hour`` an hour (0 = no limit). Each sent code voids the holder's earlier one, so
+    without a limit anyone with a policy number and ID suffix could flood the phone."""
+
+    min_interval_s: int = 60
+    max_per_hour: int = 5
+
+
+def _too_many_codes(retry_at: dt.datetime, now: dt.datetime) -> ApiError:
+    wait = max(1, int((retry_at - now).total_seconds() + 0.999))
+    return ApiError(429, "sms_rate_limited",
+                    f"验证码发送过于频繁，请在 {retry_at:%H:%M:%S} 之后再试。",
+                    retry_after_s=wait, retry_at=retry_at.isoformat())
+
+
+@dataclass(frozen=True)
 class Grant:
     """A valid holder token: the insurer it was issued by, every policy it opens, and the one
     policy a request addresses (None for a holder-wide token on a case-number request)."""
@@ -132,8 +149,10 @@ def case_view(case: models.SurrenderCase) -> dict:
 class SandboxInsurer:
     """The insurer's business operations over its database, on the injectable clock."""
 
-    def __init__(self, db: Database, clock: Clock, case_advance_seconds: int = 0) -> None:
+    def __init__(self, db: Database, clock: Clock, case_advance_seconds: int = 0,
+                 sms_limits: Optional[SmsLimits] = None) -> None:
         self.db, self.clock = db, clock
+        self.sms_limits = sms_limits or SmsLimits()
         self.case_advance_seconds = case_advance_seconds
 
     # ------------------------------------------------------------ setup
@@ -193,6 +212,29 @@ class SandboxInsurer:
             return 0
         return MAX_FAILURES - failures
 
+    def _sms_allowed(self, session: Session, subjects: Tuple[str, ...], now: dt.datetime) -> None:
+        """Refuse (429 ``sms_rate_limited``, with when to ask again) a code that would exceed
+        the sending limits of any subject (the phone, the holder); else count this one."""
+        limits = self.sms_limits
+        retry_at: Optional[dt.datetime] = None
+        for subject in subjects:
+            sent = [row for row in session.execute(
+                select(models.SmsSend.sent_at).where(
+                    models.SmsSend.subject == subject,
+                    models.SmsSend.sent_at > now - dt.timedelta(hours=1))
+                .order_by(models.SmsSend.sent_at.desc())).scalars()]
+            if limits.min_interval_s and sent and \
+                    now - sent[0] < dt.timedelta(seconds=limits.min_interval_s):
+                candidate = sent[0] + dt.timedelta(seconds=limits.min_interval_s)
+                retry_at = max(retry_at or candidate, candidate)
+            if limits.max_per_hour and len(sent) >= limits.max_per_hour:
+                candidate = sent[limits.max_per_hour - 1] + dt.timedelta(hours=1)
+                retry_at = max(retry_at or candidate, candidate)
+        if retry_at is not None:
+            raise _too_many_codes(retry_at, now)
+        for subject in subjects:
+            session.add(models.SmsSend(subject=subject, sent_at=now))
+
     def verify_holder(self, insurer: str, id_suffix: str, policy_number: Optional[str] = None,
                       case_number: Optional[str] = None, purpose: str = "surrender") -> dict:
         """Check a policy (or case) number against the holder's ID suffix; on a match send an
@@ -227,6 +269,8 @@ class SandboxInsurer:
         _refuse_after_failure(failure, now, _mismatch)
         challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
+            self._sms_allowed(session, (_phone_subject(insurer, policy.holder_phone),
+                                        holder[0]), now)
             # A new code replaces any earlier unused one for this policy.
             session.execute(update(models.IdentityChallenge).where(
                 models.IdentityChallenge.policy_id == policy.id,
@@ -331,6 +375,8 @@ class SandboxInsurer:
         _refuse_after_failure(failure, now, _lookup_mismatch)
         challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
+            self._sms_allowed(session, (subject, _holder_subject(insurer, _holder_key(holder))),
+                              now)
             session.execute(update(models.LookupChallenge).where(
                 models.LookupChallenge.insurer == insurer, models.LookupChallenge.phone == phone,
                 models.LookupChallenge.used_at.is_(None)).values(used_at=now))
