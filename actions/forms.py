@@ -30,6 +30,7 @@ from insurers.base import (
     HolderSession,
     IdentityMismatch,
     Locked,
+    TooManyCodes,
     VerifyPurpose,
     SurrenderCase,
 )
@@ -57,6 +58,12 @@ def locked_until_text(until: dt.datetime) -> str:
     """``2026-11-25T10:30+08:00`` → ``11月25日 10:30`` in Beijing time."""
     local = until.astimezone(_SHANGHAI) if until.tzinfo else until
     return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def retry_at_text(moment: dt.datetime) -> str:
+    """When a new SMS code may be asked for, in Beijing time: ``10:31:05``."""
+    local = moment.astimezone(_SHANGHAI) if moment.tzinfo else moment
+    return f"{local:%H:%M:%S}"
 
 
 def _forget_identity() -> Dict[str, Any]:
@@ -162,6 +169,10 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             }
         if isinstance(outcome, IdentityMismatch):
             dispatcher.utter_message(response="utter_identity_mismatch")
+            return {"id_suffix": None}
+        if isinstance(outcome, TooManyCodes):  # no code went out: say when to ask again
+            dispatcher.utter_message(response="utter_sms_code_too_soon",
+                                     retry_at=retry_at_text(outcome.retry_at))
             return {"id_suffix": None}
         if isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_identity_locked",

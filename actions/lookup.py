@@ -22,7 +22,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
 from actions.credentials import credential_store
-from actions.forms import MASKED, STOPPING_STAGES, locked_until_text, say_code_rejected
+from actions.forms import (MASKED, STOPPING_STAGES, locked_until_text, retry_at_text,
+                           say_code_rejected)
 from bot import identifiers
 from insurers.base import (
     Challenge,
@@ -31,6 +32,7 @@ from insurers.base import (
     HolderSession,
     IdentityMismatch,
     Locked,
+    TooManyCodes,
 )
 from redaction import mask_phone
 
@@ -168,13 +170,15 @@ class ValidateLookupForm(FormValidationAction):
         entries = list(registry.entries)
         outcomes = await asyncio.gather(
             *(registry.adapter_for(entry).start_lookup(phone, suffix) for entry in entries))
-        pending, locked, unavailable = [], [], []
+        pending, locked, unavailable, too_soon = [], [], [], []
         for entry, outcome in zip(entries, outcomes):
             if isinstance(outcome, Challenge):
                 pending.append({"insurer": entry.id, "challenge_id": outcome.challenge_id,
                                 "phone_masked": outcome.phone_masked})
             elif isinstance(outcome, Locked):
                 locked.append((entry, outcome))
+            elif isinstance(outcome, TooManyCodes):
+                too_soon.append(outcome)
             elif not isinstance(outcome, IdentityMismatch):
                 unavailable.append(entry)
         log.info("holder lookup for %s: %d insurer(s) sent a code, %d locked, %d unavailable",
@@ -184,6 +188,10 @@ class ValidateLookupForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_identity_locked",
                                          locked_until=locked_until_text(locked[0][1].until))
                 return {**_cleared(), "stage": "locked"}
+            if too_soon:
+                dispatcher.utter_message(response="utter_sms_code_too_soon", retry_at=retry_at_text(
+                    max(t.retry_at for t in too_soon)))
+                return {"lookup_phone": None, "lookup_id_suffix": None}
             if unavailable:
                 return {**_cleared(), "stage": "insurer_down"}
             dispatcher.utter_message(response="utter_lookup_mismatch")
