@@ -74,7 +74,7 @@ _BEARER = re.compile(r"(?i)(\bBearer\s+)(?!\*\*\*)([A-Za-z0-9._~+/=\-]{6,})")
 # ``110105/19491231/002X``, ``6225,8801,2345,6789``), read as one number: masked when the
 # digits make a mobile number, an ID number or a card; never an amount (``1,234.56``,
 # ``12,345,678``), a date or a version (too few digits, or a thousands/decimal pattern).
-_GROUPED = re.compile(r"(?<![0-9A-Z.,/])\d{1,8}(?:[.,/，、·\s]{1,2}\d{1,8}){1,6}X?(?![0-9A-Z])")
+_GROUPED = re.compile(r"(?<![0-9A-Z./])\d{1,8}(?:[.,/，、·\s]{1,2}\d{1,8}){1,6}X?(?![0-9A-Z])")
 # Within a run that is none of them as a whole (two phones in a list): each tighter run.
 _GROUPED_TIGHT = re.compile(r"(?<![0-9A-Z])\d{1,8}(?:[./·]\d{1,8}){1,6}X?(?![0-9A-Z])")
 _GROUP_JOINT = re.compile(r"[.,/，、·]")

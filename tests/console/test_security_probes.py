@@ -92,8 +92,8 @@ def test_an_agent_reads_only_the_chats_they_took_and_not_past_the_hand_back(desk
     assert agent1.post(f"{chat}/take").status_code == 200
     assert agent2.get(chat).status_code == 403
     assert user.openid not in agent2.get("/api/v1/chats?state=all").text
-    assert agent2.get("/api/v1/stream", params={"chat_id": user.openid},
-                      timeout=5).status_code == 403
+    assert agent2.http.get(f"{desk.console_url}/api/v1/stream", params={"chat_id": user.openid},
+                           timeout=5).status_code == 403
     assert lead.get(chat).status_code == 200
 
     # agent2's stream says nothing of what happens inside agent1's chat.
@@ -255,7 +255,7 @@ def test_notes_only_by_the_chats_agent_while_open_or_a_supervisor(desk):
     user = queued(desk)
     agent1, agent2, lead = (signed_in(desk.console_url, n) for n in ("agent1", "agent2", "lead1"))
     chat = chat_path(user.openid)
-    assert agent2.post(f"{chat}/notes", {"text": "插一句"}).status_code == 403  # waiting
+    assert agent2.post(f"{chat}/notes", {"text": "插一句"}).status_code == 409  # nobody has it
     assert agent1.post(f"{chat}/take").status_code == 200
     assert agent2.post(f"{chat}/notes", {"text": "插一句"}).status_code == 403
     assert agent1.post(f"{chat}/notes", {"text": "我的备注"}).status_code == 200
@@ -309,3 +309,43 @@ def test_a_rest_sender_with_odd_characters_is_refused_clearly_or_handled_whole(d
     assert lead.get(chat).status_code == 200
     assert lead.post(f"{chat}/take").status_code == 200
     assert lead.post(f"{chat}/close").status_code == 200
+
+
+# ------------------------------------------------------------------ new probes (this round)
+def test_new_probes_of_this_round_hold(desk):
+    """Tried while fixing the above: a typed name that looks like a source address does not
+    lock that address; a closed chat cannot be taken or answered; a note with a dotted ID is
+    stored masked; only supervisors unlock; the stream of a chat reassigned away ends."""
+    victim = f"203.0.113.{uuid.uuid4().int % 200 + 1}"
+    prankster = ConsoleClient(desk.console_url)
+    prankster.http.headers["X-Forwarded-For"] = "192.0.2.50"
+    for n in range(6):
+        prankster.sign_in(f"@{victim}", f"wrong-{n}")
+    from_victim = ConsoleClient(desk.console_url)
+    from_victim.http.headers["X-Forwarded-For"] = victim
+    assert from_victim.sign_in("agent2", ACCOUNTS["agent2"][1]).status_code == 200
+    subprocess.run([PYTHON, "-m", "console.admin", "unlock", "--source", "192.0.2.50"], cwd=ROOT,
+                   capture_output=True, timeout=60,
+                   env={**os.environ, "TUIBAO_HANDOFF_DB_URL": desk.handoff_db_url})
+
+    trainer = signed_in(desk.console_url, "trainer1")
+    assert trainer.post("/api/v1/users/agent1/unlock").status_code == 403
+
+    user = queued(desk)
+    agent1, lead = signed_in(desk.console_url, "agent1"), signed_in(desk.console_url, "lead1")
+    chat = chat_path(user.openid)
+    assert agent1.post(f"{chat}/take").status_code == 200
+    assert agent1.post(f"{chat}/notes", {"text": "用户身份证110105/19491231/002X"}).status_code == 200
+    notes = [t["text"] for t in agent1.get(chat).json()["turns"] if t["who"] == "note"]
+    assert notes == ["用户身份证11***************X"]
+
+    def reassign() -> None:
+        assert lead.post(f"{chat}/assign", {"username": "agent2"}).status_code == 200
+    seen = read_stream(agent1, {"chat_id": user.openid}, 6, during=reassign)
+    assert "chat_gone" in str(seen["text"]) and seen["closed_after"] is not None
+    assert agent1.get(chat).status_code == 403  # no longer theirs
+
+    agent2 = signed_in(desk.console_url, "agent2")
+    assert agent2.post(f"{chat}/close").status_code == 200
+    assert agent2.post(f"{chat}/take").status_code == 409
+    assert agent2.post(f"{chat}/messages", {"text": "还在吗"}).status_code == 409

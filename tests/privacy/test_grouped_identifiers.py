@@ -17,6 +17,7 @@ from redaction.logs import redact as redact_log_line
     ("电话 139,0013,9000。", "电话 139****9000。"),
     ("138.0013.8000, 139.0013.9000", "138****8000, 139****9000"),
     ("身份证 110105.19491231.002x", "身份证 11***************X"),
+    ("身份证110105/19491231/002X，139,0013,9000", "身份证11***************X，139****9000"),
 ])
 def test_grouped_identifiers_are_masked(written, masked):
     assert redact(written) == masked
