@@ -7,7 +7,7 @@ until a form validated it (issue 18.6). Inside the forms their own validators re
 (``actions.forms``, ``actions.lookup``)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -32,6 +32,11 @@ class ValidateSlotMappings(ValidationAction):
 
     def name(self) -> Text:
         return "action_validate_slot_mappings"
+
+    def domain_slots(self, domain: DomainDict) -> List[Text]:
+        """rasa-sdk validates here only slots without a form condition; these identifier slots
+        have some (``active_loop: null`` among them): they are validated all the same."""
+        return [slot for slot in SCALAR_SLOTS if slot in (domain.get("slots") or {})]
 
 
 for _slot in SCALAR_SLOTS:

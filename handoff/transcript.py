@@ -111,20 +111,15 @@ def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]],
     return sorted(turns, key=lambda turn: turn.get("at") or "")
 
 
-def verified_policy(slots: Dict[str, Any], at: Optional[dt.datetime] = None) -> Optional[str]:
-    """The policy whose holder proved who they are with the SMS code, while that lasts: the
-    bot's marker (``holder_policy``, set only once the insurer accepted the code), not the
-    policy the check started from (``identity_reference`` is set as soon as a code is sent)."""
+def verified_policy(slots: Dict[str, Any]) -> Optional[str]:
+    """The policy whose holder proved who they are with the SMS code: the bot's marker
+    (``holder_policy``, set only once the insurer accepted the code, cleared when the session
+    lapses), not the policy the check started from (``identity_reference`` is set as soon as a
+    code is sent). Its expiry is the insurer's to judge (its clock may differ from ours)."""
     policy = slots.get("holder_policy")
     if not policy or slots.get("stage") in ("locked", "reverify"):
         return None
-    try:
-        expires = dt.datetime.fromisoformat(str(slots.get("holder_expires") or ""))
-    except ValueError:
-        return None
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.timezone.utc)
-    return policy if expires > (at or dt.datetime.now(dt.timezone.utc)) else None
+    return policy
 
 
 def bot_knowledge(tracker: Dict[str, Any], until: Optional[dt.datetime] = None) -> Dict[str, Any]:
@@ -136,7 +131,7 @@ def bot_knowledge(tracker: Dict[str, Any], until: Optional[dt.datetime] = None) 
     policy = slots.get("policy_number")
     stage = slots.get("stage")
     quote = slots.get("quote") or None
-    proven = verified_policy(slots, until)
+    proven = verified_policy(slots)
     # Verified means for the policy in hand (a case's check names its policy in the marker).
     verified = bool(proven) and (not policy or proven == policy)
     panel: Dict[str, Any] = {

@@ -144,14 +144,14 @@ GROUPED = {"138.0013.8000": "13800138000", "6225.8801.2345.6789": "6225880123456
 def test_identifiers_with_dots_slashes_or_commas_are_masked_in_the_queue_and_transcript(desk):
     log = ROOT / ".test-logs" / "console-rasa.log"
     start = log.stat().st_size if log.exists() else 0
-    user = SimUser(desk)
+    user = queued(desk)
     said = "我的手机138.0013.8000，卡号6225.8801.2345.6789，身份证110105/19491231/002X，139,0013,9000"
-    user.say(said, "")
-    user.say(f"转人工 {said}", "排在第")
+    user.say(said, "")  # while waiting: the bot answers, the queue row shows it
     agent = signed_in(desk.console_url, "agent1")
+    seen = agent.get(chat_path(user.openid)).text
     row = [c for c in agent.get("/api/v1/chats?state=waiting").json() if c["chat_id"] == user.openid]
     assert row and "138****8000" in row[0]["last_user_message"], row
-    seen = row[0]["last_user_message"] + agent.get(chat_path(user.openid)).text
+    seen += row[0]["last_user_message"]
     rasa_log = log.read_text(encoding="utf-8", errors="replace")[start:] if log.exists() else ""
     for written, digits in GROUPED.items():
         for where, text in (("console", seen), ("rasa log", rasa_log)):
@@ -232,7 +232,8 @@ def test_a_supervisor_unlocks_a_locked_out_agent(desk):
     create_account(desk.handoff_db_url, "agent8", "agent", "tuibao-agent8-demo")
     create_account(desk.handoff_db_url, "agent7", "agent", "tuibao-agent7-demo")
     for name in ("agent8", "agent7"):
-        client = ConsoleClient(desk.console_url)
+        client = ConsoleClient(desk.console_url)  # from an address of its own (per-source limit)
+        client.http.headers["X-Forwarded-For"] = f"198.18.0.{uuid.uuid4().int % 200 + 1}"
         for n in range(5):
             client.sign_in(name, f"wrong-{n}")
         assert client.sign_in(name, f"tuibao-{name}-demo").status_code == 429
