@@ -101,13 +101,10 @@ def tracker_until(tracker: Dict[str, Any], until: Optional[dt.datetime]) -> Dict
 
 def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]],
            until: Optional[dt.datetime] = None) -> List[Dict[str, Any]]:
-    """Both sources in time order (a stable sort keeps each source's own order); for a closed
-    handoff only up to its end (``until``): what the user told the bot afterwards is not the
-    agent's to read."""
+    """Both sources in time order (a stable sort keeps each source's own order); of a closed
+    handoff the conversation only up to its end (``until``): what the user told the bot
+    afterwards is not the agent's to read (a supervisor's later notes are shown)."""
     turns = tracker_turns(tracker_until(tracker, until)) + agent_turns(rows)
-    if until is not None:
-        end = until.isoformat()
-        turns = [t for t in turns if not t.get("at") or t["at"] <= end]
     return sorted(turns, key=lambda turn: turn.get("at") or "")
 
 
