@@ -30,6 +30,7 @@ from insurers.base import (
     HolderSession,
     IdentityMismatch,
     Locked,
+    TooManyCodes,
     VerifyPurpose,
     SurrenderCase,
 )
@@ -57,6 +58,12 @@ def locked_until_text(until: dt.datetime) -> str:
     """``2026-11-25T10:30+08:00`` → ``11月25日 10:30`` in Beijing time."""
     local = until.astimezone(_SHANGHAI) if until.tzinfo else until
     return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def retry_at_text(moment: dt.datetime) -> str:
+    """When a new SMS code may be asked for, in Beijing time: ``10:31:05``."""
+    local = moment.astimezone(_SHANGHAI) if moment.tzinfo else moment
+    return f"{local:%H:%M:%S}"
 
 
 def _forget_identity() -> Dict[str, Any]:
@@ -130,6 +137,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Send the policy/case and ID suffix to the insurer; on a right pair an SMS goes out."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"id_suffix": None}
         if value == MASKED:
             holds = (tracker.get_slot("challenge_id") or verified_marker(tracker)) and (
                 await self._identity_holds(tracker)
@@ -161,6 +170,10 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         if isinstance(outcome, IdentityMismatch):
             dispatcher.utter_message(response="utter_identity_mismatch")
             return {"id_suffix": None}
+        if isinstance(outcome, TooManyCodes):  # no code went out: say when to ask again
+            dispatcher.utter_message(response="utter_sms_code_too_soon",
+                                     retry_at=retry_at_text(outcome.retry_at))
+            return {"id_suffix": None}
         if isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_identity_locked",
                                      locked_until=locked_until_text(outcome.until))
@@ -173,6 +186,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Exchange the SMS code for the holder's session; the code is used exactly once."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"sms_code": None}
         if value == MASKED:
             if verified_marker(tracker) and await self._identity_holds(tracker):
                 return {"sms_code": MASKED, "stage": "verified"}
@@ -207,6 +222,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """A typo'd number is pointed out before anything is sent to an insurer."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"policy_number": None}
         policy = identifiers.normalise(str(value))
         check = insurer_calls.policy_number_check(policy)
         if check == "typo":
@@ -261,6 +278,8 @@ class ValidateCaseForm(IdentityFormValidation):
     async def validate_case_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"case_number": None}
         case = identifiers.normalise(str(value))
         if not identifiers.is_valid_case_number(case):
             dispatcher.utter_message(response="utter_case_number_invalid", case_number=case)

@@ -22,7 +22,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
 from actions.credentials import credential_store
-from actions.forms import MASKED, STOPPING_STAGES, locked_until_text, say_code_rejected
+from actions.forms import (MASKED, STOPPING_STAGES, locked_until_text, retry_at_text,
+                           say_code_rejected)
 from bot import identifiers
 from insurers.base import (
     Challenge,
@@ -31,6 +32,7 @@ from insurers.base import (
     HolderSession,
     IdentityMismatch,
     Locked,
+    TooManyCodes,
 )
 from redaction import mask_phone
 
@@ -129,6 +131,8 @@ class ValidateLookupForm(FormValidationAction):
 
     async def validate_lookup_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_phone": None}
         if tracker.get_slot("lookup_id_suffix") == MASKED:  # already used with its suffix
             return {"lookup_phone": value}
         phone = identifiers.normalise_phone(str(value))
@@ -143,6 +147,8 @@ class ValidateLookupForm(FormValidationAction):
     async def validate_lookup_id_suffix(self, value: Any, dispatcher: CollectingDispatcher,
                                         tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """With the phone of the same message, ask every insurer at once."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_id_suffix": None}
         if value == MASKED:
             return {"lookup_id_suffix": MASKED}
         phone = identifiers.normalise_phone(str(tracker.get_slot("lookup_phone") or ""))
@@ -164,13 +170,15 @@ class ValidateLookupForm(FormValidationAction):
         entries = list(registry.entries)
         outcomes = await asyncio.gather(
             *(registry.adapter_for(entry).start_lookup(phone, suffix) for entry in entries))
-        pending, locked, unavailable = [], [], []
+        pending, locked, unavailable, too_soon = [], [], [], []
         for entry, outcome in zip(entries, outcomes):
             if isinstance(outcome, Challenge):
                 pending.append({"insurer": entry.id, "challenge_id": outcome.challenge_id,
                                 "phone_masked": outcome.phone_masked})
             elif isinstance(outcome, Locked):
                 locked.append((entry, outcome))
+            elif isinstance(outcome, TooManyCodes):
+                too_soon.append(outcome)
             elif not isinstance(outcome, IdentityMismatch):
                 unavailable.append(entry)
         log.info("holder lookup for %s: %d insurer(s) sent a code, %d locked, %d unavailable",
@@ -180,6 +188,10 @@ class ValidateLookupForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_identity_locked",
                                          locked_until=locked_until_text(locked[0][1].until))
                 return {**_cleared(), "stage": "locked"}
+            if too_soon:
+                dispatcher.utter_message(response="utter_sms_code_too_soon", retry_at=retry_at_text(
+                    max(t.retry_at for t in too_soon)))
+                return {"lookup_phone": None, "lookup_id_suffix": None}
             if unavailable:
                 return {**_cleared(), "stage": "insurer_down"}
             dispatcher.utter_message(response="utter_lookup_mismatch")
@@ -196,6 +208,8 @@ class ValidateLookupForm(FormValidationAction):
     async def validate_lookup_sms_code(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         """The code of the first insurer still waiting; when none is left, the form is done."""
+        if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
+            return {"lookup_sms_code": None}
         pending: List[Dict[str, str]] = list(tracker.get_slot("lookup_pending") or [])
         if value == MASKED or not pending:
             # No code is waiting (the phone and ID suffix come first) or it was used already.

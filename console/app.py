@@ -32,13 +32,12 @@ from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
 from handoff.desk import SHANGHAI, Desk
 from handoff.rasa_api import RasaApi, RasaUnavailable
-from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
+from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
 from redaction import redact
 from training.review import ReviewItem, ReviewQueue, label_choices
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-CHAT_ID = re.compile(r"^[A-Za-z0-9_:.@-]{1,160}$")
 DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 REVIEW_ROLES = (Role.TRAINER.value, Role.SUPERVISOR.value)
 REVIEW_ITEM_ID = re.compile(r"^[0-9a-f]{1,16}$")
@@ -93,7 +92,8 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
     auth = Authenticator(store, session_ttl_s=settings.session_ttl_s,
                          max_failures=settings.max_failures,
                          failure_window_s=settings.failure_window_s,
-                         lockout_s=settings.lockout_s)
+                         lockout_s=settings.lockout_s,
+                         max_source_failures=settings.max_source_failures)
     desk = Desk.from_settings(settings.handoff)
     state: Dict[str, Any] = {}
     labels_cache: Dict[str, Any] = {"at": -LABELS_FRESH_S, "choices": {}}
@@ -162,6 +162,24 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         await run_sync(lambda: store.audit(session.user.name, session.user.role, action,
                                            chat_id, detail))
 
+    def may_read(session: Session, chat: HandoffChat) -> None:
+        """Who reads a chat: a supervisor any; an agent a waiting one (to decide whether to take
+        it), the one they have, and, once closed, only the one they had."""
+        require_role(session, *DESK_ROLES)
+        if session.user.role == Role.SUPERVISOR.value:
+            return
+        if chat.state == ChatState.WAITING.value or chat.assignee == session.user.name:
+            return
+        raise HTTPException(403, f"这个对话由 {chat.assignee} 处理" if chat.assignee
+                            else "这个对话已经结束")
+
+    def readable(session: Session, chat: HandoffChat) -> bool:
+        try:
+            may_read(session, chat)
+        except HTTPException:
+            return False
+        return True
+
     def may_act(session: Session, chat: HandoffChat) -> None:
         """Only the agent who has the chat (or a supervisor) acts on it."""
         require_role(session, *DESK_ROLES)
@@ -187,9 +205,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
 
     # ------------------------------------------------------------------ session
     @app.post("/api/v1/session")
-    async def sign_in(body: SignIn, response: Response):
+    async def sign_in(body: SignIn, request: Request, response: Response):
+        source = request.client.host if request.client else None
         try:
-            opened = await run_sync(lambda: auth.sign_in(body.username, body.password))
+            opened = await run_sync(lambda: auth.sign_in(body.username, body.password, source))
         except SignInLocked as locked:
             retry = max(1, int((locked.until - dt.datetime.now(dt.timezone.utc)).total_seconds()))
             return _error(429, "登录失败次数过多，请稍后再试", retry_after_s=retry)
@@ -221,24 +240,24 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                          session: Session = Depends(session_of)):
         require_role(session, *DESK_ROLES)
         chats = await run_sync(lambda: store.list_chats(state, session.user.name))
-        return [chat.as_json() for chat in chats]
+        return [chat.as_json() for chat in chats if readable(session, chat)]
 
     @app.get("/api/v1/chats/{chat_id}")
     async def open_chat(chat_id: str, session: Session = Depends(session_of)):
-        require_role(session, *DESK_ROLES)
         chat = await known_chat(chat_id)
+        may_read(session, chat)
         try:
             tracker = await state["rasa"].tracker(chat.conversation_id)
         except RasaUnavailable:
             return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
         turns_rows = await run_sync(lambda: store.turns(chat.conversation_id))
-        turns = transcript.merged(tracker, turns_rows)
+        turns = transcript.merged(tracker, turns_rows, until=chat.closed_at)
         last_user = next((t["text"] for t in reversed(turns) if t["who"] == "user"), None)
         if chat.state != ChatState.CLOSED.value and last_user:
             await run_sync(lambda: store.note_user_message(chat.conversation_id, last_user))
         await audit(session, "view", chat.conversation_id)
         return {"chat": chat.as_json(), "turns": turns,
-                "bot_knows": transcript.bot_knowledge(tracker)}
+                "bot_knows": transcript.bot_knowledge(tracker, until=chat.closed_at)}
 
     @app.post("/api/v1/chats/{chat_id}/take")
     async def take(chat_id: str, session: Session = Depends(changing)):
@@ -281,8 +300,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
 
     @app.post("/api/v1/chats/{chat_id}/notes")
     async def note(chat_id: str, body: AgentText, session: Session = Depends(changing)):
-        require_role(session, *DESK_ROLES)
+        """Notes: by the agent who has the chat while it is open; a supervisor's on any."""
         chat = await known_chat(chat_id)
+        if session.user.role != Role.SUPERVISOR.value:
+            may_act(session, chat)
         turn = await run_sync(lambda: store.add_turn(chat, session.user.name, "note",
                                                      body.text.strip(), False))
         await audit(session, "note", chat.conversation_id)
@@ -349,6 +370,19 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
     async def agents(session: Session = Depends(session_of)):
         require_role(session, Role.SUPERVISOR.value)
         return await run_sync(lambda: users_with_roles(store, *DESK_ROLES))
+
+    @app.post("/api/v1/users/{username}/unlock")
+    async def unlock(username: str, session: Session = Depends(changing)):
+        """A supervisor lets a locked-out colleague sign in again (their failures are
+        forgotten); ``python -m console.admin unlock`` does the same from a shell."""
+        require_role(session, Role.SUPERVISOR.value)
+        names = {u["name"] for u in await run_sync(lambda: users_with_roles(
+            store, *(r.value for r in Role)))}
+        if username not in names:
+            raise HTTPException(404, "没有这个账号")
+        was_locked = await run_sync(lambda: auth.unlock(username))
+        await audit(session, "unlock", None, f"user:{username}")
+        return {"unlocked": username, "was_locked": was_locked}
 
     @app.get("/api/v1/figures")
     async def figures(session: Session = Depends(session_of)):
@@ -443,7 +477,21 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         require_role(session, *DESK_ROLES)
         watched = chat_id_ok(chat_id) if chat_id else None
         if watched:
-            await known_chat(watched)
+            may_read(session, await known_chat(watched))
+        token = request.cookies.get(COOKIE)
+
+        def visible(changes: list) -> list:
+            """A supervisor sees every change; an agent those of chats they may read now,
+            and that a waiting chat left the queue (taken, closed: its row goes)."""
+            if session.user.role == Role.SUPERVISOR.value:
+                return changes
+            shown = []
+            for change in changes:
+                chat = store.latest_chat(change["chat_id"])
+                if chat is not None and (readable(session, chat) or change["kind"] in (
+                        "taken", "reassigned", "closed", "handback")):
+                    shown.append(change)
+            return shown
 
         async def events() -> AsyncIterator[str]:
             head = await run_sync(store.feed_head)
@@ -451,11 +499,21 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
             tick = 0
             yield "retry: 1000\n\n"
             while not await request.is_disconnected():
+                # Signed out (or expired) ends the stream within a second.
+                if tick % 3 == 2 and await run_sync(lambda: auth.session(token)) is None:
+                    yield "event: signed_out\ndata: {}\n\n"
+                    return
                 changes = await run_sync(lambda: store.feed_since(head))
                 if changes:
                     head = changes[-1]["id"]
+                    changes = await run_sync(lambda: visible(changes))
+                if changes:
                     yield f"event: queue\ndata: {json.dumps(changes, ensure_ascii=False)}\n\n"
                 if watched and tick % 3 == 0:
+                    latest = await run_sync(lambda: store.latest_chat(watched))
+                    if latest is None or not readable(session, latest):
+                        yield "event: chat_gone\ndata: {}\n\n"
+                        return
                     with contextlib.suppress(RasaUnavailable):
                         count = len((await state["rasa"].tracker(watched)).get("events") or [])
                         if count != seen_events:
@@ -463,9 +521,6 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                                 yield f"event: chat\ndata: {json.dumps({'chat_id': watched})}\n\n"
                             seen_events = count
                 if tick % 50 == 49:
-                    if await run_sync(lambda: auth.session(request.cookies.get(COOKIE))) is None:
-                        yield "event: signed_out\ndata: {}\n\n"
-                        return
                     yield ": keep-alive\n\n"
                 tick += 1
                 await asyncio.sleep(0.3)

@@ -43,7 +43,8 @@ class Session:
 
 
 class SignInLocked(Exception):
-    """Too many failed sign-ins for this name: wait until ``until``."""
+    """Too many failed sign-ins for this name, or from this source address: wait until
+    ``until``."""
 
     def __init__(self, until: dt.datetime):
         super().__init__(until.isoformat())
@@ -89,8 +90,10 @@ class Authenticator:
     """Sign-in with lockout, and sessions, on the handoff database."""
 
     def __init__(self, store: HandoffStore, *, session_ttl_s: int, max_failures: int,
-                 failure_window_s: int, lockout_s: int) -> None:
+                 failure_window_s: int, lockout_s: int,
+                 max_source_failures: int = 20) -> None:
         self.store = store
+        self.max_source_failures = max_source_failures
         self.session_ttl = dt.timedelta(seconds=session_ttl_s)
         self.max_failures = max_failures
         self.failure_window = dt.timedelta(seconds=failure_window_s)
@@ -98,7 +101,9 @@ class Authenticator:
 
     @staticmethod
     def _key(username: str) -> str:
-        return username.strip().lower()[:64]
+        key = username.strip().lower()[:64]
+        # "@…" rows are source addresses: a typed name cannot count against one.
+        return "_" + key[1:] if key.startswith("@") else key
 
     def _locked_until(self, key: str) -> Optional[dt.datetime]:
         with self.store.engine.connect() as conn:
@@ -107,7 +112,14 @@ class Authenticator:
         until = aware(row[0]) if row else None
         return until if until and until > now() else None
 
-    def _record_failure(self, key: str) -> None:
+    @staticmethod
+    def _source_key(source: Optional[str]) -> Optional[str]:
+        """The lockout row of a source address (the same table as names: ``@`` never starts
+        a user name)."""
+        return f"@{source.strip().lower()[:60]}" if source else None
+
+    def _record_failure(self, key: str, limit: Optional[int] = None) -> None:
+        limit = limit or self.max_failures
         moment = now()
         with self.store.engine.begin() as conn:
             row = conn.execute(select(sign_in_failures).where(sign_in_failures.c.username == key)
@@ -123,15 +135,23 @@ class Authenticator:
             failures, first = row.failures + 1, aware(row.first_failure_at)
             if moment - first > self.failure_window:
                 failures, first = 1, moment
-            locked = moment + self.lockout if failures >= self.max_failures else None
+            locked = moment + self.lockout if failures >= limit else None
             conn.execute(sign_in_failures.update().where(sign_in_failures.c.username == key)
                          .values(failures=0 if locked else failures, first_failure_at=first,
                                  locked_until=locked))
 
-    def sign_in(self, username: str, password: str) -> Optional[Tuple[Session, str]]:
+    def sign_in(self, username: str, password: str,
+                source: Optional[str] = None) -> Optional[Tuple[Session, str]]:
         """A new session and the cookie's token, or None for any wrong pair; raises
-        ``SignInLocked`` while the name is locked."""
+        ``SignInLocked`` while the name is locked, or while ``source`` (the client's address)
+        is: ``max_source_failures`` failures from one address, whatever names they tried,
+        lock that address too, so one client cannot try names by the dozen."""
         key = self._key(username)
+        source_key = self._source_key(source)
+        if source_key:
+            until = self._locked_until(source_key)
+            if until:
+                raise SignInLocked(until)
         until = self._locked_until(key)
         if until:
             raise SignInLocked(until)
@@ -145,10 +165,22 @@ class Authenticator:
             ok = False
         if not ok:
             self._record_failure(key)
+            if source_key:
+                self._record_failure(source_key, self.max_source_failures)
             return None
         with self.store.engine.begin() as conn:
             conn.execute(delete(sign_in_failures).where(sign_in_failures.c.username == key))
         return self._open_session(ConsoleUser(row.username, row.role))
+
+    def unlock(self, username: Optional[str] = None, source: Optional[str] = None) -> bool:
+        """A supervisor's (or the admin command's) unlock of a name or a source address:
+        its failures are forgotten. True when something was locked or counted."""
+        keys = [k for k in (self._key(username) if username else None,
+                            self._source_key(source)) if k]
+        with self.store.engine.begin() as conn:
+            removed = conn.execute(delete(sign_in_failures)
+                                   .where(sign_in_failures.c.username.in_(keys))).rowcount
+        return bool(removed)
 
     def _open_session(self, user: ConsoleUser) -> Tuple[Session, str]:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)

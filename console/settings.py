@@ -24,6 +24,11 @@ class ConsoleSettings:
     max_failures: int = 5
     failure_window_s: int = 900
     lockout_s: int = 900
+    # … and this many from one source address, whatever names they tried, lock the address.
+    max_source_failures: int = 20
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); empty:
+    # the TCP peer is the client.
+    forwarded_allow_ips: str = ""
     # Set in production (HTTPS): the session cookie is then sent over TLS only.
     cookie_secure: bool = False
     # How often the console looks for chats nobody took in time.
@@ -44,6 +49,8 @@ class ConsoleSettings:
             max_failures=int(env.get("CONSOLE_MAX_FAILURES") or 5),
             failure_window_s=int(env.get("CONSOLE_FAILURE_WINDOW_S") or 900),
             lockout_s=int(env.get("CONSOLE_LOCKOUT_S") or 900),
+            max_source_failures=int(env.get("CONSOLE_MAX_SOURCE_FAILURES") or 20),
+            forwarded_allow_ips=env.get("CONSOLE_FORWARDED_ALLOW_IPS") or "",
             cookie_secure=(env.get("CONSOLE_COOKIE_SECURE") or "").lower() in ("1", "true", "yes"),
             sweep_every_s=float(env.get("CONSOLE_SWEEP_EVERY_S") or 15.0),
             review_db_url=env.get("TUIBAO_REVIEW_DB_URL") or DEFAULT_REVIEW_DB,

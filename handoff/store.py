@@ -25,6 +25,7 @@ import enum
 import hashlib
 import hmac
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,15 @@ HANDOFF_REASONS = (
     "user_request", "complaint", "misunderstood", "identity_locked", "insurer_unavailable",
 )
 OPEN_STATES = (ChatState.WAITING.value, ChatState.TAKEN.value)
+# The conversation ids the console can name in its URLs and in Rasa's API (WeChat openids,
+# ``telegram:<id>``, ``rest:<sender>`` of plain senders). Another id (a REST sender with
+# spaces, slashes, ``#``, ``?``, ``%`` or Chinese) is refused at the queue, so the user is
+# told to call instead of waiting for a chat nobody could open.
+CHAT_ID = re.compile(r"^[A-Za-z0-9_:.@-]{1,160}$")
+
+
+class UnaddressableConversation(ValueError):
+    """A conversation id the console could not open: never queued."""
 
 handoff_chats = Table(
     "handoff_chats", metadata,
@@ -343,6 +353,8 @@ class HandoffStore:
         message refreshed), never filed twice, even when two requests race."""
         if reason not in HANDOFF_REASONS:
             raise ValueError(f"unknown handoff reason {reason!r}")
+        if not CHAT_ID.match(conversation_id):
+            raise UnaddressableConversation("this conversation id cannot be opened at the console")
         masked = mask_text(last_message)
         existing = self.open_chat(conversation_id)
         created = False
@@ -467,15 +479,18 @@ class HandoffStore:
         return claimed
 
     def rate(self, conversation_id: str, rating: str) -> bool:
-        """The user's one-tap satisfaction answer, on their most recent handoff."""
+        """The user's one-tap satisfaction answer, on their most recent handoff: only one an
+        agent took, and only once (a rating given stands; nobody's chat cannot be rated)."""
         chat = self.latest_chat(conversation_id)
-        if chat is None:
+        if chat is None or chat.taken_at is None:
             return False
         with self.engine.begin() as conn:
-            conn.execute(handoff_chats.update().where(handoff_chats.c.id == chat.id)
-                         .values(rating=rating))
-            self._feed(conn, conversation_id, "rated")
-        return True
+            won = conn.execute(handoff_chats.update().where(and_(
+                handoff_chats.c.id == chat.id, handoff_chats.c.taken_at.is_not(None),
+                handoff_chats.c.rating.is_(None))).values(rating=rating)).rowcount
+            if won:
+                self._feed(conn, conversation_id, "rated")
+        return bool(won)
 
     # ------------------------------------------------------------------ estimates and figures
     def recent_wait_seconds(self, limit: int = 20) -> List[float]:

@@ -76,9 +76,42 @@ def agent_turns(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             for row in rows]
 
 
-def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Both sources in time order (a stable sort keeps each source's own order)."""
-    turns = tracker_turns(tracker) + agent_turns(rows)
+def _stamp(value: Optional[dt.datetime]) -> Optional[float]:
+    return value.timestamp() if value is not None else None
+
+
+def tracker_until(tracker: Dict[str, Any], until: Optional[dt.datetime]) -> Dict[str, Any]:
+    """The tracker as it stood at ``until`` (a closed handoff's end): its events up to then,
+    and the slots, form and pause those events leave. Unchanged when ``until`` is None."""
+    if until is None:
+        return tracker
+    cut = _stamp(until)
+    events = [e for e in tracker.get("events") or []
+              if e.get("timestamp") is None or float(e["timestamp"]) <= cut]
+    slots: Dict[str, Any] = {}
+    loop: Optional[str] = None
+    paused = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "slot":
+            slots[event.get("name")] = event.get("value")
+        elif kind in ("restart", "reset_slots", "session_started"):
+            slots = {} if kind != "session_started" else slots
+            loop = None if kind == "restart" else loop
+        elif kind == "active_loop":
+            loop = event.get("name")
+        elif kind in ("pause", "resume"):
+            paused = kind == "pause"
+    return {**tracker, "events": events, "slots": slots, "paused": paused,
+            "active_loop": {"name": loop} if loop else {}}
+
+
+def merged(tracker: Dict[str, Any], rows: List[Dict[str, Any]],
+           until: Optional[dt.datetime] = None) -> List[Dict[str, Any]]:
+    """Both sources in time order (a stable sort keeps each source's own order); of a closed
+    handoff the conversation only up to its end (``until``): what the user told the bot
+    afterwards is not the agent's to read (a supervisor's later notes are shown)."""
+    turns = tracker_turns(tracker_until(tracker, until)) + agent_turns(rows)
     return sorted(turns, key=lambda turn: turn.get("at") or "")
 
 
@@ -88,21 +121,39 @@ def user_upset(tracker: Dict[str, Any]) -> bool:
                for event in tracker.get("events") or [] if event.get("event") == "user")
 
 
-def bot_knowledge(tracker: Dict[str, Any]) -> Dict[str, Any]:
+def verified_policy(slots: Dict[str, Any]) -> Optional[str]:
+    """The policy whose holder proved who they are with the SMS code: the bot's marker
+    (``holder_policy``, set only once the insurer accepted the code, cleared when the session
+    lapses), not the policy the check started from (``identity_reference`` is set as soon as a
+    code is sent). Its expiry is the insurer's to judge (its clock may differ from ours)."""
+    policy = slots.get("holder_policy")
+    if not policy or slots.get("stage") in ("locked", "reverify"):
+        return None
+    return policy
+
+
+def bot_knowledge(tracker: Dict[str, Any], until: Optional[dt.datetime] = None) -> Dict[str, Any]:
     """The side panel: policy (masked), verification, quote lines, case and state. Never the
-    holder's token, ID suffix, SMS code or unmasked numbers."""
+    holder's token, ID suffix, SMS code or unmasked numbers. For a closed handoff, as it stood
+    when the handoff ended (``until``)."""
+    tracker = tracker_until(tracker, until)
     slots = tracker.get("slots") or {}
     policy = slots.get("policy_number")
     stage = slots.get("stage")
     quote = slots.get("quote") or None
-    verified = bool(slots.get("identity_reference")) and stage not in ("locked", "reverify")
+    proven = verified_policy(slots)
+    # Verified means for the policy in hand (a case's check names its policy in the marker).
+    verified = bool(proven) and (not policy or proven == policy)
     panel: Dict[str, Any] = {
         "policy_number": mask_policy_number(policy) if policy else None,
         "stage": stage,
         "stage_text": STAGE_TEXT.get(stage, STAGE_TEXT[None]),
         "verified": verified,
         "verification_text": ("身份已验证" if verified else
-                              "身份验证已锁定" if stage == "locked" else "未验证"),
+                              "身份验证已锁定" if stage == "locked" else
+                              f"未验证（已验证的是保单 {mask_policy_number(proven)}）" if proven
+                              else "未验证"),
+        "verified_policy": mask_policy_number(proven) if proven else None,
         "phone": redact(slots.get("phone_masked")) if slots.get("phone_masked") else None,
         "case_number": slots.get("case_number"),
         "active_form": (tracker.get("active_loop") or {}).get("name"),

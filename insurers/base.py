@@ -67,6 +67,14 @@ class Locked:
 
 
 @dataclass(frozen=True)
+class TooManyCodes:
+    """The insurer sent codes to this phone or holder too recently (its sending limits): no
+    code went out; a new one can be asked for from ``retry_at``."""
+
+    retry_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class CodeRejected:
     """Wrong, expired or already used SMS code."""
 
@@ -204,9 +212,9 @@ class NotRevocable:
     state: str
 
 
-VerifyOutcome = Union[Challenge, IdentityMismatch, Locked, InsurerUnavailable]
+VerifyOutcome = Union[Challenge, IdentityMismatch, Locked, TooManyCodes, InsurerUnavailable]
 ConfirmOutcome = Union[HolderSession, CodeRejected, Locked, InsurerUnavailable]
-LookupOutcome = Union[Challenge, IdentityMismatch, Locked, InsurerUnavailable]
+LookupOutcome = Union[Challenge, IdentityMismatch, Locked, TooManyCodes, InsurerUnavailable]
 LookupConfirmOutcome = Union[HolderPolicies, CodeRejected, Locked, InsurerUnavailable]
 SummaryOutcome = Union[PolicySummary, SessionExpired, InsurerUnavailable]
 QuoteOutcome = Union[SurrenderQuote, NotEligible, SessionExpired, InsurerUnavailable]

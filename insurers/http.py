@@ -46,6 +46,7 @@ from insurers.base import (
     InsurerUnavailable,
     ListedPolicy,
     Locked,
+    TooManyCodes,
     LookupConfirmOutcome,
     LookupOutcome,
     NotEligible,
@@ -424,7 +425,7 @@ class RestInsurerAdapter(InsurerAdapter):
 
     def _interpret(self, request: _Request, response: requests.Response, parse: Parse) -> Any:
         status = response.status_code
-        if status >= 500 or status == 429:
+        if status >= 500 or (status == 429 and not _sms_rate_limited(response)):
             raise _Transient(f"HTTP {status}")
         try:
             data = response.json()
@@ -460,11 +461,22 @@ def _locked(status: int, data: Any) -> Optional[Locked]:
     return None
 
 
+def _sms_rate_limited(response: requests.Response) -> bool:
+    """A 429 that is the insurer's SMS sending limit (an answer), not overload (retried)."""
+    try:
+        return _error_code(response.json()) == "sms_rate_limited"
+    except ValueError:
+        return False
+
+
 def _check_refused(status: int, data: Any) -> Optional[Any]:
-    """The insurer's two answers to an identity or lookup check it refused: the ID suffix does
-    not match (403 identity_mismatch), or too many failures locked the check (423 locked)."""
+    """The insurer's answers to an identity or lookup check it refused: the ID suffix does not
+    match (403 identity_mismatch), too many failures locked the check (423 locked), or codes
+    were sent too recently (429 sms_rate_limited, with when to ask again)."""
     if status == 403 and _error_code(data) == "identity_mismatch":
         return IdentityMismatch()
+    if status == 429 and _error_code(data) == "sms_rate_limited":
+        return TooManyCodes(retry_at=_Fields(data, "sms_rate_limited").instant("retry_at"))
     return _locked(status, data)
 
 

@@ -75,6 +75,33 @@ _LABELLED_SECRET = re.compile(
     r"(?i)(?<![A-Za-z0-9])(" + _SECRET_LABEL + r"[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)"
     r"(?!\*\*\*)([A-Za-z0-9._~+/=\-]{6,})")
 _BEARER = re.compile(r"(?i)(\bBearer\s+)(?!\*\*\*)([A-Za-z0-9._~+/=\-]{6,})")
+# Digit groups joined by dots, slashes, commas or spaces (``138.0013.8000``,
+# ``110105/19491231/002X``, ``6225,8801,2345,6789``), read as one number: masked when the
+# digits make a mobile number, an ID number or a card; never an amount (``1,234.56``,
+# ``12,345,678``), a date or a version (too few digits, or a thousands/decimal pattern).
+_GROUPED = re.compile(r"(?<![0-9A-Z./])\d{1,8}(?:[.,/，、·\s]{1,2}\d{1,8}){1,6}X?(?![0-9A-Z])")
+# Within a run that is none of them as a whole (two phones in a list): each tighter run.
+_GROUPED_TIGHT = re.compile(r"(?<![0-9A-Z])\d{1,8}(?:[./·]\d{1,8}){1,6}X?(?![0-9A-Z])")
+_GROUP_JOINT = re.compile(r"[.,/，、·]")
+_AMOUNT = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$|\.\d{1,2}$")
+_ID_SHAPE = re.compile(r"^\d{6}(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9X]$")
+_MOBILE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def _grouped_identifier(group: str) -> Optional[str]:
+    """The masked form of a separator-joined number that is a phone, an ID or a card."""
+    if not _GROUP_JOINT.search(group) or _AMOUNT.search(group.strip()):
+        return None
+    value = re.sub(r"[^0-9X]", "", group)
+    if _MOBILE_SHAPE.match(value):
+        return mask_phone(value)
+    if _ID_SHAPE.match(value):
+        return mask_id_number(value)
+    if value.isdigit() and 15 <= len(value) <= 19:
+        return mask_bank_card(value)
+    return None
+
+
 # Keys of structured values whose value is a secret wherever it appears.
 _SECRET_KEY = re.compile(r"(?i)^(?:" + _SECRET_LABEL + r"|.*_token|.*secret.*|.*password.*)$")
 
@@ -148,7 +175,15 @@ def mask_openid(openid: Optional[str]) -> str:
 
 
 def mask_value(entity: str, value: Any) -> Any:
-    """The masked form of one identifier value of kind ``entity`` (non-strings unchanged)."""
+    """The masked form of one identifier value of kind ``entity``: a value nested in lists or
+    objects (``/inform{"id_number":[["…"]]}`` typed in Rasa's slash syntax) is masked inside,
+    and a number (``{"phone_number": 13800138000}``) as its digits."""
+    if isinstance(value, (list, tuple)):
+        return [mask_value(entity, item) for item in value]
+    if isinstance(value, dict):
+        return {key: mask_value(entity, item) for key, item in value.items()}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, str) or not value:
         return value
     if entity == PHONE_NUMBER:
@@ -201,6 +236,23 @@ def redact(text: Optional[str]) -> Optional[str]:
             cuts.append((card.start(), card.end(), mask_bank_card(card.group(0))))
         else:
             cuts.extend((i, i + 1, "*") for i in left)
+    groups = []
+    for loose in _GROUPED.finditer(view):
+        masked = _grouped_identifier(loose.group(0))
+        if masked is not None:
+            groups.append((loose.start(), loose.end(), masked))
+            continue
+        for tight in _GROUPED_TIGHT.finditer(loose.group(0)):
+            masked = _grouped_identifier(tight.group(0))
+            if masked is not None:
+                groups.append((loose.start() + tight.start(), loose.start() + tight.end(), masked))
+    for g_start, g_end, masked in groups:
+        if any(start < g_end and g_start < end for start, end in numbers):
+            continue
+        cuts = [cut for cut in cuts if not (g_start <= cut[0] and cut[1] <= g_end)]
+        if any(start < g_end and g_start < end for start, end, _ in cuts):
+            continue  # partly something else already: leave that reading
+        cuts.append((g_start, g_end, masked))
     for short in _SHORT_PHONE.finditer(view):
         if (not any(cut[0] < short.end() and short.start() < cut[1] for cut in cuts)
                 and not _TIME_LABEL.search(view[max(0, short.start() - 16):short.start()])):

@@ -28,7 +28,7 @@ from .db import Database
 from .errors import ApiError
 from redaction.logs import RedactingFilter, install as install_log_redaction
 from .brands import HENGXIN, SANDBOX
-from .service import Grant, SandboxInsurer
+from .service import Grant, SandboxInsurer, SmsLimits
 from .settings import FaultSettings, Settings
 
 log = logging.getLogger("sandbox_insurer")
@@ -80,7 +80,9 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the sandbox insurer app for ``settings`` (see ``Settings.from_env``)."""
     clock = Clock(settings.today)
     db = Database(settings.database_url)
-    insurer = SandboxInsurer(db, clock, settings.case_advance_seconds)
+    insurer = SandboxInsurer(db, clock, settings.case_advance_seconds,
+                             sms_limits=SmsLimits(settings.sms_min_interval_s,
+                                                  settings.sms_max_per_hour))
     faults = FaultInjector(settings.faults, settings.hang_seconds)
 
     @contextlib.asynccontextmanager
@@ -283,6 +285,17 @@ def _sandbox_router(insurer: SandboxInsurer, clock: Clock, faults: FaultInjector
         """Shift the clock by ``offset_seconds`` (expiry and lockout tests)."""
         clock.set_offset(dt.timedelta(seconds=body.offset_seconds))
         return clock_view()
+
+    @router.get("/sms-limits", response_model=schemas.SmsLimitsBody)
+    async def get_sms_limits():
+        return vars(insurer.sms_limits)
+
+    @router.put("/sms-limits", response_model=schemas.SmsLimitsBody)
+    async def put_sms_limits(body: schemas.SmsLimitsBody):
+        """Codes per phone and holder: one per ``min_interval_s``, ``max_per_hour`` an hour
+        (0 = no limit). Tests of the limits switch them on; a reset keeps them."""
+        insurer.sms_limits = SmsLimits(body.min_interval_s, body.max_per_hour)
+        return vars(insurer.sms_limits)
 
     @router.post("/reset", response_model=schemas.ClockOut)
     def reset():

@@ -186,6 +186,17 @@ class Counter(Base):
     value = Column(Integer, nullable=False)
 
 
+class SmsSend(Base):
+    """One SMS code sent, counted against each subject it was sent for (the phone and the
+    holder), for the sending limits; no personal data (subjects are hashes)."""
+
+    __tablename__ = "sbx_sms_sends"
+
+    id = Column(Integer, primary_key=True)
+    subject = Column(String(80), nullable=False, index=True)
+    sent_at = Column(UtcDateTime, nullable=False)
+
+
 class SmsMessage(Base):
     """The sandbox's SMS outbox: what a real insurer would have sent to the phone."""
 

@@ -166,6 +166,13 @@ class FaultsBody(Strict):
     error_mode: Literal["500", "hang", "malformed"] = "500"
 
 
+class SmsLimitsBody(Strict):
+    """SMS codes per phone and per holder: one per ``min_interval_s``, ``max_per_hour`` an
+    hour; 0 switches a limit off."""
+    min_interval_s: conint(strict=True, ge=0, le=3600) = 60
+    max_per_hour: conint(strict=True, ge=0, le=1000) = 5
+
+
 class ClockBody(Strict):
     """Move the sandbox clock: ``offset_seconds`` from its natural time (0 = back to normal)."""
 

@@ -20,7 +20,7 @@ WANG_FANG = dict(holder_name="王芳", holder_id_number="34052419800101001X",
 CI_ANNUAL_PREMIUM_FEN = 298_220
 SEED_CASE_SEQUENCE = 1  # policy 7's open case; the next case gets 000002
 
-_WIPE_ORDER = (models.SmsMessage, models.HolderToken, models.IdentityChallenge, models.LookupChallenge,
+_WIPE_ORDER = (models.SmsMessage, models.SmsSend, models.HolderToken, models.IdentityChallenge, models.LookupChallenge,
                models.IdentityFailure, models.IdentityLock, models.SurrenderCase, models.Quote,
                models.Counter, models.Policy)
 

@@ -97,6 +97,28 @@ def _phone_subject(insurer: str, phone: str) -> str:
     return f"{insurer}:phone:{_sha256(phone)[:40]}"
 
 
+def _holder_subject(insurer: str, holder_key: str) -> str:
+    """The lock of one person (the holder), across all their policies and the lookup."""
+    return f"{insurer}:holder:{holder_key[:40]}"
+
+
+@dataclass(frozen=True)
+class SmsLimits:
+    """Codes sent per phone and per holder: at most one per ``min_interval_s`` and
+    ``max_per_hour`` an hour (0 = no limit). Each sent code voids the holder's earlier one, so
+    without a limit anyone with a policy number and ID suffix could flood the phone."""
+
+    min_interval_s: int = 60
+    max_per_hour: int = 5
+
+
+def _too_many_codes(retry_at: dt.datetime, now: dt.datetime) -> ApiError:
+    wait = max(1, int((retry_at - now).total_seconds() + 0.999))
+    return ApiError(429, "sms_rate_limited",
+                    f"验证码发送过于频繁，请在 {retry_at:%H:%M:%S} 之后再试。",
+                    retry_after_s=wait, retry_at=retry_at.isoformat())
+
+
 @dataclass(frozen=True)
 class Grant:
     """A valid holder token: the insurer it was issued by, every policy it opens, and the one
@@ -127,8 +149,10 @@ def case_view(case: models.SurrenderCase) -> dict:
 class SandboxInsurer:
     """The insurer's business operations over its database, on the injectable clock."""
 
-    def __init__(self, db: Database, clock: Clock, case_advance_seconds: int = 0) -> None:
+    def __init__(self, db: Database, clock: Clock, case_advance_seconds: int = 0,
+                 sms_limits: Optional[SmsLimits] = None) -> None:
         self.db, self.clock = db, clock
+        self.sms_limits = sms_limits or SmsLimits()
         self.case_advance_seconds = case_advance_seconds
 
     # ------------------------------------------------------------ setup
@@ -146,12 +170,28 @@ class SandboxInsurer:
         log.info("sandbox reset and re-seeded for %s", self.clock.today())
 
     # ------------------------------------------------------------ identity check
-    def _active_lock(self, session: Session, subject: str, now: dt.datetime) -> Optional[dt.datetime]:
-        lock = session.get(models.IdentityLock, subject)
-        return lock.locked_until if lock is not None and lock.locked_until > now else None
+    def _active_lock(self, session: Session, subject: str, now: dt.datetime,
+                     *also: str) -> Optional[dt.datetime]:
+        """When ``subject`` (or any of ``also``: the holder behind it) is locked, until when."""
+        for name in (subject, *also):
+            lock = session.get(models.IdentityLock, name)
+            if lock is not None and lock.locked_until > now:
+                return lock.locked_until
+        return None
 
-    def _record_failure(self, session: Session, subject: str, now: dt.datetime) -> int:
-        """Record a failed attempt; return how many attempts are left (0 = now locked)."""
+    def _record_failure(self, session: Session, subject: str, now: dt.datetime,
+                        *also: str) -> int:
+        """Record a failed attempt; return how many attempts are left (0 = now locked).
+        Failures count per person: a policy's or phone's attempt also counts against the
+        holder behind it (``also``), and the lock falls on all of them, so guesses cannot go
+        on through the holder's other policies or the lookup."""
+        left = self._count_failure(session, subject, now, also)
+        for other in also:
+            left = min(left, self._count_failure(session, other, now, (subject, *also)))
+        return left
+
+    def _count_failure(self, session: Session, subject: str, now: dt.datetime,
+                       lock_too: tuple) -> int:
         session.add(models.IdentityFailure(subject=subject, failed_at=now))
         session.flush()
         failures = session.execute(
@@ -159,16 +199,41 @@ class SandboxInsurer:
                 models.IdentityFailure.subject == subject,
                 models.IdentityFailure.failed_at > now - FAILURE_WINDOW)).scalar_one()
         if failures >= MAX_FAILURES:
-            lock = session.get(models.IdentityLock, subject)
             until = now + LOCK_DURATION
-            if lock is None:
-                session.add(models.IdentityLock(subject=subject, locked_until=until))
-            else:
-                lock.locked_until = until
-            session.execute(delete(models.IdentityFailure).where(
-                models.IdentityFailure.subject == subject))
+            for name in dict.fromkeys((subject, *lock_too)):
+                lock = session.get(models.IdentityLock, name)
+                if lock is None:
+                    session.add(models.IdentityLock(subject=name, locked_until=until))
+                    session.flush()
+                else:
+                    lock.locked_until = until
+                session.execute(delete(models.IdentityFailure).where(
+                    models.IdentityFailure.subject == name))
             return 0
         return MAX_FAILURES - failures
+
+    def _sms_allowed(self, session: Session, subjects: Tuple[str, ...], now: dt.datetime) -> None:
+        """Refuse (429 ``sms_rate_limited``, with when to ask again) a code that would exceed
+        the sending limits of any subject (the phone, the holder); else count this one."""
+        limits = self.sms_limits
+        retry_at: Optional[dt.datetime] = None
+        for subject in subjects:
+            sent = [row for row in session.execute(
+                select(models.SmsSend.sent_at).where(
+                    models.SmsSend.subject == subject,
+                    models.SmsSend.sent_at > now - dt.timedelta(hours=1))
+                .order_by(models.SmsSend.sent_at.desc())).scalars()]
+            if limits.min_interval_s and sent and \
+                    now - sent[0] < dt.timedelta(seconds=limits.min_interval_s):
+                candidate = sent[0] + dt.timedelta(seconds=limits.min_interval_s)
+                retry_at = max(retry_at or candidate, candidate)
+            if limits.max_per_hour and len(sent) >= limits.max_per_hour:
+                candidate = sent[limits.max_per_hour - 1] + dt.timedelta(hours=1)
+                retry_at = max(retry_at or candidate, candidate)
+        if retry_at is not None:
+            raise _too_many_codes(retry_at, now)
+        for subject in subjects:
+            session.add(models.SmsSend(subject=subject, sent_at=now))
 
     def verify_holder(self, insurer: str, id_suffix: str, policy_number: Optional[str] = None,
                       case_number: Optional[str] = None, purpose: str = "surrender") -> dict:
@@ -189,19 +254,23 @@ class SandboxInsurer:
                 policy = case.policy if case is not None and case.policy.insurer == insurer else None
                 subject = (f"{insurer}:policy:{policy.policy_number}" if policy
                            else f"{insurer}:case:{case_number}")
-            locked_until = self._active_lock(session, subject, now)
+            holder = ((_holder_subject(insurer, _holder_key(policy.holder_id_number)),)
+                      if policy is not None else ())
+            locked_until = self._active_lock(session, subject, now, *holder)
             if locked_until is not None:
                 raise _locked(locked_until)
             expected = policy.holder_id_number[-6:] if policy is not None else _NO_SUCH_SUFFIX
             matches = hmac.compare_digest(expected.encode(), id_suffix.upper().encode())
             if policy is None or not matches:
-                failure = self._record_failure(session, subject, now)
+                failure = self._record_failure(session, subject, now, *holder)
             else:
                 failure = None
         # Commit the failure before answering, so a lockout survives the error response.
         _refuse_after_failure(failure, now, _mismatch)
         challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
+            self._sms_allowed(session, (_phone_subject(insurer, policy.holder_phone),
+                                        holder[0]), now)
             # A new code replaces any earlier unused one for this policy.
             session.execute(update(models.IdentityChallenge).where(
                 models.IdentityChallenge.policy_id == policy.id,
@@ -224,7 +293,8 @@ class SandboxInsurer:
                 raise ApiError(403, "code_invalid", "验证码无效或已过期，请重新获取。")
             policy = challenge.policy
             subject = f"{insurer}:policy:{policy.policy_number}"
-            locked_until = self._active_lock(session, subject, now)
+            holder = _holder_subject(insurer, _holder_key(policy.holder_id_number))
+            locked_until = self._active_lock(session, subject, now, holder)
             if locked_until is not None:
                 raise _locked(locked_until)
             right = hmac.compare_digest(challenge.code_hash, _code_hash(challenge_id, code))
@@ -236,7 +306,7 @@ class SandboxInsurer:
                     models.IdentityChallenge.id == challenge_id,
                     models.IdentityChallenge.used_at.is_(None)).values(used_at=now)).rowcount == 1
             if not used_now:
-                attempts_left = self._record_failure(session, subject, now)
+                attempts_left = self._record_failure(session, subject, now, holder)
             else:
                 attempts_left = None
                 token = secrets.token_urlsafe(32)
@@ -244,7 +314,7 @@ class SandboxInsurer:
                 session.add(models.HolderToken(token_hash=_sha256(token), insurer=insurer,
                                                policy_id=policy.id, expires_at=expires_at))
                 session.execute(delete(models.IdentityFailure).where(
-                    models.IdentityFailure.subject == subject))
+                    models.IdentityFailure.subject.in_((subject, holder))))
         if attempts_left == 0:
             raise _locked(now + LOCK_DURATION)
         if attempts_left is not None:
@@ -290,19 +360,23 @@ class SandboxInsurer:
         now = self.clock.now()
         subject = _phone_subject(insurer, phone)
         with self.db.session() as session:
-            locked_until = self._active_lock(session, subject, now)
+            holders = list(session.execute(select(models.Policy.holder_id_number).where(
+                models.Policy.insurer == insurer, models.Policy.holder_phone == phone)).scalars())
+            people = tuple(dict.fromkeys(_holder_subject(insurer, _holder_key(i)) for i in holders))
+            locked_until = self._active_lock(session, subject, now, *people)
             if locked_until is not None:
                 raise _locked(locked_until)
-            holders = session.execute(select(models.Policy.holder_id_number).where(
-                models.Policy.insurer == insurer, models.Policy.holder_phone == phone)).scalars()
             holder = None
             for id_number in holders:  # every candidate compared, in constant time each
                 if hmac.compare_digest(id_number[-6:].encode(), id_suffix.upper().encode()):
                     holder = holder or id_number
-            failure = self._record_failure(session, subject, now) if holder is None else None
+            failure = (self._record_failure(session, subject, now, *people) if holder is None
+                       else None)
         _refuse_after_failure(failure, now, _lookup_mismatch)
         challenge_id, code, expires_at = _new_challenge(now)
         with self.db.session() as session:
+            self._sms_allowed(session, (subject, _holder_subject(insurer, _holder_key(holder))),
+                              now)
             session.execute(update(models.LookupChallenge).where(
                 models.LookupChallenge.insurer == insurer, models.LookupChallenge.phone == phone,
                 models.LookupChallenge.used_at.is_(None)).values(used_at=now))
@@ -324,7 +398,8 @@ class SandboxInsurer:
             if challenge is None or challenge.insurer != insurer:
                 raise ApiError(403, "code_invalid", "验证码无效或已过期，请重新获取。")
             subject = _phone_subject(insurer, challenge.phone)
-            locked_until = self._active_lock(session, subject, now)
+            holder = _holder_subject(insurer, challenge.holder_key)
+            locked_until = self._active_lock(session, subject, now, holder)
             if locked_until is not None:
                 raise _locked(locked_until)
             right = hmac.compare_digest(challenge.code_hash, _code_hash(challenge_id, code))
@@ -333,7 +408,7 @@ class SandboxInsurer:
                 models.LookupChallenge.id == challenge_id,
                 models.LookupChallenge.used_at.is_(None)).values(used_at=now)).rowcount == 1
             if not used_now:
-                attempts_left = self._record_failure(session, subject, now)
+                attempts_left = self._record_failure(session, subject, now, holder)
             else:
                 attempts_left = None
                 token = secrets.token_urlsafe(32)
@@ -342,7 +417,7 @@ class SandboxInsurer:
                     token_hash=_sha256(token), insurer=insurer, holder_phone=challenge.phone,
                     holder_key=challenge.holder_key, expires_at=expires_at))
                 session.execute(delete(models.IdentityFailure).where(
-                    models.IdentityFailure.subject == subject))
+                    models.IdentityFailure.subject.in_((subject, holder))))
                 policies = [{
                     "policy_number": p.policy_number,
                     "product_name": rules.PRODUCTS[p.product_code],

@@ -47,6 +47,10 @@ class Settings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     case_advance_seconds: int = 0  # APPLY→AGREE→REFUND every N seconds; 0 = never
     hang_seconds: float = 600.0  # how long a "hang" fault holds the request
+    # SMS codes sent per phone and per holder: at most one per interval and so many an hour
+    # (0 = no limit; test stacks switch them off except where the limits are the test).
+    sms_min_interval_s: int = 60
+    sms_max_per_hour: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -73,6 +77,8 @@ class Settings:
                 hengxin_api_key=get("SANDBOX_HENGXIN_API_KEY", cls.hengxin_api_key),
                 faults=faults,
                 case_advance_seconds=int(get("SANDBOX_CASE_ADVANCE_SECONDS", "0")),
+                sms_min_interval_s=int(get("SANDBOX_SMS_MIN_INTERVAL_S", "60")),
+                sms_max_per_hour=int(get("SANDBOX_SMS_MAX_PER_HOUR", "5")),
             )
         except ValueError as exc:
             raise SettingsError(f"invalid sandbox setting: {exc}") from exc

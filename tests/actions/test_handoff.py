@@ -108,10 +108,13 @@ def test_handback_after_a_submitted_case_offers_status(insurer, domain):
 
 
 def test_the_rating_is_recorded_on_the_handoff(insurer, domain):
+    """Only a chat an agent took is rated (issue 18.12: test_security_probes)."""
     conv = Conversation("wx-rated", domain)
 
     async def flow():
         await conv.run(ActionHandoff(), intent="request_human", text="转人工")
+        store().take("wx-rated", "agent1")
+        store().close("wx-rated", "handback")
         return await conv.run(ActionRateAgent(), intent="rate_agent",
                               entities=[{"entity": "agent_rating", "value": "bad"}])
 

@@ -24,7 +24,10 @@ def desk(tmp_path_factory):
                                          "dialect": "sqlite", "db": str(tracker_db)},
                           handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01",
                                        "TUIBAO_TRACKER_STORE_URL": f"sqlite:///{tracker_db}",
-                                       "TUIBAO_REVIEW_DB_URL": f"sqlite:///{work / 'review.db'}"},
+                                       "TUIBAO_REVIEW_DB_URL": f"sqlite:///{work / 'review.db'}",
+                                       # as behind the demo's proxy: X-Forwarded-For names
+                                       # the client (tests of the per-source sign-in limit)
+                                       "CONSOLE_FORWARDED_ALLOW_IPS": "127.0.0.1"},
                           ) as running:
             yield running
 

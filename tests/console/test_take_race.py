@@ -37,9 +37,12 @@ def test_ten_concurrent_takes_exactly_one_wins(desk):
     assert codes == [200] + [409] * 9, codes
     [winner] = [name for name, answer in answers.items() if answer.status_code == 200]
     assert {a.json()["assignee"] for a in answers.values() if a.status_code == 409} == {winner}
-    chat = agents[0].get(f"/api/v1/chats/{user.openid}").json()["chat"]
+    mine = [a for a in agents if a.user["name"] == winner][0]
+    # Only the winner (and supervisors) read the chat now (issue 18.3).
+    chat = mine.get(f"/api/v1/chats/{user.openid}").json()["chat"]
     assert chat["state"] == "taken" and chat["assignee"] == winner
+    loser = [a for a in agents if a.user["name"] != winner][0]
+    assert loser.get(f"/api/v1/chats/{user.openid}").status_code == 403
     events = [e["event"] for e in desk.tracker(user.openid)["events"]]
     assert events.count("pause") == 1
-    mine = [a for a in agents if a.user["name"] == winner][0]
     assert mine.post(f"/api/v1/chats/{user.openid}/close").status_code == 200

@@ -31,6 +31,8 @@ def running_sandbox(database_url: str, extra_env: Optional[Dict[str, str]] = Non
     env = {"SANDBOX_PORT": str(port), "SANDBOX_HOST": "127.0.0.1", "SANDBOX_TODAY": TODAY,
            "SANDBOX_DATABASE_URL": database_url, "SANDBOX_MODE": "1",
            "SANDBOX_API_KEY": "test-key-1", "SANDBOX_CASE_ADVANCE_SECONDS": "600",
+           # SMS limits off: tests send codes back to back (test_sms_limits switches them on)
+           "SANDBOX_SMS_MIN_INTERVAL_S": "0", "SANDBOX_SMS_MAX_PER_HOUR": "0",
            **(extra_env or {})}
     base = f"http://127.0.0.1:{port}"
     with service([PYTHON, "-m", "sandbox_insurer"], f"{base}/health", env=env, timeout=60,

@@ -76,6 +76,9 @@ def running_sandbox(
         "SANDBOX_LATENCY_MS": "0",
         "SANDBOX_ERROR_RATE": "0",
         "SANDBOX_CASE_ADVANCE_SECONDS": "0",
+        # The SMS sending limits are off: tests send codes back to back (tests of the limits
+        # switch them on with PUT /sandbox/sms-limits).
+        "SANDBOX_SMS_MIN_INTERVAL_S": "0", "SANDBOX_SMS_MAX_PER_HOUR": "0",
         **(extra_env or {}),
     }
     with service([PYTHON, "-m", "sandbox_insurer"], f"{url}/health", env=env, log_name=log_name):

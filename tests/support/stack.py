@@ -266,6 +266,9 @@ def tuibao_stack(
             [PYTHON, "-m", "sandbox_insurer"], f"{urls['sandbox']}/health",
             env={**common, "SANDBOX_PORT": str(ports["sandbox"]), "SANDBOX_TODAY": sandbox_today,
                  "SANDBOX_MODE": "1", "SANDBOX_LATENCY_MS": "0",
+                 # SMS limits off: flows send codes back to back; tests of the limits switch
+                 # them on (PUT /sandbox/sms-limits)
+                 "SANDBOX_SMS_MIN_INTERVAL_S": "0", "SANDBOX_SMS_MAX_PER_HOUR": "0",
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work_dir / 'sandbox.db'}"},
             log_name=f"{log_prefix}-sandbox"))
         running.enter_context(service(

@@ -60,7 +60,8 @@ def setup(tmp_path_factory):
     with webhook_receiver() as webhook, service(
             [sys.executable, "-m", "sandbox_insurer"], f"{sandbox_url}/health",
             env={"SANDBOX_PORT": str(sandbox_port), "SANDBOX_MODE": "1",
-                 "SANDBOX_TODAY": "2026-11-25",
+                 "SANDBOX_TODAY": "2026-11-25", "SANDBOX_SMS_MIN_INTERVAL_S": "0",
+                 "SANDBOX_SMS_MAX_PER_HOUR": "0",
                  "SANDBOX_DATABASE_URL": f"sqlite:///{work / 'sandbox.db'}"},
             log_name="chat-page-sandbox"), service(
             [sys.executable, "-m", "simulator"], f"{sim_url}/sim/health",
