@@ -235,6 +235,14 @@ class SandboxInsurer:
         for subject in subjects:
             session.add(models.SmsSend(subject=subject, sent_at=now))
 
+    @staticmethod
+    def _release_sms(session: Session, subjects: Tuple[str, ...]) -> None:
+        """A redeemed code proves the phone is in its holder's hand: the codes sent before it
+        no longer count against the limits, so a holder who goes on to a status check or a
+        withdrawal gets the next code at once. Only codes nobody redeems (someone else asking
+        for them, a flood) run into the limits."""
+        session.execute(delete(models.SmsSend).where(models.SmsSend.subject.in_(subjects)))
+
     def verify_holder(self, insurer: str, id_suffix: str, policy_number: Optional[str] = None,
                       case_number: Optional[str] = None, purpose: str = "surrender") -> dict:
         """Check a policy (or case) number against the holder's ID suffix; on a match send an
@@ -315,6 +323,7 @@ class SandboxInsurer:
                                                policy_id=policy.id, expires_at=expires_at))
                 session.execute(delete(models.IdentityFailure).where(
                     models.IdentityFailure.subject.in_((subject, holder))))
+                self._release_sms(session, (_phone_subject(insurer, policy.holder_phone), holder))
         if attempts_left == 0:
             raise _locked(now + LOCK_DURATION)
         if attempts_left is not None:
@@ -418,6 +427,7 @@ class SandboxInsurer:
                     holder_key=challenge.holder_key, expires_at=expires_at))
                 session.execute(delete(models.IdentityFailure).where(
                     models.IdentityFailure.subject.in_((subject, holder))))
+                self._release_sms(session, (subject, holder))
                 policies = [{
                     "policy_number": p.policy_number,
                     "product_name": rules.PRODUCTS[p.product_code],

@@ -53,3 +53,23 @@ def test_another_holder_is_not_held_back(sandbox):
     with limits(sandbox):
         assert sandbox.verify(ZHANG_WEI[0], POLICIES[0]).status_code == 200
         assert sandbox.verify("150028", "SBX1000000000023").status_code == 200  # 李娜
+
+
+def test_a_redeemed_code_frees_the_next_one_at_once(sandbox):
+    """李娜's day as the contract has it: surrender, then status, then withdrawal, each with its
+    own code, seconds apart. A code the holder redeemed proves the phone is hers; only codes
+    nobody redeems run into the limits."""
+    with limits(sandbox):
+        for policy in ("SBX1000000000023",) * 4:
+            sent = sandbox.verify("150028", policy)
+            assert sent.status_code == 200, sent.text
+            confirmed = sandbox.confirm(sent.json()["challenge_id"],
+                                        sandbox.latest_code("13900139000"))
+            assert confirmed.status_code == 200, confirmed.text
+        lookup = sandbox.lookup("13900139000", "150028")
+        assert lookup.status_code == 200, lookup.text
+        assert sandbox.confirm_lookup(lookup.json()["challenge_id"],
+                                      sandbox.latest_code("13900139000")).status_code == 200
+        # unredeemed, the limit holds again at once
+        assert sandbox.verify("150028", "SBX1000000000023").status_code == 200
+        assert sandbox.verify("150028", "SBX1000000000023").status_code == 429
