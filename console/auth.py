@@ -91,9 +91,10 @@ class Authenticator:
 
     def __init__(self, store: HandoffStore, *, session_ttl_s: int, max_failures: int,
                  failure_window_s: int, lockout_s: int,
-                 max_source_failures: int = 20) -> None:
+                 max_source_failures: int = 20, source_throttle_s: int = 10) -> None:
         self.store = store
         self.max_source_failures = max_source_failures
+        self.source_throttle = dt.timedelta(seconds=source_throttle_s)
         self.session_ttl = dt.timedelta(seconds=session_ttl_s)
         self.max_failures = max_failures
         self.failure_window = dt.timedelta(seconds=failure_window_s)
@@ -118,7 +119,12 @@ class Authenticator:
         a user name)."""
         return f"@{source.strip().lower()[:60]}" if source else None
 
-    def _record_failure(self, key: str, limit: Optional[int] = None) -> None:
+    def _record_failure(self, key: str, limit: Optional[int] = None,
+                        throttle: Optional[dt.timedelta] = None) -> None:
+        """Count a failed sign-in against ``key``. At ``limit`` failures within the window a
+        name is locked for the lockout; a source address (``throttle`` given) is slowed
+        instead: one try per ``throttle`` until its window passes, so a call centre behind one
+        address is slowed, never shut out, while guessing names by the dozen stops."""
         limit = limit or self.max_failures
         moment = now()
         with self.store.engine.begin() as conn:
@@ -135,6 +141,12 @@ class Authenticator:
             failures, first = row.failures + 1, aware(row.first_failure_at)
             if moment - first > self.failure_window:
                 failures, first = 1, moment
+            if throttle is not None:
+                conn.execute(sign_in_failures.update().where(sign_in_failures.c.username == key)
+                             .values(failures=failures, first_failure_at=first,
+                                     locked_until=moment + throttle if failures >= limit
+                                     else None))
+                return
             locked = moment + self.lockout if failures >= limit else None
             conn.execute(sign_in_failures.update().where(sign_in_failures.c.username == key)
                          .values(failures=0 if locked else failures, first_failure_at=first,
@@ -144,8 +156,8 @@ class Authenticator:
                 source: Optional[str] = None) -> Optional[Tuple[Session, str]]:
         """A new session and the cookie's token, or None for any wrong pair; raises
         ``SignInLocked`` while the name is locked, or while ``source`` (the client's address)
-        is: ``max_source_failures`` failures from one address, whatever names they tried,
-        lock that address too, so one client cannot try names by the dozen."""
+        is: past ``max_source_failures`` failures from one address, whatever names they
+        tried, that address may try once per ``source_throttle_s`` seconds."""
         key = self._key(username)
         source_key = self._source_key(source)
         if source_key:
@@ -166,7 +178,8 @@ class Authenticator:
         if not ok:
             self._record_failure(key)
             if source_key:
-                self._record_failure(source_key, self.max_source_failures)
+                self._record_failure(source_key, self.max_source_failures,
+                                     throttle=self.source_throttle)
             return None
         with self.store.engine.begin() as conn:
             conn.execute(delete(sign_in_failures).where(sign_in_failures.c.username == key))

@@ -26,6 +26,8 @@ class ConsoleSettings:
     lockout_s: int = 900
     # … and this many from one source address, whatever names they tried, lock the address.
     max_source_failures: int = 20
+    # past them, one try per this many seconds from that address (a right password included)
+    source_throttle_s: int = 10
     # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); empty:
     # the TCP peer is the client.
     forwarded_allow_ips: str = ""
@@ -50,6 +52,7 @@ class ConsoleSettings:
             failure_window_s=int(env.get("CONSOLE_FAILURE_WINDOW_S") or 900),
             lockout_s=int(env.get("CONSOLE_LOCKOUT_S") or 900),
             max_source_failures=int(env.get("CONSOLE_MAX_SOURCE_FAILURES") or 20),
+            source_throttle_s=int(env.get("CONSOLE_SOURCE_THROTTLE_S") or 10),
             forwarded_allow_ips=env.get("CONSOLE_FORWARDED_ALLOW_IPS") or "",
             cookie_secure=(env.get("CONSOLE_COOKIE_SECURE") or "").lower() in ("1", "true", "yes"),
             sweep_every_s=float(env.get("CONSOLE_SWEEP_EVERY_S") or 15.0),

@@ -27,7 +27,8 @@ def desk(tmp_path_factory):
                                        "TUIBAO_REVIEW_DB_URL": f"sqlite:///{work / 'review.db'}",
                                        # as behind the demo's proxy: X-Forwarded-For names
                                        # the client (tests of the per-source sign-in limit)
-                                       "CONSOLE_FORWARDED_ALLOW_IPS": "127.0.0.1"},
+                                       "CONSOLE_FORWARDED_ALLOW_IPS": "127.0.0.1",
+                                       "CONSOLE_SOURCE_THROTTLE_S": "3"},
                           ) as running:
             yield running
 
