@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
+from actions.confirmation import sounds_like_complaint
 from handoff.desk import Desk
 from handoff.settings import HandoffSettings
 from handoff.store import ChatState, HandoffStore, QueuePosition, run_sync
@@ -43,8 +44,13 @@ RATINGS = {"good": "满意", "ok": "一般", "bad": "不满意"}
 
 
 def handoff_reason(tracker: Tracker) -> str:
-    """Why a person is needed: what the user just said wins over the state it happened in."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    """Why a person is needed: what the user just said wins over the state it happened in. An
+    angry "转人工" ("热线打不通，气死了，给我转人工") is filed as a complaint (issue 19.4): the
+    agent's queue and side panel show 投诉, not 用户要求转人工."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    if intent == "request_human" and sounds_like_complaint(message.get("text"), message.get("intent_ranking")):
+        return "complaint"
     if intent in INTENT_REASONS:
         return INTENT_REASONS[intent]
     return STAGE_REASONS.get(tracker.get_slot("stage"), "user_request")

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -115,6 +116,51 @@ class ActionAskLookupSmsCode(Action):
         return []
 
 
+_DIGIT_RUNS = re.compile(r"(?<![0-9A-Za-z])1(?:[ -]?[0-9]){9}(?:(?:[ -]?[0-9]){2})?(?![0-9A-Za-z])")
+
+
+def phone_length_problem(text: Optional[str]) -> Optional[Dict[str, str]]:
+    """For a run of 10 or 12 digits starting with 1 (a mobile number one digit short or long):
+    what is wrong, and the number masked as the user may recognise it."""
+    for found in _DIGIT_RUNS.findall(text or ""):
+        run = re.sub(r"[ -]", "", found)
+        problem = "少了一位" if len(run) == 10 else "多了一位"
+        return {"phone_problem": problem, "digits": str(len(run)), "phone_masked": run[:3] + "****" + run[-3:]}
+    return None
+
+
+class ActionAskLookupPhone(Action):
+    """lookup_form's question for the phone and ID suffix. After a message that already said
+    exactly what is missing or wrong, nothing more; asked again, a short line, never the same
+    paragraph twice in a row (issue 19.6)."""
+
+    SAID_WHAT_IS_MISSING = {"utter_lookup_phone_length", "utter_lookup_need_both", "utter_lookup_phone_invalid",
+                            "utter_id_suffix_need_six", "utter_lookup_mismatch"}
+
+    def name(self) -> Text:
+        return "action_ask_lookup_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        this_turn, before = [], []
+        seen_user = False
+        for event in reversed(tracker.events or []):
+            if event.get("event") == "user":
+                if seen_user:
+                    break
+                seen_user = True
+            elif event.get("event") == "bot":
+                said = (event.get("metadata") or {}).get("utter_action") or ""
+                (before if seen_user else this_turn).append(said)
+        if self.SAID_WHAT_IS_MISSING & set(this_turn):
+            return []
+        if "utter_ask_lookup_phone" in before or "utter_ask_lookup_phone_again" in before:
+            dispatcher.utter_message(response="utter_ask_lookup_phone_again")
+        else:
+            dispatcher.utter_message(response="utter_ask_lookup_phone")
+        return []
+
+
 class ValidateLookupForm(FormValidationAction):
     """lookup_form: phone + ID suffix (one message) → each insurer's code → the policies."""
 
@@ -126,6 +172,21 @@ class ValidateLookupForm(FormValidationAction):
         if tracker.get_slot("stage") in STOPPING_STAGES:
             return []
         return domain_slots
+
+    async def extract_lookup_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        """A phone one digit short or long ("1370013700") is not a phone to the extractor: say
+        exactly what is wrong, instead of the generic "没太明白" (issue 19.6)."""
+        if tracker.get_slot("requested_slot") != "lookup_phone":
+            return {}
+        if any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])):
+            return {}
+        problem = phone_length_problem(tracker.latest_message.get("text"))
+        if problem is None:
+            return {}
+        dispatcher.utter_message(response="utter_lookup_phone_length", **problem)
+        # A slot set (the code, still empty) keeps the form from rejecting the message.
+        return {"lookup_sms_code": None}
 
     async def validate_lookup_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -150,7 +211,8 @@ class ValidateLookupForm(FormValidationAction):
             if tracker.get_slot("requested_slot") == "lookup_phone" and not tracker.get_slot("lookup_phone"):
                 # The phone was missing or refused in this message; its validator has spoken
                 # if it was there at all.
-                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])):
+                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])) \
+                        and phone_length_problem(tracker.latest_message.get("text")) is None:
                     dispatcher.utter_message(response="utter_lookup_need_both", missing="手机号")
             return {"lookup_id_suffix": None, "lookup_phone": None}
         suffix = identifiers.id_suffix(str(value))
