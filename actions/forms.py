@@ -246,9 +246,13 @@ class ValidateSurrenderForm(IdentityFormValidation):
         if DONT_KNOW.match(text):
             return {"stage": "lookup_wanted"}  # the form ends; a rule starts the lookup
         listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
-        chosen = choosing.match_listed_policy((tracker.latest_message or {}).get("text"), listed,
-                                              tracker.get_slot("lookup_found"))
-        return {"policy_number": chosen} if chosen else {}
+        chosen = choosing.match_listed_policy(text, listed, tracker.get_slot("lookup_found"))
+        if not chosen:
+            return {}
+        from actions.lookup import verified_by_lookup  # (lookup imports this module)
+
+        # Chosen from the lookup's list: the holder is verified already, as with its button.
+        return {"policy_number": chosen, **await verified_by_lookup(tracker, chosen)}
 
     def name(self) -> Text:
         return "validate_surrender_form"
