@@ -40,6 +40,8 @@ SURRENDER_QUESTIONS = (
     ("id_suffix", "utter_ask_id_suffix"),
     ("sms_code", "utter_ask_sms_code"),
 )
+# Stages where a person took over an unfinished surrender: after hand-back it goes on.
+RESUMABLE_STAGES = ("locked", "insurer_down", "reverify")
 RATINGS = {"good": "满意", "ok": "一般", "bad": "不满意"}
 
 
@@ -148,6 +150,17 @@ class ActionHandback(Action):
         elif stage in ("submitted", "case_shown", "withdrawn"):
             dispatcher.utter_message(response="utter_handback_offer_status",
                                      case_number=tracker.get_slot("case_number") or "")
+        elif stage in RESUMABLE_STAGES and tracker.get_slot("policy_number"):
+            # A surrender a lockout or an insurer fault interrupted: the thread goes on where the
+            # person left it (issue 19.8), with the identity check asked again, so "那我现在怎么退"
+            # lands inside the surrender form, not at "您想办理…".
+            from actions.forms import _forget_identity
+
+            dispatcher.utter_message(response="utter_handback_resume_surrender",
+                                     policy_masked=mask_policy_number(tracker.get_slot("policy_number")))
+            dispatcher.utter_message(response="utter_ask_id_suffix")
+            events += [SlotSet(k, v) for k, v in _forget_identity().items()]
+            events += [SlotSet("stage", None), ActiveLoop("surrender_form"), SlotSet("requested_slot", "id_suffix")]
         else:
             question = next_surrender_question(tracker)
             if question:

@@ -225,3 +225,22 @@ def test_the_lookup_form_says_what_is_wrong_once_and_does_not_repeat_its_paragra
     long = domain["responses"]["utter_ask_lookup_phone"][0]["text"]
     short = domain["responses"]["utter_ask_lookup_phone_again"][0]["text"]
     assert short != long and short not in long
+
+
+@pytest.mark.parametrize("stage", ["locked", "insurer_down"])
+def test_handback_after_a_lockout_or_a_fault_goes_on_with_the_surrender(insurer, domain, stage):
+    """Issue 19.8: after the person hands back, the unfinished surrender goes on (its form is
+    open again at the identity question), not "您想办理退保、查询进度…？"."""
+    from actions.handoff import ActionHandback
+
+    conversation = Conversation("wx-handback-resume", domain)
+    conversation.slots.update({"stage": stage, "policy_number": "SBX1000000000012", "id_suffix": "******"})
+    events, said = asyncio.run(conversation.run(ActionHandback(), intent="inform", text=""))
+    assert responses(said) == ["utter_handback_bot_back", "utter_handback_resume_surrender",
+                               "utter_ask_id_suffix", "utter_ask_agent_rating"]
+    assert "SBX1********0012" in conversation.render(said[1])
+    assert "utter_how_can_i_help" not in responses(said)
+    values = slot_values(events)
+    assert values["stage"] is None and values["requested_slot"] == "id_suffix" and values["id_suffix"] is None
+    assert {"event": "active_loop", "name": "surrender_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
