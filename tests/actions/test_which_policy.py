@@ -244,3 +244,18 @@ def test_handback_after_a_lockout_or_a_fault_goes_on_with_the_surrender(insurer,
     assert values["stage"] is None and values["requested_slot"] == "id_suffix" and values["id_suffix"] is None
     assert {"event": "active_loop", "name": "surrender_form"} in [
         {k: e.get(k) for k in ("event", "name")} for e in events]
+
+
+def test_how_long_while_waiting_for_a_person_tells_the_place_not_the_refund_time(insurer, domain):
+    """Issue 19.7: "还要等多久" (read as a refund-time question) while queued."""
+    from actions.quote import ActionAnswerRefundTime
+
+    conversation = Conversation("wx-how-long", domain)
+    events, said = asyncio.run(conversation.run(ActionHandoff(), intent="request_human", text="转人工"))
+    conversation.slots["handoff_reference"] = slot_values(events)["handoff_reference"]
+    _, said = asyncio.run(conversation.run(ActionAnswerRefundTime(), intent="ask_refund_time", text="还要等多久"))
+    assert responses(said) == ["utter_handoff_already_queued", "utter_handoff_queue_place"]
+    assert "第1位" in conversation.render(said[1])
+    # The money question is still the money question.
+    _, said = asyncio.run(conversation.run(ActionAnswerRefundTime(), intent="ask_refund_time", text="钱多久到账"))
+    assert responses(said) == ["utter_refund_time_general"]
