@@ -222,6 +222,15 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             dispatcher.utter_message(response="utter_policy_number_unknown")
             return {"policy_number": None}
         result: Dict[Text, Any] = {"policy_number": policy}
+        if self.name() == "validate_surrender_form" and tracker.get_slot("lookup_sessions") \
+                and not self._identity_holds_for(tracker, policy):
+            from actions.lookup import verified_by_lookup  # (lookup imports this module)
+
+            # A policy the holder lookup listed (chosen by its words, "重疾险那张", or typed):
+            # verified already, as with its button; no second code.
+            by_lookup = await verified_by_lookup(tracker, policy)
+            if by_lookup:
+                return {**result, **by_lookup, "stage": "verified"}
         if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds_for(tracker, policy):
             result.update(_forget_identity())
         return result
@@ -247,12 +256,7 @@ class ValidateSurrenderForm(IdentityFormValidation):
             return {"stage": "lookup_wanted"}  # the form ends; a rule starts the lookup
         listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
         chosen = choosing.match_listed_policy(text, listed, tracker.get_slot("lookup_found"))
-        if not chosen:
-            return {}
-        from actions.lookup import verified_by_lookup  # (lookup imports this module)
-
-        # Chosen from the lookup's list: the holder is verified already, as with its button.
-        return {"policy_number": chosen, **await verified_by_lookup(tracker, chosen)}
+        return {"policy_number": chosen} if chosen else {}
 
     def name(self) -> Text:
         return "validate_surrender_form"

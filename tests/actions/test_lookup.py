@@ -137,3 +137,32 @@ def test_either_code_in_any_order_and_a_valid_code_is_never_a_failed_try(insurer
     assert conv.render(asked[0]).startswith("沙箱保险已经把验证码发到")
     events, _ = asyncio.run(conv.run(FORM, extracted={"lookup_sms_code": codes["sandbox"]}, text=codes["sandbox"]))
     assert slot_values(events)["stage"] == "policies_found"
+
+
+def test_a_policy_chosen_by_its_words_after_the_lookup_is_verified_and_quoted(insurer, domain):
+    """Issue 19.2: "我要退保" after the lookup asks which; "重疾险那张" answers it, with no second
+    identity check, and the quote is read back for that policy."""
+    from actions.quote import ActionQuoteSurrender
+    from actions.surrender import ActionAskSurrenderFormPolicyNumber
+    from actions.forms import ValidateSurrenderForm
+
+    conv = Conversation("wx-lookup-choose", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    conv.slots["requested_slot"] = "lookup_sms_code"
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "沙箱保险")})
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "恒信人寿")})
+    conv.active_loop = None
+    events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender", text="我要退保"))
+    assert slot_values(events)["policy_number"] is None
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "policy_number"
+    _, asked = asyncio.run(conv.run(ActionAskSurrenderFormPolicyNumber()))
+    assert responses(asked) == ["utter_ask_which_policy"]
+    events, said = asyncio.run(conv.run(ValidateSurrenderForm(), intent="inform", text="重疾险那张"))
+    values = slot_values(events)
+    assert values["policy_number"] == "SBX2000000000035" and values["stage"] == "verified", values
+    assert said == []  # no identity question
+    conv.active_loop = None
+    events, said = asyncio.run(conv.run(ActionQuoteSurrender()))
+    assert slot_values(events)["stage"] == "quote_ready", said
+    assert "SBX2********0035" in conv.render(said[0])

@@ -21,7 +21,7 @@ from bot.components.withdrawal_words import corrected_intent
 
 from .conversation import Conversation, responses, slot_values
 
-# 张伟's policies as the lookup lists them (sandbox seed): three at the sandbox, one at 恒信.
+# A holder's policies as the lookup lists them (shaped like the sandbox's; a 医疗险 as in issue 19.2).
 FOUND = [
     {"insurer": "sandbox", "insurer_name": "沙箱保险", "policy_number": "SBX1000000000012",
      "product_name": "一年期意外险", "status": "in_force", "cover_start": "2026-08-18", "cover_end": "2027-08-17"},

@@ -14,7 +14,7 @@ import requests
 
 from tests.support.stack import Stack, tuibao_stack
 
-PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: SBX1000000000012, SBX2000000000035, HX202600000121
+PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: three sandbox policies (意外险 0012, 0056; 重疾险 0035), 恒信 0121
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_a_later_yes_does_not_submit_a_quote_the_conversation_moved_away_from(st
 
 
 def test_after_the_lookup_which_policy_is_asked_and_another_insurer_named_is_surrendered(stack):
-    """Issue 19.2 and 19.1: "我要退保" after the lookup asks which; "医疗险那张" quotes that one;
+    """Issue 19.2 and 19.1: "我要退保" after the lookup asks which; "重疾险那张" quotes that one;
     after its case is filed, "恒信那张也退了吧" quotes the 恒信 policy and never offers to
     withdraw the case just filed."""
     reset(stack)
@@ -88,11 +88,11 @@ def test_after_the_lookup_which_policy_is_asked_and_another_insurer_named_is_sur
 
     which = say(stack, user, "我要退保")
     assert "哪一张" in which and "¥" not in which, which
-    for name in ("百万医疗险", "恒信人寿", "尾号0012"):
+    for name in ("终身重疾险", "恒信人寿", "尾号0012", "尾号0035"):
         assert name in which, (name, which)
 
-    readback = say(stack, user, "医疗险那张")
-    assert "百万医疗险" in readback and "确认要退保吗" in readback, readback
+    readback = say(stack, user, "重疾险那张")
+    assert "终身重疾险" in readback and "SBX2********0035" in readback and "确认要退保吗" in readback, readback
     assert "验证码" not in readback  # the lookup already verified the holder
     [case] = case_numbers(say(stack, user, "确认退保"))
 
