@@ -5,7 +5,9 @@ the case just filed (93 % sure) and one tap withdrew it. Undoing the user's own 
 words that undo: 撤 (撤销/撤回), 取消, 不退, 不要退, 留着, 保留, 反悔, 后悔, 作废, cancel, withdraw …
 A message the classifier calls withdraw_surrender without any of them, that asks for a 退
 ("也退了吧", "那张也退掉"), is a surrender request (of the policy or insurer it names); without
-a 退 either, it is left as it is.
+a 退 either, it is left as it is. A request to surrender that names a policy by its insurer or
+kind of cover ("恒信那张也退了吧", "医疗险也退掉") read as affirm, inform or not understood is a
+surrender request too.
 
 Config name ``bot.components.withdrawal_words.WithdrawalNeedsItsWords``, after the
 FallbackClassifier (a message the fallback took stays nlu_fallback). Nothing to train: the same
@@ -27,7 +29,12 @@ WITHDRAW, SURRENDER = "withdraw_surrender", "request_surrender"
 WITHDRAWAL_WORDS = re.compile(
     r"撤|取消|作废|反悔|后悔|收回|不(想|要|再|用|打算)?退|别退|不.{0,4}退|留着|保留|不弄了|不办了|停下|"
     r"停掉|停止|终止申请|不要了|算了|cancel|withdraw|revoke|undo", re.IGNORECASE)
-ASKS_TO_SURRENDER = re.compile(r"退")
+ASKS_TO_SURRENDER = re.compile(r"退(?![款钱费])")
+# A policy named by its insurer or its kind of cover ("恒信那张", "医疗险", "重疾那份").
+NAMES_A_POLICY = re.compile(r"恒信|沙箱|(医疗|意外|重疾|旅行|旅游|寿|年金|养老)险?(那|这|的)?(张|份|个)|"
+                            r"(医疗|意外|重疾|旅行|旅游|年金|养老)险")
+# What the classifier may make of "恒信那张也退了吧" besides a surrender request.
+MISREAD_AS = {WITHDRAW, "affirm", "inform", "nlu_fallback", "goodbye", "thank"}
 
 
 def says_withdrawal(text: str) -> bool:
@@ -35,8 +42,12 @@ def says_withdrawal(text: str) -> bool:
 
 
 def corrected_intent(text: str, intent: str) -> str:
-    """The intent to act on: ``intent`` unless it is a withdrawal the words do not say."""
-    if intent == WITHDRAW and not says_withdrawal(text) and ASKS_TO_SURRENDER.search(text or ""):
+    """The intent to act on: ``intent`` unless it is a withdrawal the words do not say, or a
+    request to surrender a policy named by insurer or product read as something else."""
+    text = text or ""
+    if says_withdrawal(text) or not ASKS_TO_SURRENDER.search(text):
+        return intent
+    if intent == WITHDRAW or (intent in MISREAD_AS and NAMES_A_POLICY.search(text)):
         return SURRENDER
     return intent
 

@@ -63,6 +63,12 @@ def test_the_words_choose_a_listed_policy(text, chosen):
     ("cancel the surrender", "withdraw_surrender", "withdraw_surrender"),
     ("想了想还是留着这份保险", "withdraw_surrender", "withdraw_surrender"),
     ("恒信那张也退了吧", "request_surrender", "request_surrender"),
+    ("恒信那张也退了吧", "affirm", "request_surrender"),
+    ("医疗险也退掉", "inform", "request_surrender"),
+    ("好的，退吧", "affirm", "affirm"),          # no policy named: the answer it is
+    ("这张退了吧", "affirm", "affirm"),
+    ("恒信的退款什么时候到", "inform", "inform"),  # the money, not a surrender
+    ("恒信那张不退了", "affirm", "affirm"),
     ("查一下进度", "check_surrender_status", "check_surrender_status"),
 ])
 def test_a_withdrawal_needs_words_that_say_so(text, intent, acted_on):
