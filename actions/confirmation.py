@@ -27,63 +27,65 @@ is not an answer: it is asked again.
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-YES, NO, UNCLEAR = "yes", "no", "unclear"
+from actions import wording
+from actions.yes_no import CONFIRMATION_STAGES, NO, UNCLEAR, YES, is_plain_answer, read_answer
+
+__all__ = ["YES", "NO", "UNCLEAR", "CONFIRMATION_STAGES", "read_answer", "is_plain_answer",
+           "prompt_just_shown", "ActionReadConfirmation"]
+
 # Each confirmation prompt, and how it is asked again when the answer says neither yes nor no.
 ASK_AGAIN = {
     "quote_ready": "utter_confirm_surrender_again",
     "withdraw_ready": "utter_confirm_withdraw_again",
     "confirm_erasure": "utter_confirm_erasure_again",
 }
-CONFIRMATION_STAGES = tuple(ASK_AGAIN)
+# The bot messages that put the question of each prompt (the first time, again, or after a
+# question answered meanwhile): a yes counts only when one of them was the bot's last turn.
+PROMPTS = {
+    "quote_ready": {"utter_ask_confirm_surrender", "utter_confirm_surrender_again",
+                    "utter_confirm_surrender_stale"},
+    "withdraw_ready": {"utter_ask_confirm_withdraw", "utter_confirm_withdraw_again",
+                       "utter_confirm_withdraw_stale"},
+    "confirm_erasure": {"utter_confirm_erasure", "utter_confirm_erasure_again"},
+}
+# A yes that comes after the conversation moved on is not a yes to the prompt: the prompt is
+# shown again, naming what it is about, and the next yes counts.
+STALE = {
+    "quote_ready": "utter_confirm_surrender_stale",
+    "withdraw_ready": "utter_confirm_withdraw_stale",
+    "confirm_erasure": "utter_confirm_erasure_again",
+}
 
-_REFUSAL = re.compile(
-    r"别|先不|暂时不|不要|不用|不了|不行|不对|不同意|不确认|不提交|不交|不撤|不办|不(想)?退|缓缓|缓一缓|"
-    r"再想|再考虑|考虑一下|想想|再看看|看看再说|等等|等一下|稍等|hold|wait|\bno\b|nope|算了", re.IGNORECASE)
-_AGREEMENT = re.compile(
-    r"好|行|妥|可以|阔以|确认|确定|同意|没问题|没毛病|交吧|提交|办吧|撤吧|撤销吧|就这样|是的|对的|"
-    r"嗯|中|\bok\b|okay|okk|yes|yep|👌|👍|✅", re.IGNORECASE)
-# At the withdrawal prompt, asking to withdraw again is a yes ("撤销", "不想退了，撤了吧"), and
-# the 不 of "不退了" belongs to the surrender, not to the answer: removed before looking for a
-# refusal there.
-_SURRENDER_NEGATIONS = re.compile(r"不(想)?退(了|保)?|不要退")
-_WITHDRAWAL = re.compile(r"撤|取消|作废|不(想)?退|不要退")
-# At the erasure prompt 取消 cancels the erasure, and 删 on its own agrees ("删吧", "删掉").
-_ERASURE_REFUSAL = re.compile(r"取消|撤|不删|保留|留着")
-_ERASURE_AGREEMENT = re.compile(r"删")
-_QUESTION = re.compile(r"[?？吗呢]|什么|怎么|为啥|能不能|会不会|是不是|可不可以|行不行")
 
-
-def read_answer(text: Optional[str], stage: Optional[str], intent: Optional[str] = None) -> str:
-    """``yes``, ``no`` or ``unclear`` for an answer given at the prompt of ``stage``.
-
-    ``intent`` is the NLU's reading of the message: affirm (a tapped 确认 button, "对") counts
-    as agreement unless the words refuse — every prompt sends affirm here, since the NLU takes
-    "确认，不退了" for affirm now and then."""
-    words = (text or "").strip()
-    withdrawing = stage == "withdraw_ready"
-    erasing = stage == "confirm_erasure"
-    if withdrawing:
-        words = _SURRENDER_NEGATIONS.sub("", words)
-    if _REFUSAL.search(words) or (erasing and _ERASURE_REFUSAL.search(words)):
-        return NO
-    if erasing and _QUESTION.search(words):
-        return UNCLEAR
-    if (_AGREEMENT.search(words) or intent == "affirm"
-            or (withdrawing and _WITHDRAWAL.search(text or ""))
-            or (erasing and _ERASURE_AGREEMENT.search(words))):
-        return YES
-    return UNCLEAR
+def prompt_just_shown(events: List[Dict[str, Any]], stage: Optional[str]) -> bool:
+    """Whether the bot's turn just before the latest user message asked the question of
+    ``stage`` (issue 18.1: after a quote the user sent another policy number and was asked what
+    they wanted; a later "好的" answered that, not the quote)."""
+    prompts = PROMPTS.get(stage or "", set())
+    seen_latest_user = False
+    for event in reversed(events or []):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest_user:
+                return False
+            seen_latest_user = True
+        elif seen_latest_user and kind == "bot":
+            if (event.get("metadata") or {}).get("utter_action") in prompts:
+                return True
+    return False
 
 
 class ActionReadConfirmation(Action):
-    """Sets ``confirmation`` from the words of the answer; asks again when they say neither."""
+    """Sets ``confirmation`` from the words of the answer; asks again when they say neither.
+    A yes counts only as the answer to the prompt the bot has just shown; a no always counts
+    (nothing happens on a no)."""
 
     def name(self) -> Text:
         return "action_read_confirmation"
@@ -95,9 +97,22 @@ class ActionReadConfirmation(Action):
         reading = read_answer(message.get("text"), stage, (message.get("intent") or {}).get("name"))
         if stage not in CONFIRMATION_STAGES:
             reading = UNCLEAR
+        if reading == YES and not prompt_just_shown(tracker.events, stage):
+            dispatcher.utter_message(response=STALE[stage], **_about(tracker, stage))
+            return [SlotSet("confirmation", UNCLEAR)]
         if reading == UNCLEAR:
             dispatcher.utter_message(response=ASK_AGAIN.get(stage, "utter_confirm_surrender_again"))
         return [SlotSet("confirmation", reading)]
+
+
+def _about(tracker: Tracker, stage: str) -> Dict[str, Any]:
+    """What the prompt is about, named the way the product names it (masked)."""
+    if stage == "quote_ready":
+        quote = tracker.get_slot("quote") or {}
+        return wording.quote_summary(quote)
+    if stage == "withdraw_ready":
+        return {"case_number": tracker.get_slot("case_number") or ""}
+    return {}
 
 
 # A request wrapped in a complaint ("热线打了三天都没人接，烦死了，帮我退掉"): the request is

@@ -12,6 +12,7 @@ form stops; rules then hand over to a person.
 from __future__ import annotations
 
 import abc
+import re
 import datetime as dt
 import logging
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -21,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions import insurer_calls
+from actions import choosing, insurer_calls
 from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
 from bot import identifiers
 from insurers.base import (
@@ -41,7 +42,12 @@ log = logging.getLogger(__name__)
 # What an ID suffix or SMS code slot holds once the value has been used.
 MASKED = "******"
 # Stages at which a form must stop asking: the rules hand over to a person.
-STOPPING_STAGES = ("locked", "insurer_down")
+STOPPING_STAGES = ("locked", "insurer_down", "lookup_wanted")
+# "不知道" / "忘了" / "找不到" when the policy number is asked: the holder lookup instead (issue
+# 19.6). Read from the words in the form's own extraction, so it does not hang on the classifier.
+DONT_KNOW = re.compile(
+    r"^\s*(我|那)?(也|真)?(不知道|不清楚|不晓得|不记得|记不得|记不清|记不住|忘了|忘记了?|找不到|找不着|没有|没)"
+    r"(保单号|号码|保单|单号|了|啊|呀|哦|诶|欸|呢|耶|嘛|那个号|在哪|是多少|\s|[,，.。!！~…])*\s*$")
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -233,6 +239,15 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             dispatcher.utter_message(response="utter_policy_number_unknown")
             return {"policy_number": None}
         result: Dict[Text, Any] = {"policy_number": policy}
+        if self.name() == "validate_surrender_form" and tracker.get_slot("lookup_sessions") \
+                and not self._identity_holds_for(tracker, policy):
+            from actions.lookup import verified_by_lookup  # (lookup imports this module)
+
+            # A policy the holder lookup listed (chosen by its words, "重疾险那张", or typed):
+            # verified already, as with its button; no second code.
+            by_lookup = await verified_by_lookup(tracker, policy)
+            if by_lookup:
+                return {**result, **by_lookup, "stage": "verified"}
         if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds_for(tracker, policy):
             result.update(_forget_identity())
         return result
@@ -245,6 +260,20 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
 
 class ValidateSurrenderForm(IdentityFormValidation):
     """surrender_form: policy number → ID suffix → SMS code."""
+
+    async def extract_policy_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[Text, Any]:
+        """After the holder lookup, "医疗险那张" / "恒信的" / "尾号0012" answers "which policy?"."""
+        if tracker.get_slot("requested_slot") != "policy_number" or tracker.get_slot("policy_number"):
+            return {}
+        if next(tracker.get_latest_entity_values("policy_number"), None):
+            return {}
+        text = (tracker.latest_message or {}).get("text") or ""
+        if DONT_KNOW.match(text):
+            return {"stage": "lookup_wanted"}  # the form ends; a rule starts the lookup
+        listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
+        chosen = choosing.match_listed_policy(text, listed, tracker.get_slot("lookup_found"))
+        return {"policy_number": chosen} if chosen else {}
 
     def name(self) -> Text:
         return "validate_surrender_form"

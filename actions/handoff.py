@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
+from actions.confirmation import sounds_like_complaint
 from handoff.desk import Desk
 from handoff.settings import HandoffSettings
 from handoff.store import ChatState, HandoffStore, QueuePosition, run_sync
@@ -39,12 +40,19 @@ SURRENDER_QUESTIONS = (
     ("id_suffix", "utter_ask_id_suffix"),
     ("sms_code", "utter_ask_sms_code"),
 )
+# Stages where a person took over an unfinished surrender: after hand-back it goes on.
+RESUMABLE_STAGES = ("locked", "insurer_down", "reverify")
 RATINGS = {"good": "满意", "ok": "一般", "bad": "不满意"}
 
 
 def handoff_reason(tracker: Tracker) -> str:
-    """Why a person is needed: what the user just said wins over the state it happened in."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    """Why a person is needed: what the user just said wins over the state it happened in. An
+    angry "转人工" ("热线打不通，气死了，给我转人工") is filed as a complaint (issue 19.4): the
+    agent's queue and side panel show 投诉, not 用户要求转人工."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    if intent == "request_human" and sounds_like_complaint(message.get("text"), message.get("intent_ranking")):
+        return "complaint"
     if intent in INTENT_REASONS:
         return INTENT_REASONS[intent]
     return STAGE_REASONS.get(tracker.get_slot("stage"), "user_request")
@@ -142,6 +150,17 @@ class ActionHandback(Action):
         elif stage in ("submitted", "case_shown", "withdrawn"):
             dispatcher.utter_message(response="utter_handback_offer_status",
                                      case_number=tracker.get_slot("case_number") or "")
+        elif stage in RESUMABLE_STAGES and tracker.get_slot("policy_number"):
+            # A surrender a lockout or an insurer fault interrupted: the thread goes on where the
+            # person left it (issue 19.8), with the identity check asked again, so "那我现在怎么退"
+            # lands inside the surrender form, not at "您想办理…".
+            from actions.forms import _forget_identity
+
+            dispatcher.utter_message(response="utter_handback_resume_surrender",
+                                     policy_masked=mask_policy_number(tracker.get_slot("policy_number")))
+            dispatcher.utter_message(response="utter_ask_id_suffix")
+            events += [SlotSet(k, v) for k, v in _forget_identity().items()]
+            events += [SlotSet("stage", None), ActiveLoop("surrender_form"), SlotSet("requested_slot", "id_suffix")]
         else:
             question = next_surrender_question(tracker)
             if question:

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -110,10 +111,61 @@ class ActionAskLookupSmsCode(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         pending = tracker.get_slot("lookup_pending") or []
-        if pending:
+        if len(pending) > 1 and not (tracker.get_slot("lookup_found") or []):
+            # Both insurers texted: say so, and that either code may come first.
+            dispatcher.utter_message(response="utter_ask_lookup_sms_codes",
+                                     insurer_names="和".join(_insurer_name(p["insurer"]) for p in pending),
+                                     first_insurer=_insurer_name(pending[0]["insurer"]),
+                                     phone_masked=pending[0]["phone_masked"])
+        elif pending:
             dispatcher.utter_message(response="utter_ask_lookup_sms_code",
                                      insurer_name=_insurer_name(pending[0]["insurer"]),
                                      phone_masked=pending[0]["phone_masked"])
+        return []
+
+
+_DIGIT_RUNS = re.compile(r"(?<![0-9A-Za-z])1(?:[ -]?[0-9]){9}(?:(?:[ -]?[0-9]){2})?(?![0-9A-Za-z])")
+
+
+def phone_length_problem(text: Optional[str]) -> Optional[Dict[str, str]]:
+    """For a run of 10 or 12 digits starting with 1 (a mobile number one digit short or long):
+    what is wrong, and the number masked as the user may recognise it."""
+    for found in _DIGIT_RUNS.findall(text or ""):
+        run = re.sub(r"[ -]", "", found)
+        problem = "少了一位" if len(run) == 10 else "多了一位"
+        return {"phone_problem": problem, "digits": str(len(run)), "phone_masked": run[:3] + "****" + run[-3:]}
+    return None
+
+
+class ActionAskLookupPhone(Action):
+    """lookup_form's question for the phone and ID suffix. After a message that already said
+    exactly what is missing or wrong, nothing more; asked again, a short line, never the same
+    paragraph twice in a row (issue 19.6)."""
+
+    SAID_WHAT_IS_MISSING = {"utter_lookup_phone_length", "utter_lookup_need_both", "utter_lookup_phone_invalid",
+                            "utter_id_suffix_need_six", "utter_lookup_mismatch"}
+
+    def name(self) -> Text:
+        return "action_ask_lookup_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        this_turn, before = [], []
+        seen_user = False
+        for event in reversed(tracker.events or []):
+            if event.get("event") == "user":
+                if seen_user:
+                    break
+                seen_user = True
+            elif event.get("event") == "bot":
+                said = (event.get("metadata") or {}).get("utter_action") or ""
+                (before if seen_user else this_turn).append(said)
+        if self.SAID_WHAT_IS_MISSING & set(this_turn):
+            return []
+        if "utter_ask_lookup_phone" in before or "utter_ask_lookup_phone_again" in before:
+            dispatcher.utter_message(response="utter_ask_lookup_phone_again")
+        else:
+            dispatcher.utter_message(response="utter_ask_lookup_phone")
         return []
 
 
@@ -128,6 +180,21 @@ class ValidateLookupForm(FormValidationAction):
         if tracker.get_slot("stage") in STOPPING_STAGES:
             return []
         return domain_slots
+
+    async def extract_lookup_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        """A phone one digit short or long ("1370013700") is not a phone to the extractor: say
+        exactly what is wrong, instead of the generic "没太明白" (issue 19.6)."""
+        if tracker.get_slot("requested_slot") != "lookup_phone":
+            return {}
+        if any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])):
+            return {}
+        problem = phone_length_problem(tracker.latest_message.get("text"))
+        if problem is None:
+            return {}
+        dispatcher.utter_message(response="utter_lookup_phone_length", **problem)
+        # A slot set (the code, still empty) keeps the form from rejecting the message.
+        return {"lookup_sms_code": None}
 
     async def validate_lookup_phone(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -156,7 +223,8 @@ class ValidateLookupForm(FormValidationAction):
             if tracker.get_slot("requested_slot") == "lookup_phone" and not tracker.get_slot("lookup_phone"):
                 # The phone was missing or refused in this message; its validator has spoken
                 # if it was there at all.
-                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])):
+                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])) \
+                        and phone_length_problem(tracker.latest_message.get("text")) is None:
                     dispatcher.utter_message(response="utter_lookup_need_both", missing="手机号")
             return {"lookup_id_suffix": None, "lookup_phone": None}
         suffix = identifiers.id_suffix(str(value))
@@ -207,7 +275,13 @@ class ValidateLookupForm(FormValidationAction):
 
     async def validate_lookup_sms_code(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        """The code of the first insurer still waiting; when none is left, the form is done."""
+        """The codes of the insurers still waiting; when none is left, the form is done.
+
+        Two insurers each text a code (issue 19.5): either may come first, both may come in one
+        message, each goes to the insurer named next to it ("恒信 123456", or the SMS pasted with
+        its 【恒信人寿】), the others to the insurers waiting, in the order asked. A code is tried
+        only at the insurer it is given for, so one insurer's valid code is never a failed try
+        at the other."""
         if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
             return {"lookup_sms_code": None}
         pending: List[Dict[str, str]] = list(tracker.get_slot("lookup_pending") or [])
@@ -218,38 +292,76 @@ class ValidateLookupForm(FormValidationAction):
         if not identifiers.is_valid_sms_code(code):
             dispatcher.utter_message(response="utter_sms_code_format")
             return {"lookup_sms_code": None}
-        current = pending[0]
-        entry = insurer_calls.registry().get(current["insurer"])
-        outcome = await insurer_calls.registry().adapter_for(entry).confirm_lookup(current["challenge_id"], code)
         found: List[Dict[str, Any]] = list(tracker.get_slot("lookup_found") or [])
         sessions: Dict[str, Any] = dict(tracker.get_slot("lookup_sessions") or {})
-        if isinstance(outcome, CodeRejected):
-            say_code_rejected(dispatcher, outcome)
-            return {"lookup_sms_code": None}
-        if isinstance(outcome, HolderPolicies):
-            found += [{"insurer": entry.id, "insurer_name": entry.display_name,
-                       "policy_number": p.policy_number, "product_name": p.product_name,
-                       "status": p.status, "cover_start": p.cover_start.isoformat(),
-                       "cover_end": p.cover_end.isoformat() if p.cover_end else None}
-                      for p in outcome.policies]
-            await credential_store().put_async(tracker.sender_id, outcome.session,
-                                               purpose=_lookup_purpose(entry.id))
-            sessions[entry.id] = {"expires_at": outcome.session.expires_at.isoformat(),
-                                  "covers": list(outcome.session.covers)}
-        elif isinstance(outcome, Locked):
-            dispatcher.utter_message(response="utter_lookup_insurer_locked", insurer_name=entry.display_name,
-                                     locked_until=locked_until_text(outcome.until))
-        else:
-            dispatcher.utter_message(response="utter_lookup_insurer_unavailable",
-                                     insurer_name=entry.display_name)
-        rest = pending[1:]
-        result: Dict[Text, Any] = {"lookup_pending": rest, "lookup_found": found, "lookup_sessions": sessions}
-        if rest:
+        text = (tracker.latest_message or {}).get("text") or ""
+        outcome: Any = None
+        for current, given in _codes_for_insurers(text, code, pending):
+            entry = insurer_calls.registry().get(current["insurer"])
+            outcome = await insurer_calls.registry().adapter_for(entry).confirm_lookup(current["challenge_id"], given)
+            if isinstance(outcome, CodeRejected):
+                if len(pending) > 1:
+                    dispatcher.utter_message(response="utter_lookup_code_rejected_for", insurer_name=entry.display_name)
+                say_code_rejected(dispatcher, outcome)
+                continue  # this insurer still waits for its code
+            pending = [p for p in pending if p is not current]
+            if isinstance(outcome, HolderPolicies):
+                found += [{"insurer": entry.id, "insurer_name": entry.display_name,
+                           "policy_number": p.policy_number, "product_name": p.product_name,
+                           "status": p.status, "cover_start": p.cover_start.isoformat(),
+                           "cover_end": p.cover_end.isoformat() if p.cover_end else None}
+                          for p in outcome.policies]
+                await credential_store().put_async(tracker.sender_id, outcome.session,
+                                                   purpose=_lookup_purpose(entry.id))
+                sessions[entry.id] = {"expires_at": outcome.session.expires_at.isoformat(),
+                                      "covers": list(outcome.session.covers)}
+                if pending:
+                    dispatcher.utter_message(response="utter_lookup_code_accepted", insurer_name=entry.display_name)
+            elif isinstance(outcome, Locked):
+                dispatcher.utter_message(response="utter_lookup_insurer_locked", insurer_name=entry.display_name,
+                                         locked_until=locked_until_text(outcome.until))
+            else:
+                dispatcher.utter_message(response="utter_lookup_insurer_unavailable",
+                                         insurer_name=entry.display_name)
+        result: Dict[Text, Any] = {"lookup_pending": pending, "lookup_found": found, "lookup_sessions": sessions}
+        if pending:
             return {**result, "lookup_sms_code": None}  # the form asks for the next insurer's code
         if not found:
             stage = "locked" if isinstance(outcome, Locked) else "insurer_down"
             return {**result, "lookup_sms_code": MASKED, "stage": stage}
         return {**result, "lookup_sms_code": MASKED, "stage": "policies_found"}
+
+
+def _names(insurer_id: str) -> List[str]:
+    name = _insurer_name(insurer_id)
+    return [n for n in {name, name[:2]} if len(n) >= 2]
+
+
+def _codes_for_insurers(text: str, code: str, pending: List[Dict[str, str]]) -> List[tuple]:
+    """(pending insurer, code) pairs for the codes in ``text``: a code goes to the insurer named
+    just before it (since the previous code), the rest to the insurers waiting, in order. With
+    no code found in the words (a typed slot), ``code`` goes to the first insurer waiting."""
+    spans = sorted({(s.start, s.value) for s in identifiers.find_identifiers(text)
+                    if s.entity == "sms_code" and identifiers.is_valid_sms_code(s.value)})
+    if not spans:
+        return [(pending[0], code)]
+    pairs: List[tuple] = []
+    taken: set = set()
+    unnamed: List[str] = []
+    previous_end = 0
+    for start, value in spans:
+        before = text[previous_end:start]
+        named = next((p for p in pending if id(p) not in taken
+                      and any(n in before for n in _names(p["insurer"]))), None)
+        if named is not None:
+            pairs.append((named, value))
+            taken.add(id(named))
+        else:
+            unnamed.append(value)
+        previous_end = start + len(value)
+    waiting = [p for p in pending if id(p) not in taken]
+    pairs += list(zip(waiting, unnamed))
+    return pairs
 
 
 class ActionListHolderPolicies(Action):

@@ -2,6 +2,7 @@
 before any confirmation; fee and timing questions answered from it."""
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -103,6 +104,26 @@ class ActionAnswerFee(Action):
         return []
 
 
+_ABOUT_MONEY = re.compile(r"钱|款|到账|退回|打回|多少")
+
+
+async def waiting_for_a_person(tracker: Tracker) -> bool:
+    """In the queue for a person right now (not handed back), and the question says nothing
+    about the money."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if not tracker.get_slot("handoff_reference") or _ABOUT_MONEY.search(text):
+        return False
+    from handoff.settings import HandoffSettings
+    from handoff.store import HandoffStore, run_sync
+
+    try:
+        store = HandoffStore(HandoffSettings.from_env().db_url)
+        chat = await run_sync(lambda: store.open_chat(tracker.sender_id))
+    except Exception:  # the store unreachable: answer the question as asked
+        return False
+    return chat is not None
+
+
 class ActionAnswerRefundTime(Action):
     """"多久到账": the dates of the quote in hand, or the general rule."""
 
@@ -111,6 +132,12 @@ class ActionAnswerRefundTime(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        if await waiting_for_a_person(tracker):
+            # "还要等多久" while queued for a person asks about the wait, not the money (issue
+            # 19.7): the place in line and the honest estimate, as action_handoff tells them.
+            from actions.handoff import ActionHandoff
+
+            return await ActionHandoff().run(dispatcher, tracker, domain)
         values = wording.refund_time_from_slot(tracker.get_slot("quote"))
         if values:
             dispatcher.utter_message(response="utter_refund_time_quote", **values)

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import common, insurer_calls, wording
+from actions import choosing, common, insurer_calls, wording
 from actions.confirmation import acknowledge_complaint
 from actions.lookup import verified_by_lookup
 from actions.quote import quote_and_read_back
@@ -41,6 +41,16 @@ class ActionStartSurrender(Action):
         dispatcher.utter_message(response="utter_start_surrender")
         events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
         given = next(tracker.get_latest_entity_values("policy_number"), None)
+        listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
+        if not given and listed:
+            # Several policies in play after the lookup: the words choose ("恒信那张也退了吧",
+            # "医疗险那张"), or the form asks which; never the one quoted last by default.
+            given = choosing.match_listed_policy((tracker.latest_message or {}).get("text"), listed,
+                                                 tracker.get_slot("lookup_found"))
+            if given:
+                events.append(SlotSet("policy_number", given))
+            elif len(listed) > 1:
+                events.append(SlotSet("policy_number", None))
         if not given and tracker.get_slot("stage") is not None:
             # The policy of a finished flow is not assumed to be the one meant now.
             events.append(SlotSet("policy_number", None))
@@ -85,3 +95,40 @@ class ActionSubmitSurrender(Action):
         if isinstance(outcome, SessionExpired):
             return common.session_expired(dispatcher)
         return common.insurer_down()
+
+
+class ActionAskSurrenderFormPolicyNumber(Action):
+    """The form's question for the policy number. After the holder lookup put several policies
+    in play it asks which, as people name them (product, insurer, last digits), with a button
+    each (issue 19.2). Asked again right after itself, it is shorter: the same instruction
+    paragraph is never sent twice in a row (issue 19.6)."""
+
+    def name(self) -> Text:
+        return "action_ask_surrender_form_policy_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
+        if len(listed) > 1:
+            dispatcher.utter_message(response="utter_ask_which_policy", count=len(listed),
+                                     policy_choices=choosing.choice_lines(listed),
+                                     buttons=choosing.choice_buttons(listed))
+        elif last_bot_response(tracker) in ("utter_ask_surrender_form_policy_number",
+                                            "utter_ask_policy_number_again"):
+            dispatcher.utter_message(response="utter_ask_policy_number_again")
+        else:
+            dispatcher.utter_message(response="utter_ask_surrender_form_policy_number")
+        return []
+
+
+def last_bot_response(tracker: Tracker) -> str:
+    """The response name of the bot's last message before the latest user message, if any."""
+    seen_user = False
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            if seen_user:
+                return ""
+            seen_user = True
+        elif seen_user and event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") or ""
+    return ""

@@ -203,6 +203,14 @@ def quote_to_slot(quote: SurrenderQuote) -> Dict[str, Any]:
     }
 
 
+def quote_summary(kept: Dict[str, Any]) -> Dict[str, str]:
+    """The policy and refund of a kept quote, for naming it again before a confirmation."""
+    if not kept or not kept.get("policy_number"):
+        return {"policy": "这张保单", "refund": "-"}
+    return {"policy": policy_label(kept["policy_number"], kept.get("product_name") or "保单"),
+            "refund": yuan(Decimal(kept["refund"]))}
+
+
 def lines_from_slot(kept: Dict[str, Any]) -> List[QuoteLine]:
     return [QuoteLine(l["code"], l["label"], Decimal(l["amount"]), l.get("basis_text"))
             for l in kept.get("lines", [])]

@@ -64,10 +64,17 @@ def test_at_the_erasure_prompt_only_a_plain_yes_erases(text, intent, reading):
     assert read_answer(text, "confirm_erasure", intent) == reading
 
 
-def _run(action, domain, text, intent, stage, ranking=None):
+# The question each prompt puts, as the bot's turn right before the answer.
+PROMPT_SHOWN = {"quote_ready": "utter_ask_confirm_surrender", "withdraw_ready": "utter_ask_confirm_withdraw",
+                "confirm_erasure": "utter_confirm_erasure"}
+
+
+def _run(action, domain, text, intent, stage, ranking=None, prompted=True):
     conversation = Conversation("confirm-user", domain)
     conversation.slots["stage"] = stage
     tracker = conversation.tracker(intent, {}, text)
+    if prompted and stage in PROMPT_SHOWN:
+        tracker.events.insert(0, {"event": "bot", "text": "…", "metadata": {"utter_action": PROMPT_SHOWN[stage]}})
     if ranking is not None:
         tracker.latest_message["intent_ranking"] = ranking
     from rasa_sdk.executor import CollectingDispatcher
@@ -110,7 +117,8 @@ def test_asking_again_says_nothing_was_submitted_and_how_to_answer(domain):
         assert "还没有" in text and "确认" in text and "你" not in text
     again = domain["responses"]["utter_confirm_erasure_again"][0]
     assert "没有删除" in again["text"] and "取消" in again["text"]
-    assert [b["payload"] for b in again["buttons"]] == ["/affirm", "/deny"]
+    # Words, not intent payloads: the yes/no reader reads them like typed words.
+    assert [b["payload"] for b in again["buttons"]] == ["确认删除", "取消"]
 
 
 def test_a_complaint_around_a_surrender_request_is_heard_before_the_surrender_starts(domain):

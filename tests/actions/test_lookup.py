@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from actions.credentials import credential_store
 from actions.forms import MASKED
 from actions.lookup import ActionAskLookupSmsCode, ActionListHolderPolicies, ValidateLookupForm
@@ -34,8 +36,11 @@ def test_phone_and_suffix_ask_every_insurer_and_mask_both(insurer, domain):
     assert [p["insurer"] for p in values["lookup_pending"]] == ["sandbox", "hengxin"]
     assert PHONE not in repr(values)
     _, asked = asyncio.run(conv.run(ActionAskLookupSmsCode()))
-    assert responses(asked) == ["utter_ask_lookup_sms_code"]
-    assert conv.render(asked[0]).startswith("沙箱保险已经把验证码发到 138****8000")
+    # Both insurers texted: both are named, which code to send first, and that any order works.
+    assert responses(asked) == ["utter_ask_lookup_sms_codes"]
+    text = conv.render(asked[0])
+    assert text.startswith("沙箱保险和恒信人寿各发了一条验证码到 138****8000")
+    assert "请回复沙箱保险那条" in text and "两条一起发也行" in text
 
 
 def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer, domain):
@@ -100,3 +105,64 @@ def test_a_phone_without_a_suffix_is_not_kept(insurer, domain):
     events, messages = lookup_turn(conv, {"lookup_phone": PHONE})
     assert responses(messages) == ["utter_lookup_need_both"]
     assert slot_values(events)["lookup_phone"] is None
+
+
+@pytest.mark.parametrize("message", [
+    "恒信 {hengxin}",                                   # the other insurer's code first, named
+    "恒信人寿的是{hengxin}，沙箱的是{sandbox}",          # both at once, named, any order
+    "{sandbox} {hengxin}",                              # both at once, in the order asked
+    "【恒信人寿】您正在查找名下保单，验证码{hengxin}，5分钟内有效",  # the SMS pasted
+])
+def test_either_code_in_any_order_and_a_valid_code_is_never_a_failed_try(insurer, domain, message):
+    """Issue 19.5."""
+    conv = Conversation("wx-lookup-order", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    conv.slots["requested_slot"] = "lookup_sms_code"
+    codes = {"sandbox": code_from(insurer, "沙箱保险"), "hengxin": code_from(insurer, "恒信人寿")}
+    text = message.format(**codes)
+    conv.active_loop = "lookup_form"
+    first_code = codes["hengxin"] if text.find(codes["hengxin"]) < max(text.find(codes["sandbox"]), 0) \
+        or codes["sandbox"] not in text else codes["sandbox"]
+    events, messages = asyncio.run(conv.run(FORM, extracted={"lookup_sms_code": first_code}, text=text))
+    values = slot_values(events)
+    assert "utter_code_wrong" not in responses(messages) and "utter_lookup_code_rejected_for" not in responses(messages)
+    if codes["sandbox"] in text:
+        assert values["stage"] == "policies_found" and sorted(values["lookup_sessions"]) == ["hengxin", "sandbox"]
+        return
+    assert [p["insurer"] for p in values["lookup_pending"]] == ["sandbox"]  # 恒信 done, sandbox waits
+    assert responses(messages) == ["utter_lookup_code_accepted"]
+    assert conv.render(messages[0]) == "恒信人寿的验证码对了。"
+    _, asked = asyncio.run(conv.run(ActionAskLookupSmsCode()))
+    assert conv.render(asked[0]).startswith("沙箱保险已经把验证码发到")
+    events, _ = asyncio.run(conv.run(FORM, extracted={"lookup_sms_code": codes["sandbox"]}, text=codes["sandbox"]))
+    assert slot_values(events)["stage"] == "policies_found"
+
+
+def test_a_policy_chosen_by_its_words_after_the_lookup_is_verified_and_quoted(insurer, domain):
+    """Issue 19.2: "我要退保" after the lookup asks which; "重疾险那张" answers it, with no second
+    identity check, and the quote is read back for that policy."""
+    from actions.quote import ActionQuoteSurrender
+    from actions.surrender import ActionAskSurrenderFormPolicyNumber
+    from actions.forms import ValidateSurrenderForm
+
+    conv = Conversation("wx-lookup-choose", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    conv.slots["requested_slot"] = "lookup_sms_code"
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "沙箱保险")})
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "恒信人寿")})
+    conv.active_loop = None
+    events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender", text="我要退保"))
+    assert slot_values(events)["policy_number"] is None
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "policy_number"
+    _, asked = asyncio.run(conv.run(ActionAskSurrenderFormPolicyNumber()))
+    assert responses(asked) == ["utter_ask_which_policy"]
+    events, said = asyncio.run(conv.run(ValidateSurrenderForm(), intent="inform", text="重疾险那张"))
+    values = slot_values(events)
+    assert values["policy_number"] == "SBX2000000000035" and values["stage"] == "verified", values
+    assert said == []  # no identity question
+    conv.active_loop = None
+    events, said = asyncio.run(conv.run(ActionQuoteSurrender()))
+    assert slot_values(events)["stage"] == "quote_ready", said
+    assert "SBX2********0035" in conv.render(said[0])

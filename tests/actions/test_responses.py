@@ -22,6 +22,7 @@ def action_responses() -> set:
         found |= set(re.findall(r'"(utter_[a-z_]+)"', path.read_text(encoding="utf-8")))
     found |= set(NOT_ELIGIBLE_RESPONSES.values()) | {"utter_not_eligible_other"}
     found |= {f"utter_handoff_{reason}" for reason in HANDOFF_REASONS}
+    found.discard("utter_action")  # Rasa's key for the response a bot message came from
     return found
 
 

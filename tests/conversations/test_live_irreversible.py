@@ -1,0 +1,113 @@
+"""Irreversible answers and which policy, as the user lives them, end to end over HTTP (Rasa with
+the trained model on the REST channel, the action server, the sandbox insurer playing both
+insurers). Issues 17, 18.1, 19.1, 19.2, 19.6.
+
+Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_MODEL).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, List
+
+import pytest
+import requests
+
+from tests.support.stack import Stack, tuibao_stack
+
+PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: three sandbox policies (意外险 0012, 0056; 重疾险 0035), 恒信 0121
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    with tuibao_stack(tmp_path_factory.mktemp("irreversible-stack"), with_simulator=False,
+                      log_prefix="irreversible") as running:
+        yield running
+
+
+def say(stack: Stack, sender: str, text: str) -> str:
+    answer = requests.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=60)
+    answer.raise_for_status()
+    return "\n".join(m.get("text", "") for m in answer.json())
+
+
+def reset(stack: Stack) -> None:
+    requests.post(f"{stack.sandbox_url}/sandbox/reset", timeout=10).raise_for_status()
+
+
+def case_numbers(text: str) -> List[str]:
+    return re.findall(r"(?:TB\d{14}|HXC\d{12})", text)
+
+
+def sms(stack: Stack, insurer_name: str) -> List[dict]:
+    answer = requests.get(f"{stack.sandbox_url}/sandbox/sms", params={"phone": PHONE}, timeout=10)
+    answer.raise_for_status()
+    return [m for m in answer.json() if m["text"].startswith(f"【{insurer_name}】")]
+
+
+def test_cancel_at_the_erasure_prompt_keeps_the_data(stack):
+    """Issue 17: "取消" at the erasure prompt started a surrender on another machine."""
+    user = "live-erasure-cancel"
+    say(stack, user, "你好")
+    asked = say(stack, user, "删除我的信息")
+    assert "确认要删除吗" in asked
+    kept = say(stack, user, "取消")
+    assert "没有删除" in kept and "保单号" not in kept and "退保" not in kept
+    assert stack.tracker(user)["slots"]["stage"] is None
+
+
+def test_a_later_yes_does_not_submit_a_quote_the_conversation_moved_away_from(stack):
+    """Issue 18.1: after the quote of one policy the user sends another number; a later bare
+    "好的" names the quote again instead of submitting it; only "确认退保" right after submits,
+    and the success message names the policy (masked)."""
+    reset(stack)
+    user = "live-stale-yes"
+    say(stack, user, f"我要退保，保单号SBX1000000000012，身份证后六位{SUFFIX}")
+    readback = say(stack, user, stack.sms_code(PHONE))
+    assert "¥47.19" in readback and "确认要退保吗" in readback
+    say(stack, user, "SBX2000000000035")
+    later = say(stack, user, "好的")
+    assert not case_numbers(later), later
+    assert "还没有提交" in later and "SBX1********0012" in later and "¥47.19" in later
+    assert stack.cases_at_insurer("SBX1000000000012", SUFFIX, PHONE) == []
+    done = say(stack, user, "确认退保")
+    [case] = case_numbers(done)
+    assert "SBX1********0012" in done and "已提交" in done
+
+
+def test_after_the_lookup_which_policy_is_asked_and_another_insurer_named_is_surrendered(stack):
+    """Issue 19.2 and 19.1: "我要退保" after the lookup asks which; "重疾险那张" quotes that one;
+    after its case is filed, "恒信那张也退了吧" quotes the 恒信 policy and never offers to
+    withdraw the case just filed."""
+    reset(stack)
+    user = "live-which-policy"
+    assert "手机号" in say(stack, user, "我不知道保单号")
+    say(stack, user, f"{PHONE} {SUFFIX}")
+    say(stack, user, sms(stack, "沙箱保险")[0]["code"])
+    listing = say(stack, user, sms(stack, "恒信人寿")[0]["code"])
+    assert "HX202600000121" in listing
+
+    which = say(stack, user, "我要退保")
+    assert "哪一张" in which and "¥" not in which, which
+    for name in ("终身重疾险", "恒信人寿", "尾号0012", "尾号0035"):
+        assert name in which, (name, which)
+
+    readback = say(stack, user, "重疾险那张")
+    assert "终身重疾险" in readback and "SBX2********0035" in readback and "确认要退保吗" in readback, readback
+    assert "验证码" not in readback  # the lookup already verified the holder
+    [case] = case_numbers(say(stack, user, "确认退保"))
+
+    other = say(stack, user, "恒信那张也退了吧")
+    assert "撤销" not in other and case not in other, other
+    assert "¥94.38" in other and "确认要退保吗" in other, other
+
+
+def test_dont_know_at_the_policy_number_question_leads_to_the_lookup(stack):
+    """Issue 19.6: "不知道" and a phone one digit short."""
+    reset(stack)
+    user = "live-dont-know"
+    say(stack, user, "我要退保")
+    lookup = say(stack, user, "不知道")
+    assert "手机号" in lookup and "后六位" in lookup and "没太明白" not in lookup, lookup
+    short = say(stack, user, "1380013800 31002X")
+    assert "少了一位" in short and "没太明白" not in short, short
+    assert short.count("后六位") == 1  # said once, not the paragraph again beneath it
