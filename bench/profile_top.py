@@ -26,6 +26,8 @@ SUSPECTS: List[Tuple[str, str]] = [
                                             r"rasa/shared/core/trackers\.py|"
                                             r"rasa/shared/core/generator\.py"),
     ("action call (aiohttp, JSON)", r"\(.*(aiohttp|json/)|rasa/utils/endpoints\.py"),
+    ("Redis lock store (sync client)", r"rasa/core/lock_store\.py"),
+    ("Rasa processor, graph, NLG, other Rasa", r"\(rasa/"),
     ("our connectors / channel", r"\(.*connectors/"),
     ("events (de)serialisation", r"rasa/shared/core/events\.py"),
     ("logging", r"\(.*logging/"),
@@ -40,7 +42,9 @@ IDLE_LEAVES = ("_worker (concurrent/futures/thread.py:81)", "wait (threading.py"
 SCAFFOLD = re.compile(r"^(<module>|main|run|serve|serve_single|serve_application|_run_once|"
                       r"_run|run_forever|run_until_complete|handler|handle_message|"
                       r"_run_turn|_handle_message_with_tracker|handle_request|_bootstrap|"
-                      r"_bootstrap_inner|_worker) ")
+                      r"_bootstrap_inner|_worker|_run_module_as_main|_run_code|start|_Popen|"
+                      r"_launch|serve_multiple|__init__ \(multiprocessing)|"
+                      r"^\w+ \((dask|rasa/engine)/")
 
 
 def read(path: Path) -> Dict[Tuple[str, ...], int]:
