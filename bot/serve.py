@@ -11,10 +11,10 @@ Before handing over to Rasa's own command line it
   checked against the same schema, with the same ``ValidationError`` (and Rasa's message) for
   a bad one;
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
-- gives TensorFlow one thread per operation unless ``TF_INTRA_OP_PARALLELISM_THREADS`` /
-  ``TF_INTER_OP_PARALLELISM_THREADS`` are set: the CPU is shared by the Sanic workers
-  (``SANIC_WORKERS``), one turn at a time each, and a model this small gains nothing from
-  splitting an operation across threads that other workers need.
+- leaves TensorFlow's thread settings (``TF_INTRA_OP_PARALLELISM_THREADS`` /
+  ``TF_INTER_OP_PARALLELISM_THREADS``) at their defaults: measured with
+  ``bench/tf_threads.py``, one thread each costs as much CPU per turn (20.6 against 18.5 ms)
+  and makes a lone user's turn slower (70 against 29 ms wall, on a busy machine).
 
 Several Sanic workers need a lock store every worker shares (Redis, endpoints.yml): with the
 in-memory one Rasa runs one worker whatever ``SANIC_WORKERS`` says, and says so only at DEBUG
@@ -91,8 +91,6 @@ def _warn_if_single_worker(argv: List[str]) -> None:
 def main(argv: Optional[List[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    os.environ.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
-    os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
     install()
     if argv[:1] == ["run"]:
         _warn_if_single_worker(argv)
