@@ -41,6 +41,7 @@ run() {  # run <label> <dir>
   local label=$1 dir=$2 workers
   shift 2
   workers=$(cd "$dir" && grep -q 'SANIC_WORKERS' Procfile && echo "${SANIC_WORKERS:-2}" || echo 1)
+  : >"$WORK/$label.log"
   (cd "$dir" && SANDBOX_TODAY=2026-11-25 RASA_TELEMETRY_ENABLED=false \
      exec setsid "$ROOT/.venv/bin/honcho" start -f Procfile >"$WORK/$label.log" 2>&1) &
   stack_pid=$!
