@@ -27,9 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Text
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Text
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
@@ -47,6 +53,36 @@ DEFAULT_SENSITIVE_SLOTS = ("id_suffix", "sms_code", "phone_number",
                            "lookup_phone", "lookup_id_suffix", "lookup_sms_code")
 # Set by actions.privacy when the user asked to delete what is kept about them.
 ERASURE_SLOT = "privacy_erasure"
+
+
+# On a tracker this store read: how many of its events are stored (None: ask the database).
+STORED_ATTR = "_tuibao_stored_events"
+
+
+def sqlite_engine(url: Any) -> Engine:
+    """An SQLite engine for a busy server: pooled connections instead of one connect per query
+    (SQLAlchemy 1.4's NullPool for a file), WAL so readers never wait for the writer, and
+    ``synchronous=NORMAL`` (in WAL a commit survives a crash of the process; only a power cut
+    may lose the last commits, never the database). Several processes (Sanic workers) may share
+    the file: a writer waits up to 10 s for another's lock."""
+    engine = sa.create_engine(url, poolclass=QueuePool, pool_size=8, max_overflow=8,
+                              connect_args={"check_same_thread": False, "timeout": 10})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _noting_stored(tracker: Optional[DialogueStateTracker],
+                   all_sessions: bool) -> Optional[DialogueStateTracker]:
+    if tracker is not None and not all_sessions:
+        setattr(tracker, STORED_ATTR, len(tracker.events))
+    return tracker
 
 
 def erasure_requested(events: Iterable[Event]) -> bool:
@@ -95,6 +131,28 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         install_log_redaction()  # Rasa's own logs carry the same messages: mask them too
         super().__init__(domain, dialect, host, port, db, username, password, event_broker,
                          login_db, query, **kwargs)
+        if self.engine.dialect.name == "sqlite" and db not in ("", ":memory:"):
+            self.engine.dispose()
+            self.engine = sqlite_engine(self.engine.url)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+
+    # ------------------------------------------------------------------ reading
+    async def _retrieve(self, sender_id: Text,
+                        fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """As Rasa's, noting on the tracker how many of its events the store holds."""
+        return _noting_stored(await super()._retrieve(sender_id, fetch_events_from_all_sessions),
+                              fetch_events_from_all_sessions)
+
+    def _additional_events(self, session, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The tracker's events the store does not hold yet.
+
+        Rasa counts the stored events of the session with a query on every save; a tracker this
+        store read itself carries that count already (``STORED_ATTR``, kept up to date by each
+        save), so the query runs only for a tracker from elsewhere."""
+        stored = getattr(tracker, STORED_ATTR, None)
+        if stored is None:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
 
     def _redacted(self, event: Event) -> Dict[str, Any]:
         return redact_event_data(event.as_dict(), self.sensitive_slots)
@@ -124,8 +182,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 erased = session.query(self.SQLEvent).filter(
                     self.SQLEvent.sender_id == tracker.sender_id).delete(synchronize_session=False)
                 session.commit()
+                if hasattr(tracker, STORED_ATTR):
+                    delattr(tracker, STORED_ATTR)  # nothing of it is stored any more
                 logger.info("conversation erased at the user's request (%d events)", erased)
                 return
+            written = len(tracker.events)
             for event in new_events:
                 data = self._redacted(event)
                 intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
@@ -140,3 +201,4 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+        setattr(tracker, STORED_ATTR, written)

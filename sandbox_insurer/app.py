@@ -297,6 +297,16 @@ def _sandbox_router(insurer: SandboxInsurer, clock: Clock, faults: FaultInjector
         insurer.sms_limits = SmsLimits(body.min_interval_s, body.max_per_hour)
         return vars(insurer.sms_limits)
 
+    @router.post("/load-policies", status_code=201, response_model=List[schemas.LoadedPolicyOut])
+    def load_policies(body: schemas.LoadPoliciesBody):
+        """``count`` more policies, each quoting like seed policy 1, each of its own holder."""
+        return insurer.load_policies(body.count)
+
+    @router.get("/cases", response_model=List[schemas.CaseOut])
+    def cases_of_policy(policy_number: str = Query(..., max_length=16)):
+        """Every case of one policy, newest first (the sandbox's own view, no token)."""
+        return insurer.cases_of_policy(policy_number)
+
     @router.post("/reset", response_model=schemas.ClockOut)
     def reset():
         """Put the clock back, wipe every table and re-seed relative to today."""

@@ -153,6 +153,16 @@ class HealthOut(BaseModel):
     today: str
 
 
+class LoadPoliciesBody(BaseModel):
+    count: conint(strict=True, ge=1, le=1000)
+
+
+class LoadedPolicyOut(BaseModel):
+    policy_number: str
+    id_suffix: str
+    phone: str
+
+
 class SmsOut(BaseModel):
     phone: str
     code: str

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from . import models, rules
 from .brands import BRANDS, HENGXIN
+from .identifiers import id_check_char
 
 ZHANG_WEI = dict(holder_name="张伟", holder_id_number="11010519491231002X",
                  holder_phone="13800138000", bank_name="招商银行", bank_card_last4="6789")
@@ -23,6 +24,18 @@ SEED_CASE_SEQUENCE = 1  # policy 7's open case; the next case gets 000002
 _WIPE_ORDER = (models.SmsMessage, models.SmsSend, models.HolderToken, models.IdentityChallenge, models.LookupChallenge,
                models.IdentityFailure, models.IdentityLock, models.SurrenderCase, models.Quote,
                models.Counter, models.Policy)
+
+
+# Policies made by POST /sandbox/load-policies (spec addition 5): SBX9 + 11 digits + check.
+LOADED_PREFIX = "SBX9"
+
+
+def loaded_holder(number: int) -> dict:
+    """The holder of the ``number``-th loaded policy: a phone and a valid ID number of its own."""
+    born = dt.date(1960, 1, 1) + dt.timedelta(days=number // 1000)
+    first17 = f"110105{born:%Y%m%d}{number % 1000:03d}"
+    return dict(holder_name="测试", holder_id_number=first17 + id_check_char(first17),
+                holder_phone=f"170{number:08d}", bank_name="招商银行", bank_card_last4="6789")
 
 
 def _one_year(start: dt.date) -> dt.date:

@@ -23,7 +23,7 @@ from .brands import BRANDS, sms_text
 from .clock import Clock
 from .db import Database
 from .errors import ApiError
-from .identifiers import mask_name, mask_phone
+from .identifiers import mask_name, mask_phone, policy_check_char
 
 log = logging.getLogger("sandbox_insurer")
 
@@ -625,6 +625,41 @@ class SandboxInsurer:
             return case_view(case)
 
     # ------------------------------------------------------------ sandbox only
+    def load_policies(self, count: int) -> List[dict]:
+        """``count`` more ACC_1Y policies (¥100.00, cover started today − 99: each quotes like
+        seed policy 1), each of a holder of its own; a reset removes them (spec addition 5)."""
+        today = self.clock.today()
+        start = today - dt.timedelta(days=99)
+        loaded = []
+        with self.db.session() as session:
+            first = session.execute(select(func.count()).select_from(models.Policy).where(
+                models.Policy.policy_number.like(f"{seed.LOADED_PREFIX}%"))).scalar_one()
+            for number in range(first, first + count):
+                holder = seed.loaded_holder(number)
+                digits = f"{seed.LOADED_PREFIX[3:]}{number:011d}"
+                policy = models.Policy(
+                    insurer="sandbox", policy_number=f"SBX{digits}{policy_check_char(digits)}",
+                    product_code="ACC_1Y", premium_fen=10_000, status="in_force",
+                    premiums_paid=1, paper_policy=False, claim_paid_fen=0, policy_loan_fen=0,
+                    cover_start=start, cover_end=seed._one_year(start), **holder)
+                session.add(policy)
+                loaded.append({"policy_number": policy.policy_number,
+                               "id_suffix": holder["holder_id_number"][-6:],
+                               "phone": holder["holder_phone"]})
+        return loaded
+
+    def cases_of_policy(self, policy_number: str) -> List[dict]:
+        """Every case of ``policy_number``, newest first (spec addition 6)."""
+        now = self.clock.now()
+        with self.db.session() as session:
+            for policy_id in session.execute(select(models.Policy.id).where(
+                    models.Policy.policy_number == policy_number)).scalars().all():
+                self._advance_cases(session, policy_id, now)  # as the holder's view shows them
+            rows = session.execute(select(models.SurrenderCase).join(models.Policy).where(
+                models.Policy.policy_number == policy_number).order_by(
+                models.SurrenderCase.created_at.desc(), models.SurrenderCase.id.desc())).scalars()
+            return [case_view(case) for case in rows]
+
     def sms_outbox(self, phone: str) -> List[dict]:
         with self.db.session() as session:
             rows = session.execute(select(models.SmsMessage).where(

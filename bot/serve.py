@@ -1,0 +1,104 @@
+"""Tuibao's Rasa server entrypoint: ``rasa run`` with what a busy server needs (issue 23).
+
+    python -m bot.serve run --enable-api ...      # the same arguments as ``rasa run``
+
+Before handing over to Rasa's own command line it
+
+- makes Rasa validate the action server's answers against a compiled JSON schema: Rasa 3.6
+  (``RemoteAction._validate_action_result``) calls ``jsonschema.validate`` on every custom
+  action call, which first re-checks the schema itself against the JSON-Schema metaschema; under
+  load that was 40 % of the Rasa process's busy time (docs/benchmarks.md). The answer is
+  checked against the same schema, with the same ``ValidationError`` (and Rasa's message) for
+  a bad one;
+- turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
+- leaves TensorFlow's thread settings (``TF_INTRA_OP_PARALLELISM_THREADS`` /
+  ``TF_INTER_OP_PARALLELISM_THREADS``) at their defaults: measured with
+  ``bench/tf_threads.py``, one thread each costs as much CPU per turn (20.6 against 18.5 ms)
+  and makes a lone user's turn slower (70 against 29 ms wall, on a busy machine).
+
+Several Sanic workers need a lock store every worker shares (Redis, endpoints.yml): with the
+in-memory one Rasa runs one worker whatever ``SANIC_WORKERS`` says, and says so only at DEBUG
+level; this entrypoint says it at WARNING.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any, Dict, List, Optional, Text
+
+_installed = False
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_action_answer_validator() -> Any:
+    """The validator of Rasa's action-server answer schema, its schema checked once."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    """``RemoteAction._validate_action_result`` with the compiled validator (same errors)."""
+    from jsonschema import ValidationError, exceptions
+
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = exceptions.best_match(_compiled_action_answer_validator().iter_errors(result))
+    if error is None:
+        return True
+    assert isinstance(error, ValidationError)
+    error.message += (
+        f". Failed to validate Action server response from API, "
+        f"make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit "
+        f"{DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def install() -> None:
+    """Install the cheaper validation into Rasa (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[assignment]
+    _installed = True
+
+
+def _warn_if_single_worker(argv: List[str]) -> None:
+    wanted = os.environ.get("SANIC_WORKERS", "1")
+    if wanted in ("", "1"):
+        return
+    from rasa.core.utils import AvailableEndpoints, number_of_sanic_workers
+
+    endpoints_path: Optional[str] = None
+    for flag in ("--endpoints",):
+        if flag in argv:
+            endpoints_path = argv[argv.index(flag) + 1]
+    endpoints = AvailableEndpoints.read_endpoints(endpoints_path or "endpoints.yml")
+    if number_of_sanic_workers(endpoints.lock_store) == 1:
+        print(f"bot.serve: SANIC_WORKERS={wanted} but the lock store is in memory: Rasa runs "
+              "ONE worker (use a Redis lock store, endpoints.yml)", file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    install()
+    if argv[:1] == ["run"]:
+        _warn_if_single_worker(argv)
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *argv]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
