@@ -6,11 +6,13 @@ import logging
 import uvicorn
 
 from console.app import create_app
+from observability.logs import install as install_trace_logs
 from console.settings import ConsoleSettings
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_trace_logs()
     settings = ConsoleSettings.from_env()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level="info", proxy_headers=False)
