@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Any, Dict
 
-from observability import tracing
+from observability import metrics, tracing
 
 _installed = False
 _lock = threading.Lock()
@@ -75,7 +75,7 @@ def install() -> None:
 
     install_redaction()  # first: this factory wraps it, so the id is added after masking
     with _lock:
-        if _installed:
+        if _installed or not metrics.enabled():
             return
         readable = not json_logs()
         previous = logging.getLogRecordFactory()

@@ -39,7 +39,7 @@ def install() -> None:
 
     from observability import logs, metrics, tracing, web
 
-    if getattr(rasa.core.run.configure_app, "_tuibao", False):
+    if getattr(rasa.core.run.configure_app, "_tuibao", False) or not metrics.enabled():
         return
     configure_app = rasa.core.run.configure_app
 

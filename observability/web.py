@@ -33,6 +33,9 @@ def attach_sanic(app: Any, hooks: Optional[SanicHooks] = None) -> None:
     after(request, response)) around each request (the action server counts funnel steps)."""
     from sanic import response as sanic_response
 
+    if not metrics.enabled():
+        return
+
     async def serve_metrics(request):
         if not metrics.scrape_allowed(request.headers.get("Authorization"), request.ip):
             return sanic_response.text(_refused_text(), status=403)
@@ -73,7 +76,7 @@ class TraceAndMetrics:
         self.access = logging.getLogger(access_logger) if access_logger else None
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http":
+        if scope.get("type") != "http" or not metrics.enabled():
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
@@ -116,6 +119,8 @@ def attach_aiohttp(app: Any) -> None:
     """``/metrics`` and trace ids on an aiohttp application (before it starts)."""
     from aiohttp import web
 
+    if not metrics.enabled():
+        return
     @web.middleware
     async def trace(request, handler):
         with tracing.bind(tracing.from_headers(request.headers)) as trace_id:
