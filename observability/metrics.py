@@ -15,6 +15,7 @@ everyone, and never answers without it.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hmac
 import ipaddress
@@ -58,6 +59,8 @@ def prepare_multiprocess(group: str, port: Any, root: Optional[Path] = None) -> 
         path = base / f"{group}-{port}"
         shutil.rmtree(path, ignore_errors=True)
         os.environ[MULTIPROC_ENV] = str(path)
+        owner = os.getpid()  # forked workers inherit the handler: only the parent removes
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
