@@ -65,6 +65,9 @@ def read_handoffs(handoff_url: str, since: Optional[dt.datetime], until: Optiona
 
     from handoff.store import aware, engine_for, handoff_chats
 
+    # The store writes UTC; SQLite keeps no zone, so the bounds go in as UTC too.
+    since, until = (moment.astimezone(dt.timezone.utc) if moment else None
+                    for moment in (since, until))
     engine = engine_for(handoff_url)
     try:
         if not inspect(engine).has_table(handoff_chats.name):
