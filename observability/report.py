@@ -24,6 +24,8 @@ def _seconds(value: Optional[float]) -> str:
 
 
 def _period(figures: Dict[str, Any]) -> str:
+    if not figures.get("since") and not figures.get("until"):
+        return "all days" + (f", {figures['insurer']}" if figures.get("insurer") else "")
     return f"{figures.get('since') or '…'} – {figures.get('until') or '…'}" + (
         f", {figures['insurer']}" if figures.get("insurer") else "")
 
@@ -57,19 +59,19 @@ def render_text(figures: Dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- SVG charts
-def bar_chart(rows: Sequence[Tuple[str, float, str]], *, width: int = 560, unit: str = ""
+def bar_chart(rows: Sequence[Tuple[str, float, str]], *, width: int = 640, unit: str = ""
               ) -> str:
     """Horizontal bars: (label, value, shown text)."""
     if not rows:
         return '<p class="empty">没有数据</p>'
     top = max((v for _, v, _ in rows), default=0) or 1
-    bar_h, gap, label_w = 22, 8, 130
+    bar_h, gap, label_w = 22, 8, 175
     height = len(rows) * (bar_h + gap)
     parts = [f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
              'xmlns="http://www.w3.org/2000/svg" font-size="13">']
     for index, (label, value, shown) in enumerate(rows):
         y = index * (bar_h + gap)
-        length = (width - label_w - 90) * value / top
+        length = (width - label_w - 150) * value / top
         parts.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">'
                      f'{html.escape(label)}</text>'
                      f'<rect x="{label_w}" y="{y}" width="{max(length, 1):.1f}" height="{bar_h}" '

@@ -38,14 +38,14 @@ async function api(method, path, body) {
   return data;
 }
 
-function bars(rows, width = 520) {
+function bars(rows, width = 640) {
   // rows: [label, value, shown]
   if (!rows.length) return el("p", {"class": "empty"}, "没有数据");
   const top = Math.max(1, ...rows.map((r) => r[1]));
   const barH = 22, gap = 8, labelW = 110, height = rows.length * (barH + gap);
   const chart = svg("svg", {width, height, viewBox: `0 0 ${width} ${height}`, "font-size": 13, role: "img"});
   rows.forEach(([label, value, shown], i) => {
-    const y = i * (barH + gap), length = Math.max(1, (width - labelW - 90) * value / top);
+    const y = i * (barH + gap), length = Math.max(1, (width - labelW - 230) * value / top);
     chart.append(svg("text", {x: labelW - 8, y: y + 16, "text-anchor": "end"}, label),
                  svg("rect", {x: labelW, y, width: length, height: barH, rx: 3, fill: "#2f7d5b"}),
                  svg("text", {x: labelW + length + 6, y: y + 16}, shown));
