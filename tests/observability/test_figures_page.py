@@ -30,7 +30,9 @@ def test_figures_page_and_html_report(tmp_path):
              "db": str(tracker_db)}
     with tuibao_stack(tmp_path / "stack", with_console=True, handoff_db_url=handoff_db,
                       tracker_store=store, log_prefix="obs-figures",
-                      extra_env={"TUIBAO_TRACKER_STORE_URL": f"sqlite:///{tracker_db}"}) as stack:
+                      extra_env={"TUIBAO_TRACKER_STORE_URL": f"sqlite:///{tracker_db}",
+                                 "TUIBAO_REVIEW_DB_URL": f"sqlite:///{tmp_path / 'review.db'}"}
+                      ) as stack:
         wechat = WeChatCaller(stack.webhook_url)
         done, stopped, puzzled = new_openid(), new_openid(), new_openid()
         for text in ("我要退保", POLICY, ID_SUFFIX):
