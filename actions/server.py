@@ -23,11 +23,14 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.config import action_secret
+from insurers.registry import insurer_id_of
+from observability import funnel, logs, metrics, web
 
 logger = logging.getLogger(__name__)
 
 ACTIONS_PACKAGE = "actions"
-OPEN_PATHS = frozenset({"/health"})  # the process manager's and load balancer's probe
+# The process manager's and load balancer's probe; /metrics has its own guard (a token).
+OPEN_PATHS = frozenset({"/health", web.METRICS_PATH})
 
 
 def _presented_secret(request: Request) -> str:
@@ -64,6 +67,7 @@ def create_action_app(secret: str, actions_package: str = ACTIONS_PACKAGE) -> Sa
                      type(exception).__name__, exc_info=exception)
         return response.json({"error": "internal error"}, status=500)
 
+    web.attach_sanic(app, funnel.action_server_hook(insurer_id_of))  # /metrics, funnel
     return app
 
 
@@ -75,8 +79,10 @@ def main() -> None:
     parser.add_argument("--actions", default=ACTIONS_PACKAGE)
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     args = parser.parse_args()
+    metrics.prepare_multiprocess("actions", args.port)  # Sanic workers share the figures
     sdk_utils.configure_colored_logging("DEBUG" if args.debug else "INFO")
     sdk_utils.update_sanic_log_level()
+    logs.install()
     app = create_action_app(action_secret(), args.actions)
     logger.info("Action server on http://%s:%s (callers need TUIBAO_ACTION_SECRET)",
                 args.host, args.port)

@@ -94,6 +94,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     install()
     if argv[:1] == ["run"]:
         _warn_if_single_worker(argv)
+        # GET /metrics, trace ids and the fallback counter (observability.rasa_server)
+        from observability import metrics, rasa_server
+
+        metrics.prepare_multiprocess("rasa", rasa_server.port_of(argv))  # before anything counts
+        rasa_server.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]

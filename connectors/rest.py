@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.limits import MAX_TEXT_CHARS, HeavyTurnGate, too_long_answer
+from observability.metrics import turn as observe_turn
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +81,18 @@ class RestInput(RasaRestInput):
                 return response.json([{"recipient_id": recipient,
                                        "text": too_long_answer(len(text), self.max_text_chars)}])
             collector = CollectingOutputChannel()
-            try:
-                # input_channel and metadata are ours to say, not the caller's.
-                async with self._heavy_turns.admit(text):
-                    parse_data = await self._heavy_turns.parse(
-                        getattr(request.app.ctx, "agent", None), text)
-                    await on_new_message(UserMessage(text, collector, recipient,
-                                                     input_channel=self.name(),
-                                                     metadata={"channel": self.name()},
-                                                     parse_data=parse_data))
-            except Exception:
-                logger.exception("rest turn failed")
+            with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
+                try:
+                    # input_channel and metadata are ours to say, not the caller's.
+                    async with self._heavy_turns.admit(text):
+                        parse_data = await self._heavy_turns.parse(
+                            getattr(request.app.ctx, "agent", None), text)
+                        await on_new_message(UserMessage(text, collector, recipient,
+                                                         input_channel=self.name(),
+                                                         metadata={"channel": self.name()},
+                                                         parse_data=parse_data))
+                except Exception:
+                    logger.exception("rest turn failed")
             return response.json(collector.messages)
 
         return webhook

@@ -13,6 +13,7 @@ import uvicorn
 
 from console.app import create_app
 from console.settings import ConsoleSettings
+from observability.logs import install as install_trace_logs
 from redaction import mask_openid
 from redaction.logs import install as install_log_redaction
 
@@ -41,6 +42,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # One INFO line per call to Rasa, each with its URL: nothing an operator needs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    install_trace_logs()
     settings = ConsoleSettings.from_env()
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_level="info",

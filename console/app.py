@@ -26,8 +26,10 @@ from console import routes_ui
 from console.auth import (
     COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
 )
+from console import figures as figures_page
 from console.settings import ROOT, ConsoleSettings
 from handoff import transcript, wording
+from observability.web import TraceAndMetrics
 from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
 from handoff.desk import SHANGHAI, Desk
@@ -122,6 +124,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
     app = FastAPI(title="Tuibao agent console", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(TraceAndMetrics)  # GET /metrics, X-Request-ID on every log line
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -391,6 +394,12 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         today = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         found = await run_sync(lambda: store.figures(today))
         return {**found, "desk_open": desk.is_open(), "desk_hours": desk.hours_text()}
+
+    # The supervisor's figures page (funnel, handoffs, not understood): console/figures.py
+    app.include_router(figures_page.router(
+        static_dir=STATIC, handoff_db_url=settings.handoff.db_url, session_of=session_of,
+        changing=changing, require_role=require_role, review_queue=lambda: state["review"],
+        audit=audit))
 
     @app.get("/api/v1/audit")
     async def audit_log(chat_id: Optional[str] = Query(default=None, max_length=160),

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from observability import metrics
 from redaction import redact
 
 T = TypeVar("T")
@@ -368,6 +369,7 @@ class HandoffStore:
                         last_user_message=masked, requested_at=now()))
                     self._feed(conn, conversation_id, "queued")
                 created = True
+                metrics.handoff_requested(reason)
             except Exception:
                 if self.open_chat(conversation_id) is None:  # not the unique index: a real error
                     raise
@@ -420,7 +422,10 @@ class HandoffStore:
                 self._feed(conn, conversation_id, "taken")
         if not won:
             return None
-        return self.open_chat(conversation_id)
+        chat = self.open_chat(conversation_id)
+        if chat is not None and chat.taken_at and chat.requested_at:
+            metrics.handoff_taken((chat.taken_at - chat.requested_at).total_seconds())
+        return chat
 
     def release(self, conversation_id: str, username: str) -> None:
         """Undo a take that could not pause the bot: the chat waits again."""

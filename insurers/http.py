@@ -17,6 +17,7 @@ tokens and API keys are never logged, and no exception text (which holds URLs) i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import enum
 import logging
@@ -65,6 +66,7 @@ from insurers.base import (
     VerifyPurpose,
     WithdrawOutcome,
 )
+from observability import metrics, tracing
 from redaction import mask_phone, mask_policy_number
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,16 @@ _MIN_ATTEMPT_S = 0.05
 # The executor future is awaited a little past the budget: the worker stops itself at the
 # deadline, this only guards against a read that trickles bytes forever.
 _HARD_CAP_SLACK_S = 0.5
+
+
+def call_outcome(outcome: Any) -> str:
+    """The ``outcome`` label of ``tuibao_insurer_call_seconds``: ``unavailable`` (no usable
+    answer: the insurer-error-rate alert counts these), ``session_expired`` or ``answered``."""
+    if isinstance(outcome, InsurerUnavailable):
+        return "unavailable"
+    if isinstance(outcome, SessionExpired):
+        return "session_expired"
+    return "answered"
 
 
 @dataclass(frozen=True)
@@ -360,13 +372,19 @@ class RestInsurerAdapter(InsurerAdapter):
         # The budget starts now, so time spent queued for a worker thread counts too.
         deadline = time.monotonic() + self.limits.call_budget
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._attempts, request, parse, deadline)
+        started = time.monotonic()
+        # The worker thread runs in this context: its log lines and headers carry the trace id.
+        future = loop.run_in_executor(self._executor, contextvars.copy_context().run,
+                                      self._attempts, request, parse, deadline)
         try:
-            return await asyncio.wait_for(future, self.limits.call_budget + _HARD_CAP_SLACK_S)
+            outcome = await asyncio.wait_for(future, self.limits.call_budget + _HARD_CAP_SLACK_S)
         except asyncio.TimeoutError:
             log.warning("insurer=%s %s %s: no answer within %.1f s", self.insurer_id, request.op,
                         request.subject, self.limits.call_budget)
-            return InsurerUnavailable(f"{request.op}: no answer within {self.limits.call_budget:g} s")
+            outcome = InsurerUnavailable(f"{request.op}: no answer within {self.limits.call_budget:g} s")
+        metrics.observe_insurer_call(self.insurer_id, request.op, call_outcome(outcome),
+                                     time.monotonic() - started)
+        return outcome
 
     def _attempts(self, request: _Request, parse: Parse, deadline: float) -> Any:
         """Runs in a worker thread: send, interpret, and retry while the rules and budget allow."""
@@ -403,7 +421,8 @@ class RestInsurerAdapter(InsurerAdapter):
         return InsurerUnavailable(f"{request.op}: {detail}")
 
     def _send(self, request: _Request, remaining: float) -> requests.Response:
-        headers = {"X-Api-Key": self._api_key, "Accept": "application/json"}
+        headers = {"X-Api-Key": self._api_key, "Accept": "application/json",
+                   **tracing.outgoing_headers()}
         if request.token is not None:
             headers["Authorization"] = f"Bearer {request.token}"
         if request.idempotency_key is not None:

@@ -189,6 +189,12 @@ def default_registry() -> InsurerRegistry:
         return _default_registry
 
 
+def insurer_id_of(policy_number: str) -> Optional[str]:
+    """The id of the insurer that issued ``policy_number`` (None: no configured insurer)."""
+    found = default_registry().for_policy(policy_number)
+    return None if isinstance(found, UnknownInsurer) else found.id
+
+
 def reset_default_registry() -> None:
     """Forget the process-wide registry (closing its adapters), so the next use reads the
     configuration again (tests change it)."""

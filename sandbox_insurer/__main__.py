@@ -23,7 +23,9 @@ def log_config() -> dict:
         handler["filters"] = ["pii"]
     config["loggers"]["sandbox_insurer"] = {"handlers": ["default"], "level": "INFO",
                                             "propagate": False}
-    return config
+    from observability.logs import uvicorn_log_config
+
+    return uvicorn_log_config(config)  # JSON lines when TUIBAO_LOG_FORMAT=json
 
 
 def main(argv=None) -> int:

@@ -26,6 +26,8 @@ from . import rules, schemas
 from .clock import Clock
 from .db import Database
 from .errors import ApiError
+from observability.logs import install as install_trace_logs
+from observability.web import TraceAndMetrics
 from redaction.logs import RedactingFilter, install as install_log_redaction
 from .brands import HENGXIN, SANDBOX
 from .service import Grant, SandboxInsurer, SmsLimits
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         install_log_redaction()  # every record masked at creation, whoever logs it
+        install_trace_logs()  # and names the request it belongs to (X-Request-ID)
         for handler in logging.getLogger().handlers:  # and whatever reaches the root's handlers
             handler.addFilter(RedactingFilter())
         await run_in_threadpool(insurer.start)
@@ -107,6 +110,8 @@ def create_app(settings: Settings) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings, app.state.clock, app.state.insurer = settings, clock, insurer
     app.state.faults = faults
+    # GET /metrics, the caller's X-Request-ID on every log line, one line per request.
+    app.add_middleware(TraceAndMetrics, access_logger="sandbox_insurer.requests")
 
     # ---------------------------------------------------------------- errors
     @app.exception_handler(ApiError)

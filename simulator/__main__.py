@@ -5,6 +5,7 @@ import logging
 
 from aiohttp import web
 
+from observability.logs import install as install_trace_logs
 from redaction.logs import install as install_log_redaction
 from simulator.server import create_app
 from simulator.settings import SimulatorSettings
@@ -13,6 +14,7 @@ from simulator.settings import SimulatorSettings
 def main() -> None:
     install_log_redaction()  # what the phone types never reaches the log in clear
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_trace_logs()
     settings = SimulatorSettings.from_env()
     logging.getLogger(__name__).info(
         "WeChat simulator on http://%s:%d/ → webhook %s (%s mode), sandbox %s",

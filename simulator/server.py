@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 import aiohttp
 from aiohttp import web
 
+from observability.web import attach_aiohttp
 from redaction import mask_openid
 from simulator import telegram
 from simulator.account import OfficialAccount, WeChatApiError
@@ -421,4 +422,5 @@ def create_app(settings: SimulatorSettings) -> web.Application:
     r.add_static("/static/", STATIC_DIR)
     telegram.install(app, settings.telegram_bot_token, settings.telegram_webhook_url,
                      settings.telegram_secret_token, settings.account_name)
+    attach_aiohttp(app)  # GET /metrics, trace ids
     return app

@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="its API token ($TUIBAO_API_TOKEN)")
         cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait for the load")
         cmd.set_defaults(func=cmd_model)
+
+    from training import report_funnel  # tuibao report funnel
+
+    report_funnel.add_parser(sub)
     return parser
 
 

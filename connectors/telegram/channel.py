@@ -28,6 +28,7 @@ from connectors.telegram.protocol import (SECRET_HEADER, InboundUpdate, Protocol
                                           read_update)
 from connectors.telegram.render import OutgoingMessage, render_message
 from connectors.telegram.settings import TelegramSettings
+from observability.metrics import turn as observe_turn
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,12 @@ class TelegramInput(InputChannel):
     async def _run_turn(self, inbound: InboundUpdate, text: str,
                         on_new_message: OnNewMessage) -> None:
         output = TelegramOutput(self.api)
+        # The chat's worker serves several updates: each turn gets its own trace id.
+        with observe_turn(self.name(), new_trace=True):
+            await self._run_observed_turn(inbound, text, on_new_message, output)
+
+    async def _run_observed_turn(self, inbound: InboundUpdate, text: str,
+                                 on_new_message: OnNewMessage, output: "TelegramOutput") -> None:
         try:
             await on_new_message(UserMessage(
                 text, output, inbound.conversation_id, input_channel=self.name(),

@@ -30,6 +30,7 @@ from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQue
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
 from connectors.wechat.render import fit_passive_reply, menu_link, render_turn
 from connectors.wechat.settings import WeChatSettings
+from observability.metrics import turn as observe_turn
 from redaction import redact
 from redaction.logs import install as install_log_redaction
 
@@ -346,6 +347,13 @@ class WeChatInput(InputChannel):
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
         this message, and deliver it out of band if the webhook already answered without it."""
+        openid = message.openid
+        with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
+            await self._run_turn_in_order(key, message, text, canned, on_new_message, agent)
+
+    async def _run_turn_in_order(self, key: str, message: InboundMessage, text: Optional[str],
+                                 canned: Optional[str], on_new_message: OnNewMessage,
+                                 agent: Any = None) -> None:
         openid = message.openid
         async with self._lock_for(openid):
             try:

@@ -375,6 +375,7 @@ async function setUpReview() {
     for (const button of document.querySelectorAll(".views button")) {
       button.addEventListener("click", () => showView(button.dataset.view));
     }
+    if (window.location.hash === "#review") showView("review");  // from the figures page
   }
 }
 

@@ -288,7 +288,9 @@ def tuibao_stack(
                      "SIM_SANDBOX_URL": urls["sandbox"]},
                 log_name=f"{log_prefix}-simulator"))
         running.enter_context(service(
-            [PYTHON, "-m", "rasa", "run", "--enable-api", "--auth-token", API_TOKEN,
+            # Rasa as the demo starts it: bot.serve (compiled answer validator, GET /metrics,
+            # trace ids; observability.rasa_server wraps `rasa`)
+            [PYTHON, "-m", "bot.serve", "run", "--enable-api", "--auth-token", API_TOKEN,
              "-p", str(ports["rasa"]), "--model", str(MODEL),
              "--endpoints", str(work_dir / "endpoints.yml"),
              "--credentials", str(work_dir / "credentials.yml")] + debug,
