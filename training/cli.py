@@ -251,6 +251,18 @@ def cmd_gate(args) -> int:
                      for c in found if c.certain and not c.reviewed_by]
     ext_intents = {intent: insurer for intent, (insurer, _, _) in data.extension_intents.items()}
     core = core_intents(root)
+    if data_failures and not args.update_baseline:
+        # No model can make these right: fail now rather than after minutes of evaluation.
+        for failure in data_failures:
+            print(f"FAIL {failure}")
+        print("gate: FAILED (the data takes core requests; no model was scored: fix the data "
+              "or add a reviewed override, docs/insurers.md)")
+        candidate = args.model or _default_model(root)
+        if not args.report and candidate.exists() and \
+                candidate.resolve().parent == (root / "models").resolve():
+            path = deploy.write_verdict(candidate.resolve(), False, data_failures, "core guard (data)")
+            print(f"verdict kept in {rel(path)} (tuibao model promote refuses this model)")
+        return EXIT_FAILED
 
     # 2. The candidate, and the model the server runs now, on the same lines.
     model = current_model = None
