@@ -461,3 +461,34 @@ def fold_in(root: Path, items: Sequence[ReviewItem], dry_run: bool = False) -> F
 
 def as_dict(item: ReviewItem) -> Dict[str, Any]:
     return asdict(item)
+
+
+AGENT_ANSWERED = "agent-answered"
+
+
+def flag_agent_reply(queue: ReviewQueue, turns: Sequence[Dict[str, Any]], at: str) -> ReviewItem:
+    """An agent's reply flagged in the console: the user's message it answered (the last user
+    turn before it, masked) joins the review queue with the reason ``agent-answered``, keeping
+    any label and reasons it already has. ``turns``: the console's transcript (``who``,
+    ``text``, ``at``); ``at``: the agent turn's time. ValueError when there is no such reply or
+    no user message before it."""
+    from redaction import redact
+
+    index = next((i for i, t in enumerate(turns) if t.get("who") == "agent" and t.get("at") == at), None)
+    if index is None:
+        raise ValueError("no agent reply at that time in this conversation")
+    asked = next((t for t in reversed(turns[:index]) if t.get("who") == "user" and t.get("text")), None)
+    if asked is None:
+        raise ValueError("no user message before this reply")
+    text = redact(asked["text"]) or ""
+    known = queue.get(item_id(text))
+    seen = str(asked.get("at") or "")
+    item = ReviewItem(
+        item_id=item_id(text), text=text,
+        predicted_intent=known.predicted_intent if known else None,
+        confidence=known.confidence if known else None,
+        reasons=sorted(set((known.reasons if known else []) + [AGENT_ANSWERED])),
+        count=(known.count if known else 0) + 1, conversations=(known.conversations if known else 0) + 1,
+        first_seen=(known.first_seen if known and known.first_seen else seen), last_seen=seen)
+    queue.add([item])
+    return queue.get(item.item_id)
