@@ -1,6 +1,6 @@
 """A promote under load: does any answer get lost or wait past 1 s while the server swaps models?
 
-Starts a Rasa server on a free port with model A, sends messages without pause from a few
+Starts the action server and a Rasa server on free ports with model A, sends messages without pause from a few
 clients (alternately ``POST /webhooks/rest/webhook`` "你好", a whole turn through the tracker
 store and policies, and ``POST /model/parse``), and midway promotes model B with the product's
 own call (``training.deploy.RasaServer.load``: ``PUT /model``, then ``GET /status`` names B).
@@ -49,10 +49,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(kind: str, model: Path, port: int, scratch: Path) -> subprocess.Popen:
+SECRET = "bench-swap-action-secret"
+
+
+def start_actions(scratch: Path, port: int) -> subprocess.Popen:
+    """The action server (action_session_start and the greeting run there)."""
+    env = {**os.environ, "TUIBAO_ACTION_SECRET": SECRET, "PYTHONPATH": str(ROOT),
+           "TUIBAO_CREDENTIALS_DB_URL": f"sqlite:///{scratch / 'credentials.db'}",
+           "TUIBAO_HANDOFF_DB_URL": f"sqlite:///{scratch / 'handoff.db'}"}
+    log = (scratch / "actions.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "actions.server", "-p", str(port)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    for _ in range(120):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(1)
+    raise RuntimeError("the action server did not start")
+
+
+def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) -> subprocess.Popen:
     endpoints = scratch / "endpoints.yml"
     endpoints.write_text("tracker_store:\n  type: sql\n  dialect: sqlite\n"
-                         f"  db: {scratch / f'tracker-{kind}.db'}\n", encoding="utf-8")
+                         f"  db: {scratch / f'tracker-{kind}.db'}\n"
+                         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+                         f"  headers:\n    Authorization: Bearer {SECRET}\n", encoding="utf-8")
     credentials = scratch / "credentials.yml"
     credentials.write_text("rest:\n", encoding="utf-8")
     head = ([sys.executable, "-m", "bot.serve"] if kind == "threaded"
@@ -106,10 +128,10 @@ def traffic(url: str, client: int, stop: threading.Event, out: List[Tuple[float,
 
 
 def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int,
-            before: float, after: float) -> Dict[str, object]:
+            before: float, after: float, action_port: int) -> Dict[str, object]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start(kind, model_a, port, scratch)
+    proc = start(kind, model_a, port, scratch, action_port)
     try:
         startup = wait_ready(url, proc)
         for _ in range(3):  # warm: the first answers build lazy state
@@ -167,11 +189,18 @@ def main() -> int:
         model_b = scratch / "B-promoted.tar.gz"
         shutil.copy(model.resolve(), model_a)
         shutil.copy(model.resolve(), model_b)
-        for kind in args.servers.split(","):
-            print(f"measuring {kind} ...", flush=True)
-            row = measure(kind, model_a, model_b, scratch, args.clients, args.before, args.after)
-            print("  " + ", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-            rows.append(row)
+        action_port = free_port()
+        actions = start_actions(scratch, action_port)
+        try:
+            for kind in args.servers.split(","):
+                print(f"measuring {kind} ...", flush=True)
+                row = measure(kind, model_a, model_b, scratch, args.clients, args.before,
+                              args.after, action_port)
+                print("  " + ", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+                rows.append(row)
+        finally:
+            actions.terminate()
+            actions.wait(timeout=30)
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; model {model.resolve().name}")
     print("| server | swap (PUT /model) | requests | during swap | lost | over 1 s | p50 | p99 | max | max during swap |")
     print("|---|---|---|---|---|---|---|---|---|---|")

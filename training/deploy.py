@@ -159,6 +159,11 @@ def promote(root: Path, servers: Sequence[RasaServer], model: Path, skip_gate: b
     if note:
         lines.append(note)
     before = _what_runs(root, servers[0])
+    if target.name.endswith("-nlu.tar.gz") and before is not None and \
+            not before.name.endswith("-nlu.tar.gz"):
+        raise DeployError(f"{target.name} is NLU-only (tuibao train --nlu-only): it cannot hold "
+                          f"a conversation, and the server runs the full {before.name}. Train the "
+                          "full model (tuibao train), gate it, and promote that")
     for server in servers:
         started = time.monotonic()
         server.load(target)
