@@ -7,7 +7,7 @@ own call (``training.deploy.RasaServer.load``: ``PUT /model``, then ``GET /statu
 It reports every answer's latency before, during and after the swap, and the answers lost.
 
 Two servers are measured one after the other on the same models and load:
-  threaded  ``python -m bot.serve run`` (the Procfile's): the archive loads in a worker thread
+  threaded  ``python -m bot.swap run`` (the Procfile's): the archive loads in a worker thread
   plain     ``rasa run`` as Rasa ships it: the archive loads on the event loop
 
     .venv/bin/python bench/model_swap.py [--model models/current.tar.gz] [--servers threaded,plain]
@@ -77,7 +77,7 @@ def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) ->
                          f"  headers:\n    Authorization: Bearer {SECRET}\n", encoding="utf-8")
     credentials = scratch / "credentials.yml"
     credentials.write_text("rest:\n", encoding="utf-8")
-    head = ([sys.executable, "-m", "bot.serve"] if kind == "threaded"
+    head = ([sys.executable, "-m", "bot.swap"] if kind == "threaded"
             else [str(Path(sys.executable).with_name("rasa"))])
     cmd = head + ["run", "--enable-api", "--auth-token", TOKEN, "--interface", "127.0.0.1",
                   "--port", str(port), "--model", str(model), "--endpoints", str(endpoints),

@@ -7,7 +7,7 @@ with one change: the archive is loaded in a worker thread (``loop.run_in_executo
 loop keeps answering with the running model; the new agent replaces it in one assignment once
 it is ready, as before. Everything else (arguments, endpoints, channels, the API) is Rasa's.
 
-    .venv/bin/python -m bot.serve run --enable-api --model models/current.tar.gz ...
+    .venv/bin/python -m bot.swap run --enable-api --model models/current.tar.gz ...
 
 Measured by bench/model_swap.py (the promote under load).
 """
