@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import warnings
 from typing import Optional, Text
 
@@ -43,11 +44,36 @@ def install() -> None:
             agent = await original(model_path=None, model_server=None, remote_storage=None,
                                    endpoints=endpoints, loop=loop)
         running = asyncio.get_running_loop()
-        await running.run_in_executor(None, agent.load_model, model_path)
+        await running.run_in_executor(None, _load_quietly, agent, model_path)
         return agent
 
     load_agent._tuibao_threaded = True  # type: ignore[attr-defined]
     agent_module.load_agent = load_agent
+
+
+# While a model loads, the loading thread and the event loop take turns at the GIL; Python's
+# default turn is 5 ms, and on a busy machine the loader also competes for a core. The loader
+# runs at the lowest CPU priority (Linux: a thread's own nice value) and turns are 1 ms, so
+# the loop answers between the loader's steps.
+LOAD_NICE = 19
+SWITCH_INTERVAL = 0.001
+
+
+def _load_quietly(agent, model_path: str) -> None:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOAD_NICE)
+        except (AttributeError, OSError):  # not Linux: the thread keeps the process's priority
+            pass
+        agent.load_model(model_path)
+    finally:
+        sys.setswitchinterval(previous)
+        try:  # executor threads are reused: give this one its priority back if allowed
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 0)
+        except (AttributeError, OSError):
+            pass
 
 
 def main() -> None:
