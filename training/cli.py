@@ -49,13 +49,11 @@ def cmd_lint(args) -> int:
     from training import lint
 
     model = None
-    if not args.no_model:
-        model = args.model or args.project / "models" / "current.tar.gz"
+    if args.model is not None:  # --model alone: the model the server runs
+        model = args.model if args.model != Path("current") else args.project / "models" / "current.tar.gz"
         if not model.exists():
-            if args.model:
-                print(f"tuibao data lint: no model at {model}", file=sys.stderr)
-                return EXIT_UNUSABLE
-            model = None  # no server model here (CI): the similarity check alone
+            print(f"tuibao data lint: no model at {model}", file=sys.stderr)
+            return EXIT_UNUSABLE
     return lint.run(args.project, args.data, args.min_examples, not args.no_rasa_validate,
                     model=model.resolve() if model else None)
 
@@ -455,9 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--min-examples", type=int, default=10, help="fewest examples an intent may have")
     lint.add_argument("--no-rasa-validate", action="store_true",
                       help="skip `rasa data validate --fail-on-warnings`")
-    lint.add_argument("--model", type=Path, help="the model that reads the insurers' examples for "
-                      "the core guard (default models/current.tar.gz, what the server runs, if any)")
-    lint.add_argument("--no-model", action="store_true", help="the similarity check only")
+    lint.add_argument("--model", type=Path, nargs="?", const=Path("current"),
+                      help="the core guard also reads the insurers' examples with a model (alone: "
+                      "models/current.tar.gz, what the server runs; loading it takes a minute or "
+                      "more); without it, the similarity check alone")
     lint.set_defaults(func=cmd_lint)
 
     intent = sub.add_parser("intent", help="an insurer's own intents")
