@@ -28,6 +28,7 @@ import requests
 from bot.model import CURRENT, PREVIOUS, adopt, point
 
 LOG = "deployments.log"
+STATUS_CHECKS = 6
 
 
 class DeployError(RuntimeError):
@@ -71,9 +72,16 @@ class RasaServer:
             raise DeployError(f"Rasa server {self.url} refused the API token (401)")
         if answer.status_code != 204:
             raise DeployError(f"{self.url} refused {model.name}: {answer.status_code} {answer.text[:300]}")
-        now = self.running()
-        if now != model.name:
-            raise DeployError(f"{self.url} still runs {now} after loading {model.name}")
+        # Several Sanic workers (SANIC_WORKERS) are separate processes: PUT /model reaches one.
+        # Ask a few times; any answer naming another model means some workers did not swap.
+        seen = {self.running() for _ in range(STATUS_CHECKS)}
+        if seen != {model.name}:
+            others = ", ".join(sorted(seen - {model.name})) or "nothing"
+            raise DeployError(
+                f"{self.url} answers with {others} after loading {model.name}"
+                + (": it runs several workers and PUT /model reached only one; restart it on "
+                   "the new model instead (models/current.tar.gz) or promote with one worker"
+                   if model.name in seen else ""))
 
 
 def models_dir(root: Path) -> Path:

@@ -25,9 +25,11 @@ TOKEN = "test-token"
 class FakeRasa:
     """GET /status names the loaded archive; PUT /model loads a file that exists."""
 
-    def __init__(self, started_from: str) -> None:
+    def __init__(self, started_from: str, workers: int = 1) -> None:
         self.model_file = started_from
         self.loads = []
+        self.workers = [started_from] * workers  # Sanic workers: PUT reaches one, GET any
+        self.asked = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,7 +45,10 @@ class FakeRasa:
 
             def do_GET(self):
                 if self._authorised():
-                    body = json.dumps({"model_file": outer.model_file}).encode()
+                    outer.asked += 1
+                    answer = outer.workers[outer.asked % len(outer.workers)] if len(outer.workers) > 1 \
+                        else outer.model_file
+                    body = json.dumps({"model_file": answer}).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
@@ -58,6 +63,7 @@ class FakeRasa:
                     self.end_headers()
                     return
                 outer.model_file = Path(asked).name
+                outer.workers[0] = Path(asked).name
                 outer.loads.append(Path(asked).name)
                 self.send_response(204)
                 self.end_headers()
@@ -153,6 +159,18 @@ def test_a_model_that_failed_the_gate_or_was_never_gated_is_not_loaded(setup):
     assert (models / "current.tar.gz").resolve() == first
     forced = tuibao(root, "model", "promote", "--skip-gate", *args)
     assert forced.returncode == 0 and server.model_file == ungated.name
+
+
+def test_a_server_whose_workers_did_not_all_swap_is_reported_and_the_pointers_stay(setup):
+    root, models, first, _ = setup
+    server = FakeRasa("current.tar.gz", workers=2)
+    try:
+        second = _train(models, 1)
+        with pytest.raises(deploy.DeployError, match="several workers and PUT /model reached only one"):
+            deploy.promote(root, [deploy.RasaServer(server.url, TOKEN, timeout=10)], second)
+        assert (models / "current.tar.gz").resolve() == first
+    finally:
+        server.close()
 
 
 STEPS = ("train", "promote", "rollback")
