@@ -88,7 +88,7 @@ def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) ->
     return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> float:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 1500) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if proc.poll() is not None:
