@@ -256,8 +256,10 @@ def cmd_gate(args) -> int:
         print("gate: FAILED (the data takes core requests; no model was scored: fix the data "
               "or add a reviewed override, docs/insurers.md)")
         candidate = args.model or _default_model(root)
+        # only a model trained on this data carries the verdict (not one trained before it)
         if not args.report and candidate.exists() and \
-                candidate.resolve().parent == (root / "models").resolve():
+                candidate.resolve().parent == (root / "models").resolve() and \
+                eval_report.model_fingerprint(candidate) == bot_model.fingerprint(root):
             path = deploy.write_verdict(candidate.resolve(), False, data_failures, "core guard (data)")
             print(f"verdict kept in {rel(path)} (tuibao model promote refuses this model)")
         return EXIT_FAILED
