@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import percentile  # noqa: E402
-from training.deploy import RasaServer  # noqa: E402
+from training.deploy import DeployError, RasaServer  # noqa: E402
 
 TOKEN = "bench-swap-token"
 LATE = 1.0  # seconds: the answer the issue allows at most
@@ -144,7 +144,11 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
             worker.start()
         time.sleep(before)
         swap_start = time.monotonic()
-        RasaServer(url, TOKEN, timeout=600).load(model_b)  # PUT /model, then /status names B
+        swapped = "yes"
+        try:
+            RasaServer(url, TOKEN, timeout=900).load(model_b)  # PUT /model, then /status names B
+        except DeployError as error:  # still report what the users saw meanwhile
+            swapped = f"no: {error}"
         swap_end = time.monotonic()
         time.sleep(after)
         stop.set()
@@ -160,7 +164,7 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
     before_swap = [r[1] for r in results if r[0] + r[1] < swap_start]
     latencies = [r[1] for r in results]
     return {
-        "server": kind, "startup_s": round(startup, 1), "swap_s": round(swap_end - swap_start, 1),
+        "server": kind, "swapped": swapped, "startup_s": round(startup, 1), "swap_s": round(swap_end - swap_start, 1),
         "requests": len(results), "during_swap": len(during),
         "lost": sum(r[2] != "ok" for r in results),
         "late": sum(r[1] > LATE for r in results),
