@@ -139,7 +139,8 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
                           timeout=120)
         results: List[Tuple[float, float, str, str]] = []
         stop = threading.Event()
-        workers = [threading.Thread(target=traffic, args=(url, i, stop, results)) for i in range(clients)]
+        workers = [threading.Thread(target=traffic, args=(url, i, stop, results), daemon=True)
+                   for i in range(clients)]
         for worker in workers:
             worker.start()
         time.sleep(before)
