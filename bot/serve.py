@@ -94,6 +94,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     install()
     if argv[:1] == ["run"]:
         _warn_if_single_worker(argv)
+        # PUT /model (tuibao model promote / rollback) loads the archive off the event loop
+        from bot import swap
+
+        swap.install()
         # GET /metrics, trace ids and the fallback counter (observability.rasa_server)
         from observability import metrics, rasa_server
 

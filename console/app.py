@@ -36,7 +36,7 @@ from handoff.desk import SHANGHAI, Desk
 from handoff.rasa_api import RasaApi, RasaUnavailable
 from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
 from redaction import redact
-from training.review import ReviewItem, ReviewQueue, label_choices
+from training.review import ReviewItem, ReviewQueue, flag_agent_reply, label_choices
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -61,6 +61,10 @@ class SignIn(BaseModel):
 
 class AgentText(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
+
+
+class FlagReply(BaseModel):
+    at: str = Field(min_length=1, max_length=64)  # the agent turn's time, as the transcript has it
 
 
 class Assignment(BaseModel):
@@ -301,6 +305,25 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
             return _error(502, result.problem or wording.DELIVERY_FAILED, code=result.code,
                           delivered=False)
         return {"delivered": True, "turn_id": turn["id"]}
+
+    @app.post("/api/v1/chats/{chat_id}/flag")
+    async def flag_reply(chat_id: str, body: FlagReply, session: Session = Depends(changing)):
+        """An agent's reply as an example for the trainers: the user's message it answered goes
+        to the review queue (docs/insurers.md, step 1)."""
+        chat = await known_chat(chat_id)
+        may_read(session, chat)  # only who may read the chat flags its replies
+        try:
+            tracker = await state["rasa"].tracker(chat.conversation_id)
+        except RasaUnavailable:
+            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
+        rows = await run_sync(lambda: store.turns(chat.conversation_id))
+        turns = transcript.merged(tracker, rows)
+        try:
+            item = await run_sync(lambda: flag_agent_reply(state["review"], turns, body.at))
+        except ValueError:
+            raise HTTPException(422, "这条回复前没有用户的消息，不能作为训练样本")
+        await audit(session, "review_flag", chat.conversation_id, review_ref(item))
+        return {"item": _review_json(item)}
 
     @app.post("/api/v1/chats/{chat_id}/notes")
     async def note(chat_id: str, body: AgentText, session: Session = Depends(changing)):

@@ -48,7 +48,14 @@ def _default_model(root: Path) -> Path:
 def cmd_lint(args) -> int:
     from training import lint
 
-    return lint.run(args.project, args.data, args.min_examples, not args.no_rasa_validate)
+    model = None
+    if args.model is not None:  # --model alone: the model the server runs
+        model = args.model if args.model != Path("current") else args.project / "models" / "current.tar.gz"
+        if not model.exists():
+            print(f"tuibao data lint: no model at {model}", file=sys.stderr)
+            return EXIT_UNUSABLE
+    return lint.run(args.project, args.data, args.min_examples, not args.no_rasa_validate,
+                    model=model.resolve() if model else None)
 
 
 # ---------------------------------------------------------------- intent new
@@ -75,29 +82,84 @@ def cmd_intent_new(args) -> int:
 
 
 # ---------------------------------------------------------------- train
-def train_nlu(root: Path, config: Path, out_dir: Path, name: str) -> int:
-    """``rasa train nlu`` (extensions merged by the importer in the config), then the data
-    fingerprint beside the archive so the gate knows what it was trained on."""
+def train_nlu(root: Path, config: Path, out_dir: Path, name: Optional[str] = None,
+              finetune: Optional[Path] = None, epoch_fraction: float = 0.3) -> "tuple[int, Optional[Path]]":
+    """``rasa train nlu`` (extensions merged by the importer in the config) into a new version
+    ``out_dir/<time>-<fingerprint>-nlu.tar.gz`` with its data fingerprint; ``name`` also points
+    ``out_dir/<name>.tar.gz`` at it. With ``finetune``, Rasa continues that model's training for
+    a fraction of the epochs; when Rasa refuses (new intents or entities, another config), a
+    full NLU training follows and says why."""
     from bot import model as bot_model
+    from training import trainer
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    code = subprocess.call([_rasa(), "train", "nlu", "--config", str(config), "--nlu", "nlu",
-                            "--out", str(out_dir), "--fixed-model-name", name], cwd=root, env=_env())
-    if code == 0:
-        (out_dir / f"{name}.fingerprint").write_text(bot_model.fingerprint(root) + "\n")
-    return code
+    trained_on = bot_model.fingerprint(root)
+    version = bot_model.version_name(trained_on, "-nlu")
+    base = [_rasa(), "train", "nlu", "--config", str(config), "--nlu", "nlu",
+            "--out", str(out_dir), "--fixed-model-name", version]
+    log = out_dir / "last-training.log"
+    code = None
+    if finetune is not None:
+        print(f"finetuning {finetune.name} for {epoch_fraction:.0%} of the epochs", flush=True)
+        code, progress = trainer.run(base + ["--finetune", str(finetune), "--epoch-fraction",
+                                             str(epoch_fraction)], root, _env(), log)
+        if code != 0:
+            print("Rasa cannot finetune here (" + ("new intents/entities or another config"
+                  if progress.finetune_refused else "see " + str(log)) + "): training NLU in full",
+                  flush=True)
+    if code != 0:
+        code, progress = trainer.run(base, root, _env(), log)
+    if code != 0:
+        print("\n".join(progress.tail[-25:]), file=sys.stderr)
+        print(f"rasa train nlu failed (exit {code}); the whole output is in {log}", file=sys.stderr)
+        return code, None
+    link = name or None
+    archive = out_dir / f"{version}.tar.gz"
+    (out_dir / f"{version}.fingerprint").write_text(trained_on + "\n")
+    if link:
+        bot_model.point(out_dir / f"{link}.tar.gz", archive)
+        (out_dir / f"{link}.fingerprint").write_text(trained_on + "\n")
+    return 0, archive
 
 
 def cmd_train(args) -> int:
+    from bot import model as bot_model
+    from training import trainer
+
+    models = args.out or args.project / "models"
+    kind = "full" if not args.nlu_only else ("nlu-finetune" if args.finetune is not None else "nlu")
+    examples = trainer.count_examples(args.project)
+    if not args.nlu_only and not args.force and bot_model.fingerprint(args.project) == (
+            (models / "tuibao.fingerprint").read_text().strip()
+            if (models / "tuibao.fingerprint").is_file() else None):
+        print("tuibao train: models/tuibao.tar.gz is up to date (nothing that shapes the model "
+              "changed); --force to train anyway")
+        return EXIT_OK
+    print(f"tuibao train: {kind}; " + trainer.estimate(models, kind, examples), flush=True)
     started = time.monotonic()
+    archive = None
     if args.nlu_only:
-        code = train_nlu(args.project, args.config or args.project / "config.yml",
-                         args.out or args.project / "models", args.name or "tuibao-nlu")
+        finetune = None
+        if args.finetune is not None:
+            finetune = args.finetune if args.finetune != Path("latest") else trainer.latest_nlu(models)
+            if finetune is None:
+                print("tuibao train: no earlier NLU-only model to finetune; training in full")
+        code, archive = train_nlu(args.project, args.config or args.project / "config.yml", models,
+                                  args.name or "tuibao-nlu", finetune=finetune, epoch_fraction=args.epoch_fraction)
     else:
         cmd = [sys.executable, "-m", "bot.model", "train"] + (["--force"] if args.force else [])
-        code = subprocess.call(cmd, cwd=args.project, env=_env())
-    print(f"tuibao train: {'NLU-only' if args.nlu_only else 'full'} exit {code} in "
-          f"{time.monotonic() - started:.0f} s")
+        code, progress = trainer.run(cmd, args.project, _env(), models / "last-training.log")
+        if code != 0:
+            print("\n".join(progress.tail[-25:]), file=sys.stderr)
+        else:
+            archive = (models / "tuibao.tar.gz").resolve()
+    elapsed = time.monotonic() - started
+    if code == 0:
+        trainer.record(models, kind, examples, elapsed)
+        print(f"tuibao train: {kind} done in {elapsed:.0f} s: {archive.relative_to(args.project) if archive and args.project in archive.parents else archive}")
+        print("the server still runs models/current.tar.gz; next: tuibao gate, then tuibao model promote")
+    else:
+        print(f"tuibao train: {kind} failed (exit {code}) after {elapsed:.0f} s", file=sys.stderr)
     return code
 
 
@@ -106,10 +168,10 @@ def _model_for(args, which: str, config: Optional[Path], model: Optional[Path], 
     from bot.evaluate import resolve_model
 
     if config is not None:
-        name = f"eval-{which}"
-        if train_nlu(args.project, config, scratch, name) != 0:
+        code, archive = train_nlu(args.project, config, scratch, f"eval-{which}")
+        if code != 0:
             raise RuntimeError(f"training with {config} failed")
-        return scratch / f"{name}.tar.gz"
+        return archive
     found = resolve_model(model)
     if found is None:
         raise FileNotFoundError(f"no model at {model}: train one (tuibao train) or pass --model")
@@ -142,58 +204,168 @@ def cmd_eval(args) -> int:
 
 
 # ---------------------------------------------------------------- gate
+def _evaluate_cached(model: Path, root: Path, guard=()) -> dict:
+    """The held-out report of ``model``; a versioned model's report is kept beside it
+    (``<version>.eval.json``) for as long as the held-out files are the same."""
+    import hashlib
+    import json
+
+    from training import report as eval_report
+
+    digest = hashlib.sha256()
+    for _, path in eval_report.heldout_files(root):
+        digest.update(path.read_bytes())
+    for text, intent, where in guard:
+        digest.update(f"{text}\0{intent}\0{where}\n".encode())
+    model = model.resolve()
+    cache = model.with_name(model.name.replace(".tar.gz", ".eval.json"))
+    if cache.is_file():
+        kept = json.loads(cache.read_text(encoding="utf-8"))
+        if kept.get("heldout_digest") == digest.hexdigest():
+            return kept
+    rep = eval_report.evaluate_model(model, root, guard=guard)
+    rep["heldout_digest"] = digest.hexdigest()
+    try:
+        cache.write_text(json.dumps(rep, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+    return rep
+
+
 def cmd_gate(args) -> int:
     import json
 
     from bot import model as bot_model
-    from training import gate, report as eval_report
+    from training import collisions, deploy, gate, report as eval_report
+    from training.scaffold import core_intents
 
-    baseline_path = args.baseline or args.project / gate.BASELINE
+    root = args.project
+    baseline_path = args.baseline or root / gate.BASELINE
+    started = time.monotonic()
+    # 1. The data: an insurer's example that is a core request fails whatever the model does.
+    found, data = collisions.project_collisions(root)
+    rel = lambda p: str(p.resolve().relative_to(root)) if root in p.resolve().parents else str(p)
+    data_failures = [f"core guard: {rel(c.example.file)}:{c.example.line}: {collisions.describe(c, rel)}"
+                     for c in found if c.certain and not c.reviewed_by]
+    ext_intents = {intent: insurer for intent, (insurer, _, _) in data.extension_intents.items()}
+    core = core_intents(root)
+    if data_failures and not args.update_baseline:
+        # No model can make these right: fail now rather than after minutes of evaluation.
+        for failure in data_failures:
+            print(f"FAIL {failure}")
+        print("gate: FAILED (the data takes core requests; no model was scored: fix the data "
+              "or add a reviewed override, docs/insurers.md)")
+        candidate = args.model or _default_model(root)
+        # only a model trained on this data carries the verdict (not one trained before it)
+        if not args.report and candidate.exists() and \
+                candidate.resolve().parent == (root / "models").resolve() and \
+                eval_report.model_fingerprint(candidate) == bot_model.fingerprint(root):
+            path = deploy.write_verdict(candidate.resolve(), False, data_failures, "core guard (data)")
+            print(f"verdict kept in {rel(path)} (tuibao model promote refuses this model)")
+        return EXIT_FAILED
+
+    # 2. The candidate, and the model the server runs now, on the same lines.
+    model = current_model = None
+    current = None
     if args.report:
-        rep = json.loads(args.report.read_text(encoding="utf-8"))
-        if "overall" not in rep:  # an eval report.json: {name: report}; the last one is the candidate
-            rep = list(rep.values())[-1]
+        reports = json.loads(args.report.read_text(encoding="utf-8"))
+        if "overall" in reports:
+            rep = reports
+        else:  # an eval report.json: {name: report}; the last is the candidate, the first current
+            rep = list(reports.values())[-1]
+            current = list(reports.values())[0] if len(reports) > 1 else None
+        if rep.get("model") and Path(rep["model"]).exists():
+            model = Path(rep["model"]).resolve()
     else:
         from bot.evaluate import resolve_model
 
-        model = resolve_model(args.model or _default_model(args.project))
+        model = resolve_model(args.model or _default_model(root))
         if model is None:
-            print(f"tuibao gate: no model at {args.model or _default_model(args.project)}; "
+            print(f"tuibao gate: no model at {args.model or _default_model(root)}; "
                   "train it first (tuibao train)", file=sys.stderr)
             return EXIT_UNUSABLE
         rep = None
     try:
-        current = bot_model.fingerprint(args.project)
+        fingerprint_now = bot_model.fingerprint(root)
         if rep is None:
             gate.check_fingerprint({"model": str(model),
-                                    "model_fingerprint": eval_report.model_fingerprint(model)}, current)
-            rep = eval_report.evaluate_model(model, args.project)
-        gate.check_fingerprint(rep, current)
+                                    "model_fingerprint": eval_report.model_fingerprint(model)},
+                                   fingerprint_now)
+            rep = _evaluate_cached(model, root, guard=collisions.at_risk(root))
+        gate.check_fingerprint(rep, fingerprint_now)
     except gate.StaleModel as error:
         print(f"tuibao gate: REFUSED: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
-    if args.update_baseline:
-        from training.scaffold import core_intents
+    if current is None and not args.no_compare:
+        against = args.against or root / "models" / "current.tar.gz"
+        if against.exists() and (model is None or against.resolve() != model.resolve()):
+            current_model = against.resolve()
+            print(f"comparing with {current_model.name} (what the server runs) on the same lines",
+                  flush=True)
+            current = _evaluate_cached(current_model, root)
 
-        gate.write_baseline(baseline_path, gate.baseline_from(rep, core_intents=core_intents(args.project)))
-        print(f"baseline written to {baseline_path}: review the diff and commit it "
-              f"(macro-F1 {rep['overall']['macro_f1']})")
-        return EXIT_OK
+    if args.update_baseline:
+        return _update_baseline(args, baseline_path, rep, core)
     if not baseline_path.is_file():
         print(f"tuibao gate: no baseline at {baseline_path}; write one with "
-              "`tuibao gate --update-baseline` and commit it", file=sys.stderr)
+              "`tuibao gate --update-baseline --reason ...` and commit it", file=sys.stderr)
         return EXIT_UNUSABLE
     baseline = gate.load_baseline(baseline_path)
-    failures = gate.compare(baseline, rep)
+    verdict = gate.decide(baseline, rep, current, core, ext_intents, data_failures)
     overall = rep["overall"]
     print(f"candidate {rep['model']}: macro-F1 {overall['macro_f1']}, identifiers (worst) "
-          f"{overall['identifier_accuracy']}; baseline {baseline_path}")
+          f"{overall['identifier_accuracy']}; baseline {rel(baseline_path)}")
+    pair = verdict["paired"]
+    if pair:
+        changed = {k: v for k, v in pair["per_intent"].items() if v["lost"] or v["gained"]}
+        print(f"against {Path(current['model']).name} on {pair['lines']} shared lines "
+              f"({len(changed) - ('(all lines)' in changed)} intents changed):")
+        for intent, row in sorted(changed.items(), key=lambda kv: (kv[0] != "(all lines)", kv[1]["p"])):
+            print(f"  {gate.describe_change(intent, row)}")
     for intent in gate.unmeasured(baseline, rep):
         print(f"note: core intent {intent} has no held-out lines; the gate cannot guard it")
-    for failure in failures:
+    for note in verdict["notes"]:
+        print(f"note: {note}")
+    for failure in verdict["failures"]:
         print(f"FAIL {failure}")
-    print("gate: FAILED" if failures else "gate: passed")
-    return EXIT_FAILED if failures else EXIT_OK
+    print("gate: FAILED" if verdict["failures"] else "gate: passed")
+    if model is not None and model.parent.resolve() == (root / "models").resolve():
+        summary = f"macro-F1 {overall['macro_f1']}; baseline {rel(baseline_path)}"
+        path = deploy.write_verdict(model, verdict["passed"], verdict["failures"], summary)
+        print(f"verdict kept in {rel(path)} (tuibao model promote reads it)")
+    print(f"gate took {time.monotonic() - started:.0f} s")
+    return EXIT_FAILED if verdict["failures"] else EXIT_OK
+
+
+def _update_baseline(args, baseline_path: Path, rep: dict, core) -> int:
+    from datetime import datetime, timezone
+
+    from training import gate
+
+    new = gate.baseline_from(rep, core_intents=core)
+    old = gate.load_baseline(baseline_path) if baseline_path.is_file() else None
+    if old is not None:
+        new["tolerances"] = old.get("tolerances", new["tolerances"])
+        for key in ("recall_floors",):
+            if key in old:
+                new[key] = old[key]
+    lowered = gate.lowered(old, new) if old else []
+    for line in lowered:
+        print(f"LOWERS {line}")
+    if not lowered:
+        print("lowers nothing" if old else "no baseline yet: writing the first one")
+    if not args.reason:
+        print("tuibao gate --update-baseline: say why with --reason \"...\" (it is kept in the "
+              "baseline file with what it lowered); nothing written", file=sys.stderr)
+        return EXIT_UNUSABLE
+    history = (old or {}).get("history", [])
+    history.append({"at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "reason": args.reason, "lowered": lowered})
+    new["history"] = history[-20:]
+    gate.write_baseline(baseline_path, new)
+    print(f"baseline written to {baseline_path}: review the diff and commit it "
+          f"(macro-F1 {rep['overall']['macro_f1']})")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- review
@@ -244,16 +416,19 @@ def cmd_review_import(args) -> int:
 def cmd_model(args) -> int:
     from training import deploy
 
-    server = deploy.RasaServer(args.url, args.token, timeout=args.timeout)
+    servers = [deploy.RasaServer(url, args.token, timeout=args.timeout) for url in args.url]
     try:
         if args.model_command == "promote":
             model = args.model or _default_model(args.project)
-            result = deploy.promote(args.project, server, model)
+            result = deploy.promote(args.project, servers, model, skip_gate=args.skip_gate)
         elif args.model_command == "rollback":
-            result = deploy.rollback(args.project, server)
+            result = deploy.rollback(args.project, servers)
         else:
-            print(deploy.status(args.project, server))
+            print("\n".join(deploy.status(args.project, server) for server in servers))
             return EXIT_OK
+    except deploy.GateRefused as error:
+        print(f"tuibao model {args.model_command}: REFUSED: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except deploy.DeployError as error:
         print(f"tuibao model {args.model_command}: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -280,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--min-examples", type=int, default=10, help="fewest examples an intent may have")
     lint.add_argument("--no-rasa-validate", action="store_true",
                       help="skip `rasa data validate --fail-on-warnings`")
+    lint.add_argument("--model", type=Path, nargs="?", const=Path("current"),
+                      help="the core guard also reads the insurers' examples with a model (alone: "
+                      "models/current.tar.gz, what the server runs; loading it takes a minute or "
+                      "more); without it, the similarity check alone")
     lint.set_defaults(func=cmd_lint)
 
     intent = sub.add_parser("intent", help="an insurer's own intents")
@@ -298,10 +477,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train: full (python -m bot.model train) or NLU-only "
                            "(rasa train nlu)")
-    train.add_argument("--nlu-only", action="store_true", help="NLU only, into models/tuibao-nlu.tar.gz")
+    train.add_argument("--nlu-only", action="store_true", help="NLU only (rasa train nlu), into "
+                       "models/<time>-<fingerprint>-nlu.tar.gz; models/tuibao-nlu.tar.gz points to it")
+    train.add_argument("--finetune", type=Path, nargs="?", const=Path("latest"),
+                       help="NLU-only: continue an earlier NLU model (default the newest) for "
+                       "--epoch-fraction of the epochs; Rasa allows it only when no intent or "
+                       "entity was added and the config is the same (else a full NLU training)")
+    train.add_argument("--epoch-fraction", type=float, default=0.3, help="with --finetune")
     train.add_argument("--config", type=Path, help="NLU-only: another config file")
     train.add_argument("--out", type=Path, help="NLU-only: output folder (default models/)")
-    train.add_argument("--name", help="NLU-only: archive name (default tuibao-nlu)")
+    train.add_argument("--name", default=None, help="NLU-only: also point models/NAME.tar.gz at "
+                       "the new version (default tuibao-nlu)")
     train.add_argument("--force", action="store_true", help="full: train even if nothing changed")
     train.set_defaults(func=cmd_train)
 
@@ -323,7 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--report", type=Path, help="use an eval report.json instead of evaluating")
     gate.add_argument("--baseline", type=Path, help="default tests/heldout/baseline.json")
     gate.add_argument("--update-baseline", action="store_true",
-                      help="write the candidate's figures as the new baseline (then review and commit)")
+                      help="write the candidate's figures as the new baseline (then review and "
+                      "commit); prints every figure it lowers and needs --reason")
+    gate.add_argument("--reason", help="why the baseline changes (kept in the file)")
+    gate.add_argument("--against", type=Path, help="the model to compare with on the same lines "
+                      "(default models/current.tar.gz, what the server runs)")
+    gate.add_argument("--no-compare", action="store_true", help="floors only, no paired comparison")
     gate.set_defaults(func=cmd_gate)
 
     review = sub.add_parser("review", help="messages from real conversations to label")
@@ -355,9 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("status", "which model the server runs, and the previous one")):
         cmd = model_sub.add_parser(name, help=text)
         if name == "promote":
-            cmd.add_argument("--model", type=Path, help="default models/tuibao.tar.gz")
-        cmd.add_argument("--url", default=os.environ.get("TUIBAO_RASA_URL", "http://127.0.0.1:5005"),
-                         help="the Rasa server ($TUIBAO_RASA_URL)")
+            cmd.add_argument("--model", type=Path, help="default models/tuibao.tar.gz (the newest "
+                             "trained model)")
+            cmd.add_argument("--skip-gate", action="store_true", help="promote a model that was "
+                             "never gated (one that failed the gate is refused all the same)")
+        cmd.add_argument("--url", action="append", default=None,
+                         help="a Rasa server (repeatable: replicas are loaded one after the "
+                         "other; default $TUIBAO_RASA_URL or http://127.0.0.1:5005)")
         cmd.add_argument("--token", default=os.environ.get("TUIBAO_API_TOKEN", "tuibao-demo-api-token"),
                          help="its API token ($TUIBAO_API_TOKEN)")
         cmd.add_argument("--timeout", type=float, default=300, help="seconds to wait for the load")
@@ -377,6 +572,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               "cd into it or pass --project", file=sys.stderr)
         return EXIT_UNUSABLE
     args.project = project.resolve()
+    if getattr(args, "command", None) == "model" and not args.url:
+        args.url = [os.environ.get("TUIBAO_RASA_URL", "http://127.0.0.1:5005")]
     # The project's own code (bot.*) is imported from the project, not from wherever tuibao
     # was installed from.
     sys.path.insert(0, str(args.project))

@@ -1,27 +1,42 @@
 """``tuibao model promote`` / ``rollback`` / ``status``: the model the running Rasa server uses.
 
-Promotion goes through Rasa's own HTTP API (``PUT /model``, token-protected): the server loads
-the new archive beside the running one and swaps its agent in one assignment once it is ready,
-so requests during the load are answered by the old model and none fails. Every promoted
-archive is first copied to ``models/releases/`` (retraining overwrites models/tuibao.tar.gz),
-and ``models/releases/deployments.json`` remembers, per server, the running and the previous
-release: ``rollback`` loads the previous one the same way.
+Every training writes a new archive, ``models/<UTC time>-<fingerprint[:8]>[-nlu].tar.gz``, and
+never overwrites one. Two symlinks say what runs:
+
+    models/current.tar.gz   the model the server runs (the Procfile starts Rasa from it)
+    models/previous.tar.gz  the one that ran before it
+
+``promote`` loads a model into every given server (``PUT /model``, one after the other), checks
+``GET /status`` names it, then moves ``previous`` to what ran and ``current`` to the new model.
+``rollback`` loads ``previous`` the same way and swaps the two pointers, so a second rollback
+returns to where the first started. Training never moves either pointer (it moves
+``models/tuibao.tar.gz``, the newest trained model), so rollback restores what ran before
+whatever the order of train, promote and rollback. ``models/deployments.log`` keeps one line
+per move. A model whose gate failed (``<model>.gate.json``, written by ``tuibao gate``) is
+refused; one without a verdict needs ``--skip-gate``.
 """
 from __future__ import annotations
 
 import json
-import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import requests
 
-STATE_FILE = "deployments.json"
+from bot.model import CURRENT, PREVIOUS, adopt, point
+
+LOG = "deployments.log"
+STATUS_CHECKS = 6
 
 
 class DeployError(RuntimeError):
     """The server could not be reached or refused the model; the message says which."""
+
+
+class GateRefused(DeployError):
+    """The model failed the gate (or was never gated): not promoted."""
 
 
 class RasaServer:
@@ -43,6 +58,9 @@ class RasaServer:
             raise DeployError(f"Rasa server {self.url}: GET /status answered {answer.status_code}")
         return answer.json()
 
+    def running(self) -> str:
+        return Path(self.status().get("model_file") or "").name
+
     def load(self, model: Path) -> None:
         """``PUT /model``: returns once the server answers with the new model."""
         try:
@@ -54,94 +72,151 @@ class RasaServer:
             raise DeployError(f"Rasa server {self.url} refused the API token (401)")
         if answer.status_code != 204:
             raise DeployError(f"{self.url} refused {model.name}: {answer.status_code} {answer.text[:300]}")
+        # Several Sanic workers (SANIC_WORKERS) are separate processes: PUT /model reaches one.
+        # Ask a few times; any answer naming another model means some workers did not swap.
+        seen = {self.running() for _ in range(STATUS_CHECKS)}
+        if seen != {model.name}:
+            others = ", ".join(sorted(seen - {model.name})) or "nothing"
+            raise DeployError(
+                f"{self.url} answers with {others} after loading {model.name}"
+                + (": it runs several workers and PUT /model reached only one; restart it on "
+                   "the new model instead (models/current.tar.gz) or promote with one worker"
+                   if model.name in seen else ""))
 
 
-def releases_dir(root: Path) -> Path:
-    return root / "models" / "releases"
+def models_dir(root: Path) -> Path:
+    return root / "models"
 
 
-def _state(root: Path) -> Dict[str, Any]:
-    path = releases_dir(root) / STATE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def pointer(root: Path, name: str) -> Optional[Path]:
+    """The versioned archive ``models/<name>`` points to, or None."""
+    link = models_dir(root) / name
+    return link.resolve() if link.exists() else None
 
 
-def _save_state(root: Path, state: Dict[str, Any]) -> None:
-    path = releases_dir(root) / STATE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+def version_of(root: Path, model: Path) -> Path:
+    """The versioned archive behind ``model`` (a pointer is followed). A plain archive outside
+    the versions (an older tree's models/tuibao.tar.gz, a file elsewhere) is kept as one."""
+    model = Path(model)
+    if not model.name.endswith(".tar.gz") or not model.exists():
+        raise DeployError(f"{model} is not a model archive (.tar.gz)")
+    if model.is_symlink():
+        return model.resolve()
+    if model.resolve().parent != models_dir(root).resolve():
+        import shutil
 
-
-def _snapshot(root: Path, model: Path) -> Path:
-    """A copy of ``model`` under models/releases/ that no later training overwrites."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    release = releases_dir(root) / f"{stamp}-{model.name}"
-    release.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(model, release)
-    for sidecar in (model.with_name(model.name.replace(".tar.gz", ".fingerprint")),):
+        copy = models_dir(root) / model.name
+        models_dir(root).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model, copy)
+        sidecar = model.with_name(model.name.replace(".tar.gz", ".fingerprint"))
         if sidecar.is_file():
-            shutil.copy2(sidecar, release.with_name(release.name.replace(".tar.gz", ".fingerprint")))
-    return release
+            shutil.copy2(sidecar, copy.with_name(sidecar.name))
+        for verdict in (model.with_name(model.name.replace(".tar.gz", ".gate.json")),):
+            if verdict.is_file():
+                shutil.copy2(verdict, copy.with_name(verdict.name))
+        model = copy
+    if model.name in (CURRENT, PREVIOUS, "tuibao.tar.gz"):  # a pointer name: must stay a pointer
+        model = adopt(model)
+    return model.resolve()
 
 
-def _running_release(root: Path, server: RasaServer, entry: Dict[str, Any]) -> Optional[Path]:
-    """The archive the server runs now: the recorded release, or the file of that name in
-    models/ (the server was started with it), snapshotted so a rollback can return to it."""
-    running = Path(server.status().get("model_file") or "").name
-    current = entry.get("current")
-    if current and Path(current).name == running and Path(current).is_file():
-        return Path(current)
-    for candidate in (root / "models" / running, root / running):
-        if running and candidate.is_file():
-            return _snapshot(root, candidate)
+def verdict_path(model: Path) -> Path:
+    return model.with_name(model.name.replace(".tar.gz", ".gate.json"))
+
+
+def write_verdict(model: Path, passed: bool, failures: Sequence[str], summary: str) -> Path:
+    path = verdict_path(Path(model).resolve())
+    path.write_text(json.dumps({"passed": passed, "failures": list(failures), "summary": summary,
+                                "at": _now()}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def check_verdict(model: Path, skip_gate: bool) -> Optional[str]:
+    """Refuses a model whose gate failed; one never gated needs ``skip_gate``."""
+    path = verdict_path(model)
+    if not path.is_file():
+        if skip_gate:
+            return f"note: {model.name} was never gated (--skip-gate)"
+        raise GateRefused(f"{model.name} has no gate verdict: run `tuibao gate --model "
+                          f"models/{model.name}` first (or promote with --skip-gate, on purpose)")
+    verdict = json.loads(path.read_text(encoding="utf-8"))
+    if not verdict.get("passed"):
+        raise GateRefused(f"{model.name} failed the gate ({path.name}); nothing was loaded:\n  "
+                          + "\n  ".join(verdict.get("failures") or []))
     return None
 
 
-def promote(root: Path, server: RasaServer, model: Path) -> str:
-    """Load ``model`` into the running server, keeping the running one as the previous."""
-    if not model.is_file() or not model.name.endswith(".tar.gz"):
-        raise DeployError(f"{model} is not a model archive (.tar.gz)")
-    state = _state(root)
-    entry = state.get(server.url, {})
-    previous = _running_release(root, server, entry)
-    release = _snapshot(root, model)
-    server.load(release.resolve())
-    now_running = Path(server.status().get("model_file") or "").name
-    if now_running != release.name:
-        raise DeployError(f"{server.url} still runs {now_running} after loading {release.name}")
-    history = entry.get("history", []) + [{"release": str(release), "at": _now(), "action": "promote"}]
-    state[server.url] = {"current": str(release), "previous": str(previous) if previous else None,
-                         "history": history[-20:]}
-    _save_state(root, state)
-    note = f"previous: {previous.name}" if previous else "no previous model known: rollback unavailable"
-    return f"{server.url} now runs {release.name} ({note})"
+def _what_runs(root: Path, server: RasaServer) -> Optional[Path]:
+    """The version a server runs: the current pointer when the server names it (or was started
+    from models/current.tar.gz), else the archive of that name in models/."""
+    running = server.running()
+    current = pointer(root, CURRENT)
+    if current is not None and running in (current.name, CURRENT):
+        return current
+    found = models_dir(root) / running
+    if running and found.exists():
+        return version_of(root, found)
+    return current
 
 
-def rollback(root: Path, server: RasaServer) -> str:
-    """Load the previous release again (and make the current one the previous)."""
-    entry = _state(root).get(server.url)
-    if not entry or not entry.get("previous"):
-        raise DeployError(f"nothing to roll back to for {server.url}: no model was promoted there "
-                          "with a previous one recorded")
-    previous = Path(entry["previous"])
-    if not previous.is_file():
-        raise DeployError(f"the previous release {previous} is gone")
-    server.load(previous.resolve())
-    now_running = Path(server.status().get("model_file") or "").name
-    if now_running != previous.name:
-        raise DeployError(f"{server.url} still runs {now_running} after loading {previous.name}")
-    state = _state(root)
-    history = entry.get("history", []) + [{"release": str(previous), "at": _now(), "action": "rollback"}]
-    state[server.url] = {"current": str(previous), "previous": entry.get("current"),
-                         "history": history[-20:]}
-    _save_state(root, state)
-    return f"{server.url} rolled back to {previous.name}"
+def promote(root: Path, servers: Sequence[RasaServer], model: Path, skip_gate: bool = False) -> str:
+    """Load ``model`` into each server in turn; then ``previous`` is what ran, ``current`` it."""
+    target = version_of(root, model)
+    lines: List[str] = []
+    note = check_verdict(target, skip_gate)
+    if note:
+        lines.append(note)
+    before = _what_runs(root, servers[0])
+    if target.name.endswith("-nlu.tar.gz") and before is not None and \
+            not before.name.endswith("-nlu.tar.gz"):
+        raise DeployError(f"{target.name} is NLU-only (tuibao train --nlu-only): it cannot hold "
+                          f"a conversation, and the server runs the full {before.name}. Train the "
+                          "full model (tuibao train), gate it, and promote that")
+    for server in servers:
+        started = time.monotonic()
+        server.load(target)
+        lines.append(f"{server.url} now runs {target.name} (load {time.monotonic() - started:.1f} s)")
+    if before is not None and before == target:
+        lines.append(f"{target.name} was already current; pointers unchanged")
+        return "\n".join(lines)
+    if before is not None:
+        point(models_dir(root) / PREVIOUS, before)
+    point(models_dir(root) / CURRENT, target)
+    _log(root, "promote", target, before)
+    lines.append(f"models/{CURRENT} -> {target.name}; models/{PREVIOUS} -> "
+                 f"{before.name if before else 'none (nothing to roll back to)'}")
+    return "\n".join(lines)
+
+
+def rollback(root: Path, servers: Sequence[RasaServer]) -> str:
+    """Load ``previous`` again into each server and swap the two pointers."""
+    previous = pointer(root, PREVIOUS)
+    if previous is None:
+        raise DeployError(f"nothing to roll back to: models/{PREVIOUS} does not exist (no model "
+                          "was promoted over another one yet)")
+    current = pointer(root, CURRENT)
+    for server in servers:
+        server.load(previous)
+    if current is not None:
+        point(models_dir(root) / PREVIOUS, current)
+    point(models_dir(root) / CURRENT, previous)
+    _log(root, "rollback", previous, current)
+    return (f"{', '.join(s.url for s in servers)} rolled back to {previous.name}; "
+            f"models/{PREVIOUS} -> {current.name if current else 'none'}")
 
 
 def status(root: Path, server: RasaServer) -> str:
-    entry = _state(root).get(server.url, {})
-    running = server.status().get("model_file")
-    return (f"{server.url} runs {running}; recorded current {entry.get('current')}, "
-            f"previous {entry.get('previous')}")
+    current, previous = pointer(root, CURRENT), pointer(root, PREVIOUS)
+    latest = pointer(root, "tuibao.tar.gz")
+    return (f"{server.url} runs {server.running()}\n"
+            f"models/{CURRENT}  -> {current.name if current else '-'}\n"
+            f"models/{PREVIOUS} -> {previous.name if previous else '-'}\n"
+            f"models/tuibao.tar.gz (newest trained) -> {latest.name if latest else '-'}")
+
+
+def _log(root: Path, action: str, now: Path, before: Optional[Path]) -> None:
+    with (models_dir(root) / LOG).open("a", encoding="utf-8") as log:
+        log.write(f"{_now()} {action} {now.name} (was {before.name if before else '-'})\n")
 
 
 def _now() -> str:

@@ -32,7 +32,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from training.extensions import discover
 
-ERROR, WARNING = "error", "warning"
+ERROR, WARNING, NOTE = "error", "warning", "note"
 MIN_EXAMPLES = 10
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _PARTICLES = re.compile(r"[吗嘛呢吧啊呀哦哈啦嘞呗么了的]+")
@@ -253,11 +253,18 @@ def _identifier_findings(text: str, path: Path, line: int, allowed: Set[str]) ->
     return findings
 
 
-def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLES) -> List[Finding]:
+def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLES,
+         model: Optional[Path] = None) -> List[Finding]:
     """Every finding in the project at ``root``; with ``paths``, only findings located in them
     (the rest of the project is still read, so a duplicate of a core example is caught)."""
     root, paths = root.resolve(), [p.resolve() for p in paths]
     data = load_project(root, paths)
+
+    def _rel(file: Path) -> str:  # unambiguous: two insurers may both have change_bank_card.yml
+        try:
+            return str(file.resolve().relative_to(root))
+        except ValueError:
+            return str(file)
     allowed = _test_identities(root)
     findings: List[Finding] = []
 
@@ -285,12 +292,12 @@ def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLE
             findings.append(Finding(
                 ERROR, "duplicate-across-intents", example.file, example.line,
                 f"'{example.text}' ({example.intent}) is the same as '{other.text}' "
-                f"({other.intent}) at {other.file.name}:{other.line}",
+                f"({other.intent}) at {_rel(other.file)}:{other.line}",
                 "keep it under the one intent it means, delete the other"))
         else:
             findings.append(Finding(
                 WARNING, "duplicate", example.file, example.line,
-                f"'{example.text}' repeats {other.file.name}:{other.line} under {example.intent}",
+                f"'{example.text}' repeats {_rel(other.file)}:{other.line} under {example.intent}",
                 "delete one of them"))
         near_key = _near_key(example.text)
         twin = near.setdefault(near_key, example) if near_key else example
@@ -298,7 +305,7 @@ def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLE
             findings.append(Finding(
                 WARNING, "near-duplicate", example.file, example.line,
                 f"'{example.text}' ({example.intent}) differs from '{twin.text}' "
-                f"({twin.intent}) at {twin.file.name}:{twin.line} only by particles",
+                f"({twin.intent}) at {_rel(twin.file)}:{twin.line} only by particles",
                 "check both labels; keep the example under one intent"))
 
     def leak_key(text: str) -> str:
@@ -313,7 +320,7 @@ def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLE
         if leak is not None:
             findings.append(Finding(
                 ERROR, "heldout-leak", example.file, example.line,
-                f"'{example.text}' is also held-out line {leak.file.name}:{leak.line}",
+                f"'{example.text}' is also held-out line {_rel(leak.file)}:{leak.line}",
                 "delete it from the training data (held-out lines only measure) or write a "
                 "different example"))
 
@@ -375,9 +382,79 @@ def lint(root: Path, paths: Sequence[Path] = (), min_examples: int = MIN_EXAMPLE
                                 "add it under intents: (the insurer's domain/ folder for its own "
                                 "intents)"))
 
+    findings += _collision_findings(root, data, _rel)
+    if model is not None:
+        findings += _model_findings(root, data, model, paths, _rel)
     if paths:
         findings = [f for f in findings if any(_within(f.file, p) for p in paths)]
-    return sorted(findings, key=lambda f: (f.severity != ERROR, str(f.file), f.line, f.code))
+    order = {ERROR: 0, WARNING: 1, NOTE: 2}
+    return sorted(findings, key=lambda f: (order[f.severity], str(f.file), f.line, f.code))
+
+
+def _is_extension(root: Path, file: Path) -> bool:
+    return (root / "extensions").resolve() in file.resolve().parents
+
+
+def _collision_findings(root: Path, data: "ProjectData", rel) -> List[Finding]:
+    """The core guard without a model: an insurer's example that reads as a core request."""
+    from training import collisions
+
+    ext = [e for e in data.examples if _is_extension(root, e.file)]
+    core = [e for e in data.examples + data.heldout if not _is_extension(root, e.file)]
+    found = []
+    for c in collisions.find(root, ext, core):
+        text = collisions.describe(c, rel)
+        if c.reviewed_by:
+            found.append(Finding(NOTE, "core-override", c.example.file, c.example.line,
+                                 f"{text}; kept by the reviewed override of {c.reviewed_by} "
+                                 f"({c.reason})", "nothing to do (reviewed)"))
+        else:
+            found.append(Finding(
+                ERROR if c.certain else WARNING, "core-collision" if c.certain else "core-similar",
+                c.example.file, c.example.line, text,
+                f"an insurer's intent may not take a core request: delete the example or write "
+                f"it so it cannot mean {c.core_intent}; if it must stay, add a reviewed override "
+                f"to extensions/<insurer>/{collisions.OVERRIDES} (docs/insurers.md)"))
+    return found
+
+
+MODEL_CONFIDENT = 0.8
+
+
+def _model_findings(root: Path, data: "ProjectData", model: Path, paths: Sequence[Path],
+                    rel) -> List[Finding]:
+    """The core guard with the running model: an insurer's example it reads as a core intent
+    with confidence ``MODEL_CONFIDENT`` or more (a warning with the confidence and the nearest
+    core example of that intent; the similarity check above decides errors)."""
+    import asyncio
+
+    from training import collisions
+    from training.report import _parse_timed
+    from training.scaffold import core_intents
+
+    guarded = set(core_intents(root)) - collisions.UNGUARDED
+    ext = [e for e in data.examples if _is_extension(root, e.file)
+           and (not paths or any(_within(e.file, p) for p in paths))]
+    if not ext:
+        return []
+    parses, _ = asyncio.run(_parse_timed(model, [e.text for e in ext]))
+    core = [e for e in data.examples if not _is_extension(root, e.file)]
+    found = []
+    for example, parse in zip(ext, parses):
+        intent = (parse.get("intent") or {}).get("name") or ""
+        confidence = (parse.get("intent") or {}).get("confidence") or 0.0
+        if intent not in guarded or intent == example.intent or confidence < MODEL_CONFIDENT:
+            continue
+        nearest = max((c for c in core if c.intent.split("/")[0] == intent),
+                      key=lambda c: collisions.similarity(example.text, c.text)[0], default=None)
+        near = (f"; nearest core example '{nearest.text}' at {rel(nearest.file)}:{nearest.line}"
+                if nearest is not None else "")
+        found.append(Finding(
+            WARNING, "model-reads-core", example.file, example.line,
+            f"the running model ({model.name}) reads '{example.text}' ({example.intent}) as core "
+            f"{intent} with confidence {confidence:.2f}{near}",
+            f"make sure it cannot mean {intent}; the gate checks the trained candidate"))
+    return found
 
 
 def _within(file: Path, path: Path) -> bool:
@@ -395,26 +472,65 @@ def rasa_validate(root: Path) -> Tuple[int, str]:
     return run.returncode, run.stdout + run.stderr
 
 
+def _concerns(root: Path, paths: Sequence[Path]) -> Set[str]:
+    """Words a Rasa warning about the change would name: the intents, responses and file
+    names under ``paths``."""
+    words: Set[str] = set()
+    for path in paths:
+        for file in _yml(path) if path.is_dir() else [path]:
+            words.add(file.name)
+            words.add(str(file.resolve().relative_to(root)) if root in file.resolve().parents else file.name)
+            words.update(read_domain_intents(file))
+            words.update(e.intent for e in read_examples(file))
+            words.update(r.name for r in read_responses(file))
+    return {w for w in words if w}
+
+
+def rasa_lines(output: str) -> List[str]:
+    """The warnings and errors of ``rasa data validate``, one a line, without log noise."""
+    keep = []
+    for line in output.splitlines():
+        if re.search(r"UserWarning|Warning:|WARNING|ERROR|Error|rror:", line):
+            keep.append(re.sub(r"^\S+ \S+ +(WARNING|ERROR|INFO) +\S+ +- ", r"\1 ", line).strip())
+    return keep
+
+
 def run(root: Path, paths: Iterable[Path], min_examples: int, with_rasa: bool,
-        out=sys.stdout) -> int:
-    """The command: prints findings, returns 1 on any error, 0 otherwise."""
+        out=sys.stdout, model: Optional[Path] = None) -> int:
+    """The command: our findings first, then Rasa's (only those about ``paths`` when given);
+    returns 1 on any error, 0 otherwise."""
     paths = list(paths)
     for path in paths:
         if not path.exists():
             print(f"tuibao data lint: {path} does not exist", file=out)
             return 2
-    findings = lint(root, paths, min_examples)
+    if model is not None:
+        print(f"core guard: reading the insurers' examples with {model.name} (a minute)", file=out)
+    findings = lint(root, paths, min_examples, model=model)
     for finding in findings:
         print(finding.render(root), file=out)
     errors = sum(f.severity == ERROR for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.severity == WARNING for f in findings)
     status = 1 if errors else 0
     if with_rasa:
         code, output = rasa_validate(root)
         if code != 0:
-            tail = "\n".join(line for line in output.splitlines() if "Warning" in line or "rror" in line)
-            print(f"rasa data validate failed:\n{tail[-3000:]}", file=out)
-            status = 1
+            lines = rasa_lines(output) or output.splitlines()[-20:]
+            if paths:
+                words = _concerns(root.resolve(), [p.resolve() for p in paths])
+                about = [line for line in lines if any(w in line for w in words)]
+                others = len(lines) - len(about)
+            else:
+                about, others = lines, 0
+            if about:
+                print(f"rasa data validate: {len(about)} finding(s) about this change:", file=out)
+                for line in about:
+                    print(f"  {line}", file=out)
+                status = 1
+            if others:
+                print(f"rasa data validate: {others} other warning(s), not about "
+                      f"{', '.join(str(p) for p in paths)} (the core's: `rasa data validate` "
+                      "shows them)", file=out)
         else:
             print("rasa data validate: clean", file=out)
     print(f"{errors} errors, {warnings} warnings", file=out)

@@ -150,14 +150,21 @@ def _confusion(gold: List[str], pred: List[str]) -> Dict[str, Any]:
     return {"labels": labels, "matrix": matrix}
 
 
-def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, Path]]] = None
-                   ) -> Dict[str, Any]:
-    """Parse every held-out line with ``model``: overall figures, per source, latency."""
+def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, Path]]] = None,
+                   guard: Sequence[Tuple[str, str, str]] = ()) -> Dict[str, Any]:
+    """Parse every held-out line with ``model``: overall figures, per source, latency, and each
+    line's prediction (``predictions``, for the gate's paired comparison). ``guard``: core
+    training examples (text, intent, file:line) the gate checks keep their intent."""
+    from bot.evaluate import predicted_label
+    from redaction import redact
+
     files = list(files) if files is not None else heldout_files(root)
     lines = load_heldout(files)
     if not lines:
         raise ValueError("no held-out lines to evaluate")
-    parses, latencies = asyncio.run(_parse_timed(model, [line.text for line in lines]))
+    all_parses, all_latencies = asyncio.run(_parse_timed(
+        model, [line.text for line in lines] + [text for text, _, _ in guard]))
+    parses, latencies = all_parses[:len(lines)], all_latencies[:len(lines)]
     report = {"model": str(model), "model_fingerprint": model_fingerprint(model),
               "heldout": [str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
                           for _, p in files],
@@ -165,6 +172,15 @@ def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, 
     for source in sorted({line.source for line in lines}):
         chosen = [i for i, line in enumerate(lines) if line.source == source]
         report["sources"][source] = score([lines[i] for i in chosen], [parses[i] for i in chosen])
+    report["predictions"] = [
+        {"text": redact(line.text), "source": line.source, "gold": line.intent,
+         "predicted": predicted_label(parse)[0],
+         "confidence": round(float((parse.get("intent") or {}).get("confidence") or 0.0), 4)}
+        for line, parse in zip(lines, parses)]
+    report["core_guard"] = [
+        {"text": text, "gold": intent, "where": where, "predicted": predicted_label(parse)[0],
+         "confidence": round(float((parse.get("intent") or {}).get("confidence") or 0.0), 4)}
+        for (text, intent, where), parse in zip(guard, all_parses[len(lines):])]
     report["latency_ms"] = {"p50": round(statistics.median(latencies), 2),
                             "p95": round(_percentile(latencies, 0.95), 2),
                             "max": round(max(latencies), 2), "n": len(latencies)}

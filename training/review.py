@@ -31,6 +31,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -104,24 +105,45 @@ def default_review_db(root: Path) -> str:
 
 
 def tracker_store_url(endpoints: Path, root: Path) -> str:
-    """The SQLAlchemy URL of the SQL tracker store configured in ``endpoints``."""
+    """The SQLAlchemy URL of the SQL tracker store configured in ``endpoints``.
+
+    Only the ``tracker_store`` section is read, and only its own ``${VAR}`` values are
+    filled from the environment: a secret another section needs (the action server's
+    ``TUIBAO_ACTION_SECRET``) is not needed to export. A ValueError says what is missing."""
+    import yaml
     from rasa.core.tracker_store import SQLTrackerStore
-    from rasa.utils.endpoints import read_endpoint_config
 
     path = endpoints if endpoints.is_absolute() else root / endpoints
     if not path.is_file():
         raise ValueError(f"{path} not found; pass --tracker-store URL")
-    config = read_endpoint_config(str(path), "tracker_store")
-    if config is None:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML ({error.__class__.__name__}); pass "
+                         "--tracker-store URL")
+    config = document.get("tracker_store") if isinstance(document, dict) else None
+    if not config:
         raise ValueError(f"{path} has no tracker_store; pass --tracker-store URL")
-    kwargs = dict(config.kwargs)
+
+    def filled(value):
+        if not isinstance(value, str):
+            return value
+        for name in re.findall(r"\$\{(\w+)\}", value):
+            if name not in os.environ:
+                raise ValueError(f"the tracker_store of {path} needs ${{{name}}}, which is not "
+                                 f"set; set it or pass --tracker-store URL")
+            value = value.replace("${" + name + "}", os.environ[name])
+        return value
+
+    kwargs = {key: filled(value) for key, value in config.items()}
+    kind = str(kwargs.pop("type", "sql"))
     dialect = kwargs.get("dialect", "sqlite")
-    if config.type not in ("sql", "SQL") and "SQLTrackerStore" not in str(config.type):
-        raise ValueError(f"tracker store type {config.type} is not SQL; pass --tracker-store URL")
+    if kind not in ("sql", "SQL") and "SQLTrackerStore" not in kind:
+        raise ValueError(f"tracker store type {kind} is not SQL; pass --tracker-store URL")
     db = kwargs.get("db", "rasa.db")
     if dialect == "sqlite" and not Path(db).is_absolute():
         db = str(root / db)  # Rasa runs from the project folder
-    url = SQLTrackerStore.get_db_url(dialect, config.url, kwargs.get("port"), db,
+    url = SQLTrackerStore.get_db_url(dialect, kwargs.get("url"), kwargs.get("port"), db,
                                      kwargs.get("username"), kwargs.get("password"),
                                      kwargs.get("login_db"), kwargs.get("query"))
     return url if isinstance(url, str) else url.render_as_string(hide_password=False)
@@ -439,3 +461,34 @@ def fold_in(root: Path, items: Sequence[ReviewItem], dry_run: bool = False) -> F
 
 def as_dict(item: ReviewItem) -> Dict[str, Any]:
     return asdict(item)
+
+
+AGENT_ANSWERED = "agent-answered"
+
+
+def flag_agent_reply(queue: ReviewQueue, turns: Sequence[Dict[str, Any]], at: str) -> ReviewItem:
+    """An agent's reply flagged in the console: the user's message it answered (the last user
+    turn before it, masked) joins the review queue with the reason ``agent-answered``, keeping
+    any label and reasons it already has. ``turns``: the console's transcript (``who``,
+    ``text``, ``at``); ``at``: the agent turn's time. ValueError when there is no such reply or
+    no user message before it."""
+    from redaction import redact
+
+    index = next((i for i, t in enumerate(turns) if t.get("who") == "agent" and t.get("at") == at), None)
+    if index is None:
+        raise ValueError("no agent reply at that time in this conversation")
+    asked = next((t for t in reversed(turns[:index]) if t.get("who") == "user" and t.get("text")), None)
+    if asked is None:
+        raise ValueError("no user message before this reply")
+    text = redact(asked["text"]) or ""
+    known = queue.get(item_id(text))
+    seen = str(asked.get("at") or "")
+    item = ReviewItem(
+        item_id=item_id(text), text=text,
+        predicted_intent=known.predicted_intent if known else None,
+        confidence=known.confidence if known else None,
+        reasons=sorted(set((known.reasons if known else []) + [AGENT_ANSWERED])),
+        count=(known.count if known else 0) + 1, conversations=(known.conversations if known else 0) + 1,
+        first_seen=(known.first_seen if known and known.first_seen else seen), last_seen=seen)
+    queue.add([item])
+    return queue.get(item.item_id)

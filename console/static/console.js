@@ -92,6 +92,13 @@ function renderTurns(turns) {
     const item = el("li", {"class": `turn ${turn.who}`}, el("div", {"class": "who"}, `${who} ${clock(turn.at)}`),
                     el("div", {"class": "text"}, turn.who === "user" ? userWords(turn.text) : turn.text));
     if (turn.who === "agent" && !turn.delivered) item.append(el("div", {"class": "error"}, turn.problem || "未送达"));
+    if (turn.who === "agent" && turn.delivered) {
+      const flag = el("button", {"class": "flag", "title": "把用户的这句话交给训练同事标注"}, "作为训练样本");
+      flag.addEventListener("click", async () => {
+        if (await act("flag", {at: turn.at})) showProblem("已加入待标注队列");
+      });
+      item.append(flag);
+    }
     return item;
   }));
   $("transcript").scrollTop = $("transcript").scrollHeight;

@@ -181,3 +181,54 @@ def test_export_reads_the_tracker_store_named_in_endpoints(project, tmp_path):
                   "--out", str(tmp_path / "review.csv"))
     assert done.returncode == 0, done.stderr
     assert "6 distinct messages (7 in all)" in done.stdout
+
+
+def test_export_as_documented_needs_no_action_server_secret(project, tmp_path, monkeypatch):
+    """docs/insurers.md: `tuibao review export` with the project's endpoints.yml, whose action
+    endpoint wants ${TUIBAO_ACTION_SECRET}: the export reads only the tracker store."""
+    monkeypatch.delenv("TUIBAO_ACTION_SECRET", raising=False)
+    assert "${TUIBAO_ACTION_SECRET}" in (project / "endpoints.yml").read_text(encoding="utf-8")
+    review_db = f"sqlite:///{tmp_path / 'r.db'}"
+    nothing_yet = tuibao(project, "review", "export", "--review-db", review_db)
+    assert nothing_yet.returncode == 2, nothing_yet.stdout + nothing_yet.stderr
+    assert "Traceback" not in nothing_yet.stderr
+    assert "no tracker store at sqlite:///" in nothing_yet.stderr and "var/tracker.db" in nothing_yet.stderr
+    (project / "var").mkdir()
+    with _store("sqlite", project / "var") as (store, url):
+        _fill(store)
+    done = tuibao(project, "review", "export", "--review-db", review_db,
+                  "--out", str(tmp_path / "review.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "6 distinct messages (7 in all)" in done.stdout
+
+
+def test_export_names_the_variable_its_tracker_store_needs(project):
+    (project / "endpoints.yml").write_text(
+        "tracker_store:\n  type: sql\n  dialect: postgresql\n  url: localhost\n"
+        "  password: ${TUIBAO_NO_SUCH_VARIABLE}\n", encoding="utf-8")
+    done = tuibao(project, "review", "export")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "needs ${TUIBAO_NO_SUCH_VARIABLE}, which is not set" in done.stderr
+
+
+def test_an_agents_reply_flagged_in_the_console_queues_what_the_user_asked(tmp_path):
+    from training.review import AGENT_ANSWERED, ReviewQueue, flag_agent_reply
+
+    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.db'}")
+    turns = [  # the console's transcript (handoff.transcript.merged): already masked
+        {"who": "user", "text": "我手机13912345678 换了，扣款卡也要换", "at": "2026-12-04T08:00:01"},
+        {"who": "bot", "text": "抱歉，我没听懂。", "at": "2026-12-04T08:00:02"},
+        {"who": "system", "text": "机器人已暂停，人工接手", "at": "2026-12-04T08:00:05"},
+        {"who": "agent", "author": "agent1", "text": "您可以在保单页面更换扣款银行卡。",
+         "at": "2026-12-04T08:01:00", "delivered": True},
+    ]
+    item = flag_agent_reply(queue, turns, "2026-12-04T08:01:00")
+    assert item.text == "我手机139****5678 换了，扣款卡也要换"  # masked again, whatever came in
+    assert item.reasons == [AGENT_ANSWERED] and item.status == "new"
+    assert [i.item_id for i in queue.items(status="new")] == [item.item_id]
+    again = flag_agent_reply(queue, turns, "2026-12-04T08:01:00")
+    assert again.count == 2 and again.item_id == item.item_id
+    with pytest.raises(ValueError, match="no agent reply"):
+        flag_agent_reply(queue, turns, "2026-12-04T09:00:00")
+    with pytest.raises(ValueError, match="no user message"):
+        flag_agent_reply(queue, turns[3:], "2026-12-04T08:01:00")

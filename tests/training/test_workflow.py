@@ -67,7 +67,7 @@ def core(tmp_path_factory):
     model = _train(project, "core")
     baseline = project / "baseline.json"
     done = tuibao(project, "gate", "--model", str(model), "--baseline", str(baseline),
-                  "--update-baseline")
+                  "--update-baseline", "--reason", "the core-only model of the worked example")
     assert done.returncode == 0, done.stdout + done.stderr
     assert INTENT not in json.loads(baseline.read_text())["intent_f1"]
     return project, model, baseline
