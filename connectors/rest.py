@@ -76,6 +76,7 @@ class RestInput(RasaRestInput):
                 return response.json({"error": "message must be a non-empty string"},
                                      status=400)
             recipient = conversation_id(sender)
+            self.pipeline.log_message("message", recipient, text)
             collector = CollectingOutputChannel()
             # input_channel and metadata are ours to say, not the caller's.
             instead = await self.pipeline.run(on_new_message, collector, recipient, text,
