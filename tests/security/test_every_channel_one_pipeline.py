@@ -93,3 +93,37 @@ def test_dictated_numbers_never_reach_the_log_in_clear(stack, channel):
     assert "138****8000" in logged and "************6789" in logged
     for dictated in DICTATED.values():
         assert dictated not in logged, f"{dictated} in the log over {channel}"
+
+
+def test_a_new_channel_gets_the_rules_by_construction(caplog):
+    """A channel that only builds a ``TurnPipeline`` (here an imaginary one) already refuses
+    long texts and typed /intent syntax, masks its log line, answers a failed turn and keeps
+    the words of a tapped choice; no model needed."""
+    import asyncio
+    import logging
+
+    from connectors.turns import TURN_FAILED, TYPED_COMMAND, TurnPipeline
+
+    ran = []
+
+    async def on_new_message(message):
+        ran.append((message.text, message.sender_id, message.metadata))
+        if message.text == "boom":
+            raise RuntimeError("the dialogue failed")
+
+    pipeline = TurnPipeline("line")
+
+    async def scenario():
+        return [await pipeline.run(on_new_message, None, "line:u1", text)
+                for text in (long_text(MAX_TEXT_CHARS + 1), "/restart", "boom", "你好")] + \
+            [await pipeline.run(on_new_message, None, "line:u1", "确认", payload="/affirm")]
+
+    with caplog.at_level(logging.INFO, logger="connectors.turns"):
+        pipeline.log_message("text", "line:u1", "我的手机号是幺三八零零幺三八零零零")
+        answers = asyncio.run(scenario())
+    assert answers[0].startswith(f"您的消息有 {MAX_TEXT_CHARS + 1} 个字")
+    assert answers[1:] == [TYPED_COMMAND, TURN_FAILED, None, None]
+    # Without a model here the payload is what Rasa reads; with one, the words (stack tests).
+    assert [text for text, _, _ in ran] == ["boom", "你好", "/affirm"]
+    assert ran[-1][2] == {"channel": "line", "choice": {"payload": "/affirm"}}
+    assert "幺三八零零幺三八零零零" not in caplog.text and "138****8000" in caplog.text
