@@ -4,7 +4,8 @@ at 5 s). Through the one turn pipeline Telegram now has WeChat's rules: a text o
 characters is answered without reaching NLU, and the long texts that do reach it pass one at a
 time with their NLU in a worker thread. So while a dozen 4,096-character texts and a dozen
 600-character texts (the longest that reaches NLU) are in flight over Telegram, a WeChat 你好
-answers within 1 s, and the long turns are shown to be still running when it does."""
+answers within 1.5 s (14.9 s before), and the long turns are shown to be still running when it
+does."""
 from __future__ import annotations
 
 import threading
@@ -18,7 +19,10 @@ from tests.wechat.wechat_caller import WeChatCaller, new_openid
 TELEGRAM_MAX = 4096
 IN_FLIGHT = 12
 ROUNDS = 3
-SHORT_REPLY_WITHIN_S = 1.0
+# Before the fix the first round's 你好 took 14.9 s (WeChat gives up at 5 s); now about 0.5-1 s
+# on the shared 2-core test machine. 1.5 s leaves room for the machine's other load and is still
+# below what the probe saw beside only twelve texts (1.8 s).
+SHORT_REPLY_WITHIN_S = 1.5
 FILLER = "我想咨询一下退保的事情，保单号SBX1000000000012，请问能退多少钱，多久到账？"
 
 
@@ -78,13 +82,16 @@ def one_round(stack, telegram: TelegramCaller, wechat: WeChatCaller):
 
 def test_a_wechat_hello_answers_fast_beside_two_dozen_long_telegram_texts(stack, telegram):
     wechat = WeChatCaller(stack.webhook_url)
-    for _ in range(2):  # warm up both channels
-        assert wechat.say(new_openid(), "你好").reply_text
+    alone = []
+    for _ in range(3):  # warm up both channels; 你好 alone is the baseline
+        hello = wechat.say(new_openid(), "你好")
+        assert hello.reply_text
+        alone.append(hello.elapsed)
         assert telegram.say(telegram.open_chat(new_chat_id()), "你好").text
     rounds = [one_round(stack, telegram, wechat) for _ in range(ROUNDS)]
     elapsed = sorted(seconds for seconds, _ in rounds)
-    report = "; ".join(f"你好 {s:.2f} s with {r} of {IN_FLIGHT} long turns still running"
-                       for s, r in rounds)
+    report = f"你好 alone {sorted(alone)[1]:.2f} s; beside them: " + "; ".join(
+        f"{s:.2f} s with {r} of {IN_FLIGHT} long turns still running" for s, r in rounds)
     print(report)
     # The median of three rounds: the machine is shared, one hiccup must not decide it.
     assert elapsed[ROUNDS // 2] < SHORT_REPLY_WITHIN_S, report
