@@ -35,7 +35,7 @@ from connectors.wechat.client import PushOutcome, WeChatApi, mask_openid
 from connectors.wechat.dedupe import DedupeStore, delivery_key, dedupe_store_for
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
-from connectors.wechat.render import fit_passive_reply, menu_link, offered_choices, render_turn
+from connectors.wechat.render import fit_passive_reply, menu_link, render_offered, render_turn
 from connectors.wechat.settings import WeChatSettings
 from redaction.logs import install as install_log_redaction
 
@@ -154,10 +154,7 @@ class WeChatInput(InputChannel):
     async def render(self, openid: str, messages: List[Dict[str, Any]]) -> str:
         """A turn's messages as one WeChat text whose choices are this user's own: each shows
         and sends its words, under a menu id kept with its payload."""
-        choices = offered_choices(messages)
-        if not choices:
-            return render_turn(messages)
-        return render_turn(messages, await self.store.offer_choices(openid, choices))
+        return await render_offered(self.store, openid, messages)
     async def deliver_out_of_band(self, openid: str, text: str) -> None:
         """Deliver ``text`` outside a passive reply: push it when the account has the
         customer-service API and WeChat accepts; otherwise keep it for the user's next

@@ -92,6 +92,18 @@ def render_turn(messages: Iterable[Dict[str, Any]],
     return "\n\n".join(texts)
 
 
+async def render_offered(store: Any, openid: str, messages: Iterable[Dict[str, Any]]) -> str:
+    """``render_turn`` for one user, its choices offered to them: their ids and payloads kept in
+    ``store`` (the channel's shared store, ``offer_choices``), their words in the links. Every
+    process that sends a WeChat user choices (the channel, the console's deliveries) renders
+    them so, or a tap would send raw payload."""
+    messages = list(messages)
+    choices = offered_choices(messages)
+    if not choices:
+        return render_turn(messages)
+    return render_turn(messages, await store.offer_choices(openid, choices))
+
+
 def split_for_wechat(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:
     """Pieces of at most ``limit`` UTF-8 bytes, cut at line ends where possible, never inside
     a character or a menu link; text under the limit is returned whole."""
