@@ -14,13 +14,14 @@ from typing import Any, AsyncIterator, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 
+from connectors import wording
+
 MAX_TEXT_CHARS = 600
 
 
 def too_long_answer(length: int, limit: int = MAX_TEXT_CHARS) -> str:
     """The answer to a message of ``length`` characters over ``limit``."""
-    return (f"您的消息有 {length} 个字，超过了每条 {limit} 字的上限，这条消息没有处理。"
-            f"请分几条发送，每条不超过 {limit} 字；想退保，直接发送“我要退保”即可。")
+    return wording.too_long_answer(length, limit)
 
 
 # Texts longer than this cost NLU several times a short one (a 600-character turn about four

@@ -4,8 +4,12 @@ Rasa's stock ``rest`` channel uses the posted ``sender`` as the conversation id,
 that equals a WeChat openid continues that WeChat user's verified conversation (and could
 confirm their surrender). Channels own their users: here every conversation id is
 ``rest:<sender>``, which no WeChat openid (``^[A-Za-z0-9_-]{1,64}$``) or Telegram id can be.
-The caller cannot pick the input channel or the metadata either, and a message longer than
-``connectors.limits.MAX_TEXT_CHARS`` is answered without reaching NLU.
+The caller cannot pick the input channel or the metadata either. Every message goes through
+``connectors.turns.TurnPipeline`` like every channel's: a message longer than
+``connectors.limits.MAX_TEXT_CHARS`` is answered without reaching NLU, long ones pass the
+heavy-turn gate, a failed turn is answered ``TURN_FAILED``. Unlike WeChat and Telegram, REST
+keeps Rasa's convention that a client sends a button's payload back as text
+(``/intent{…}``): its answers carry the buttons' payloads and it has no other way to tap one.
 
 This is a development channel: production configuration (deploy/credentials.prod.yml) leaves
 it out. Mounted at ``/webhooks/rest/webhook`` like Rasa's, with the same request and answer.
@@ -13,7 +17,6 @@ it out. Mounted at ``/webhooks/rest/webhook`` like Rasa's, with the same request
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -22,19 +25,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.limits import MAX_TEXT_CHARS, HeavyTurnGate, too_long_answer
+from connectors.conversation_ids import PREFIXES, REST, REST_SENDER as SENDER, \
+    rest_conversation as conversation_id
+from connectors.limits import MAX_TEXT_CHARS
+from connectors.turns import TurnPipeline
 from observability.metrics import turn as observe_turn
 
 logger = logging.getLogger(__name__)
 
-CONVERSATION_PREFIX = "rest:"
-# The part after "rest:": printable, no whitespace, bounded (it is a key in every store).
-SENDER = re.compile(r"[^\s\x00-\x1f]{1,128}")  # whole sender: fullmatch
-
-
-def conversation_id(sender: str) -> str:
-    """The conversation a REST ``sender`` owns."""
-    return CONVERSATION_PREFIX + sender
+CONVERSATION_PREFIX = PREFIXES[REST]
 
 
 class RestInput(RasaRestInput):
@@ -51,7 +50,8 @@ class RestInput(RasaRestInput):
 
     def __init__(self, max_text_chars: int = MAX_TEXT_CHARS) -> None:
         self.max_text_chars = max_text_chars
-        self._heavy_turns = HeavyTurnGate()
+        self.pipeline = TurnPipeline(self.name(), max_text_chars=max_text_chars,
+                                     typed_commands=True)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"tuibao_rest_webhook_{id(self)}", __name__)
@@ -64,7 +64,7 @@ class RestInput(RasaRestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 payload = request.json
-            except Exception:  # sanic raises InvalidUsage on a body that is not JSON
+            except (Exception, RecursionError):  # not JSON, or nested too deep to read
                 payload = None
             if not isinstance(payload, dict):
                 return response.json({"error": "body must be a JSON object with sender and "
@@ -77,22 +77,14 @@ class RestInput(RasaRestInput):
                 return response.json({"error": "message must be a non-empty string"},
                                      status=400)
             recipient = conversation_id(sender)
-            if len(text) > self.max_text_chars:
-                return response.json([{"recipient_id": recipient,
-                                       "text": too_long_answer(len(text), self.max_text_chars)}])
+            self.pipeline.log_message("message", recipient, text)
             collector = CollectingOutputChannel()
+            # input_channel and metadata are ours to say, not the caller's.
             with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
-                try:
-                    # input_channel and metadata are ours to say, not the caller's.
-                    async with self._heavy_turns.admit(text):
-                        parse_data = await self._heavy_turns.parse(
-                            getattr(request.app.ctx, "agent", None), text)
-                        await on_new_message(UserMessage(text, collector, recipient,
-                                                         input_channel=self.name(),
-                                                         metadata={"channel": self.name()},
-                                                         parse_data=parse_data))
-                except Exception:
-                    logger.exception("rest turn failed")
+                instead = await self.pipeline.run(on_new_message, collector, recipient, text,
+                                                  agent=getattr(request.app.ctx, "agent", None))
+            if instead is not None:  # too long, or the turn failed
+                collector.messages.append({"recipient_id": recipient, "text": instead})
             return response.json(collector.messages)
 
         return webhook

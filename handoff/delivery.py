@@ -42,10 +42,10 @@ class WeChatDelivery:
 
     async def send(self, conversation_id: str, messages: List[Dict[str, Any]]) -> DeliveryResult:
         from connectors.wechat.client import PushOutcome
-        from connectors.wechat.render import render_turn
 
-        # One push per turn, as the channel's passive replies: the quota counts messages.
-        text = render_turn(messages)
+        # One push per turn, as the channel's passive replies: the quota counts messages. Its
+        # choices show and send words, their payloads kept for the channel (shared store).
+        text = await self.api.render(conversation_id, messages)
         outcome, errcode = await self.api.send_customer_service_text(
             conversation_id, text, kf_account=self.kf_account, trust_known_closure=False)
         if outcome is PushOutcome.SENT:

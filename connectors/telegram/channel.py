@@ -5,6 +5,11 @@ webhook, and again when the answer was not a 2xx. The webhook checks the secret 
 the update_id in the shared store and answers 200 at once; the update is then handled in the
 background, one chat's updates one after another in update_id order, and everything the bot
 says goes out through the Bot API (``sendMessage``) as the turn produces it.
+
+What every channel does to a message (the 600-character limit, the heavy-turn gate that keeps
+long texts off the event loop, masked logs, the failed-turn answer) is
+``connectors.turns.TurnPipeline``'s; a tapped button runs its payload while the tracker records
+the button's words.
 """
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ import asyncio
 import heapq
 import itertools
 import logging
-import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -21,13 +25,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.telegram import wording
-from connectors.telegram.client import SendOutcome, TelegramApi, mask_chat
+from connectors.telegram.client import SendOutcome, TelegramApi
 from connectors.telegram.dedupe import UpdateStore, update_store_for
 from connectors.telegram.protocol import (SECRET_HEADER, InboundUpdate, ProtocolError,
-                                          UpdateKind, chat_id_of, check_secret, classify,
-                                          read_update)
+                                          UpdateKind, chat_id_of, check_chat, check_secret,
+                                          classify, read_update)
 from connectors.telegram.render import OutgoingMessage, render_message
 from connectors.telegram.settings import TelegramSettings
+from connectors.turns import TurnPipeline
 from observability.metrics import turn as observe_turn
 
 logger = logging.getLogger(__name__)
@@ -35,14 +40,6 @@ logger = logging.getLogger(__name__)
 # Commands a user may type; anything else starting with "/" is not passed to Rasa (which would
 # read it as an intent name, with entities, from the user's own text).
 COMMAND_TURNS = {"start": "/greet"}
-
-_DIGITS = re.compile(r"\d{3,}")
-
-
-def mask_text(text: str) -> str:
-    """Message content for logs: digit runs (phones, ID numbers, codes) hidden, length cut."""
-    masked = _DIGITS.sub(lambda m: "*" * len(m.group()), text)
-    return masked[:40] + ("…" if len(masked) > 40 else "")
 
 
 class TelegramOutput(OutputChannel):
@@ -89,6 +86,7 @@ class TelegramInput(InputChannel):
         self._workers: Dict[int, asyncio.Task] = {}
         self._arrivals = itertools.count()
         self._tasks: set = set()
+        self.pipeline = TurnPipeline(self.name())
 
     @property
     def store(self) -> UpdateStore:
@@ -135,20 +133,21 @@ class TelegramInput(InputChannel):
         if update is None:
             return response.json({"ok": True, "handled": False})
         inbound = classify(update)
+        check_chat(inbound)
         if inbound.kind is UpdateKind.IGNORED or inbound.chat_id is None:
             logger.info("telegram update %s ignored", inbound.update_id)
             return response.json({"ok": True, "handled": False})
         if not await self.store.claim(inbound.update_id):
             logger.info("telegram update %s is a redelivery: not run again", inbound.update_id)
             return response.json({"ok": True, "handled": False, "duplicate": True})
-        logger.info("telegram update %s (%s) from %s: %s", inbound.update_id, inbound.kind.value,
-                    mask_chat(inbound.chat_id), mask_text(inbound.text))
+        self.pipeline.log_message(f"update {inbound.update_id} ({inbound.kind.value})",
+                                  inbound.conversation_id, inbound.words or inbound.text)
         if inbound.callback_query_id is not None:
             # The spinner stops now, not after the chat's earlier turns.
             notice = wording.STALE_BUTTON if inbound.kind is UpdateKind.STALE_BUTTON else None
             self._background(self.api.answer_callback(inbound.callback_query_id, notice))
         if inbound.kind is not UpdateKind.STALE_BUTTON:
-            self._enqueue(inbound, on_new_message)
+            self._enqueue(inbound, on_new_message, getattr(request.app.ctx, "agent", None))
         return response.json({"ok": True, "handled": True})
 
     def _background(self, work: Awaitable[Any]) -> None:
@@ -157,22 +156,24 @@ class TelegramInput(InputChannel):
         task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ per-chat order
-    def _enqueue(self, inbound: InboundUpdate, on_new_message: OnNewMessage) -> None:
+    def _enqueue(self, inbound: InboundUpdate, on_new_message: OnNewMessage,
+                 agent: Any = None) -> None:
         """Queue the update behind its chat's earlier ones; start the chat's worker if idle."""
         chat_id = inbound.chat_id
         queue = self._queues.setdefault(chat_id, [])
         heapq.heappush(queue, (inbound.update_id, next(self._arrivals), inbound))
         if chat_id not in self._workers:
-            task = asyncio.ensure_future(self._drain(chat_id, on_new_message))
+            task = asyncio.ensure_future(self._drain(chat_id, on_new_message, agent))
             self._workers[chat_id] = task
 
-    async def _drain(self, chat_id: int, on_new_message: OnNewMessage) -> None:
+    async def _drain(self, chat_id: int, on_new_message: OnNewMessage,
+                     agent: Any = None) -> None:
         try:
             await asyncio.sleep(0)  # updates posted together are all queued before the first runs
             while self._queues.get(chat_id):
                 _, _, inbound = heapq.heappop(self._queues[chat_id])
                 try:
-                    await self._handle(inbound, on_new_message)
+                    await self._handle(inbound, on_new_message, agent)
                 except Exception:
                     logger.exception("telegram update %s failed", inbound.update_id)
         finally:
@@ -185,19 +186,21 @@ class TelegramInput(InputChannel):
                    buttons: Tuple[Tuple[str, str], ...] = ()) -> None:
         await self.api.send(chat_id, OutgoingMessage(text, buttons))
 
-    async def _handle(self, inbound: InboundUpdate, on_new_message: OnNewMessage) -> None:
+    async def _handle(self, inbound: InboundUpdate, on_new_message: OnNewMessage,
+                      agent: Any = None) -> None:
         chat_id, kind = inbound.chat_id, inbound.kind
         if kind is UpdateKind.BUTTON:
             # The keyboard goes before the (slower) turn: its choice is made.
             if inbound.message_id is not None:
                 await self.api.remove_keyboard(chat_id, inbound.message_id)
-            await self._run_turn(inbound, inbound.text, on_new_message)
+            await self._run_turn(inbound, inbound.words or inbound.text, on_new_message, agent,
+                                 payload=inbound.text)
         elif kind is UpdateKind.TEXT:
-            await self._run_turn(inbound, inbound.text, on_new_message)
+            await self._run_turn(inbound, inbound.text, on_new_message, agent)
         elif kind is UpdateKind.COMMAND:
             turn = COMMAND_TURNS.get(inbound.text)
             if turn:
-                await self._run_turn(inbound, turn, on_new_message)
+                await self._run_turn(inbound, turn, on_new_message, agent, command=True)
                 await self._say(chat_id, wording.START_OFFER, (wording.START_BUTTON,))
             elif inbound.text == "help":
                 await self._say(chat_id, wording.HELP, (wording.START_BUTTON,))
@@ -210,24 +213,19 @@ class TelegramInput(InputChannel):
         elif kind is UpdateKind.GROUP:
             await self._say(chat_id, wording.PRIVATE_CHAT_ONLY)
 
-    async def _run_turn(self, inbound: InboundUpdate, text: str,
-                        on_new_message: OnNewMessage) -> None:
-        output = TelegramOutput(self.api)
+    async def _run_turn(self, inbound: InboundUpdate, text: str, on_new_message: OnNewMessage,
+                        agent: Any = None, payload: Optional[str] = None,
+                        command: bool = False) -> None:
         # The chat's worker serves several updates: each turn gets its own trace id.
         with observe_turn(self.name(), new_trace=True):
-            await self._run_observed_turn(inbound, text, on_new_message, output)
-
-    async def _run_observed_turn(self, inbound: InboundUpdate, text: str,
-                                 on_new_message: OnNewMessage, output: "TelegramOutput") -> None:
-        try:
-            await on_new_message(UserMessage(
-                text, output, inbound.conversation_id, input_channel=self.name(),
+            instead = await self.pipeline.run(
+                on_new_message, TelegramOutput(self.api), inbound.conversation_id, text,
+                payload=payload, command=command, agent=agent,
                 message_id=f"telegram-update-{inbound.update_id}",
-                metadata={"channel": "telegram", "telegram": {
-                    "update_id": inbound.update_id, "kind": inbound.kind.value}}))
-        except Exception:
-            logger.exception("telegram turn for %s failed", mask_chat(inbound.chat_id))
-            await self._say(inbound.chat_id, wording.TURN_FAILED)
+                metadata={"telegram": {"update_id": inbound.update_id,
+                                       "kind": inbound.kind.value}})
+        if instead is not None:  # too long, or the turn failed
+            await self._say(inbound.chat_id, instead)
 
     async def close(self) -> None:
         """Wait for running turns, then release the store and the bot's connections."""

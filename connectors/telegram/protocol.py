@@ -18,11 +18,13 @@ from typing import Any, Iterable, Optional
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
+from connectors.conversation_ids import is_telegram_chat_id, telegram_chat_id, \
+    telegram_conversation
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 256 * 1024  # updates are a few kB; anything larger is not from Telegram
-CONVERSATION_PREFIX = "telegram:"
 
 # Message contents the bot cannot read; any of them gets a polite answer.
 MEDIA_FIELDS = ("photo", "sticker", "voice", "audio", "video", "video_note", "animation",
@@ -60,6 +62,7 @@ class InboundUpdate:
     kind: UpdateKind
     chat_id: Optional[int] = None
     text: str = ""  # the typed text, the command's name, or the tapped button's payload
+    words: str = ""  # a tapped button's title: what the user saw and chose
     callback_query_id: Optional[str] = None
     message_id: Optional[int] = None  # the bot's message whose keyboard was tapped
     media: str = ""
@@ -69,29 +72,22 @@ class InboundUpdate:
         return conversation_id_for(self.chat_id)
 
 
-def conversation_id_for(chat_id: Optional[int]) -> str:
-    """Telegram's conversations are ``telegram:<chat_id>`` (shared design: a channel's users
-    own their conversations; no other channel can name one)."""
-    if chat_id is None:
-        raise ValueError("an update without a chat has no conversation")
-    return f"{CONVERSATION_PREFIX}{int(chat_id)}"
-
-
-def chat_id_of(conversation_id: str) -> int:
-    """The chat of a ``telegram:<chat_id>`` conversation; ValueError for any other id."""
-    if not conversation_id.startswith(CONVERSATION_PREFIX):
-        raise ValueError("not a Telegram conversation")
-    rest = conversation_id[len(CONVERSATION_PREFIX):]
-    if not rest.lstrip("-").isdigit():
-        raise ValueError("not a Telegram conversation")
-    return int(rest)
+# The scheme is connectors.conversation_ids' (``telegram:<chat_id>``); these names stay.
+conversation_id_for = telegram_conversation
+chat_id_of = telegram_chat_id
 
 
 def check_secret(expected: str, received: Optional[str]) -> None:
-    """401 without the header, 403 with a wrong one; compared in constant time."""
+    """401 without the header, 403 with a wrong one (any characters: a header of non-ASCII
+    bytes is just wrong); compared in constant time."""
     if received is None:
         raise ProtocolError(401, "secret token missing")
-    if not hmac.compare_digest(received.encode("utf-8"), expected.encode("utf-8")):
+    try:
+        given = received.encode("utf-8", "surrogateescape") if isinstance(received, str) \
+            else bytes(received)
+    except (UnicodeError, TypeError, ValueError):
+        given = b""
+    if not given or not hmac.compare_digest(given, expected.encode("utf-8")):
         raise ProtocolError(403, "secret token wrong")
 
 
@@ -103,7 +99,7 @@ def read_update(body: bytes, bot: Optional[Bot]) -> Optional[Update]:
         raise ProtocolError(413, "body too large")
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         raise ProtocolError(400, "body is not JSON")
     update_id = data.get("update_id") if isinstance(data, dict) else None
     if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
@@ -115,12 +111,20 @@ def read_update(body: bytes, bot: Optional[Bot]) -> Optional[Update]:
         return None
 
 
-def _offered_payloads(message: Message) -> Iterable[str]:
+def check_chat(inbound: "InboundUpdate") -> None:
+    """400 for an update whose chat id no Telegram chat can have (a string, a float, a number
+    past 52 bits): refused at the door, never a failure in the background."""
+    if inbound.chat_id is not None and not is_telegram_chat_id(inbound.chat_id):
+        raise ProtocolError(400, "not a Telegram chat id")
+
+
+def _offered(message: Message) -> Iterable["tuple[str, str]"]:
+    """(callback_data, title) of every button the bot put on ``message``."""
     markup = message.reply_markup
     for row in (markup.inline_keyboard if markup else ()):
         for button in row:
             if button.callback_data is not None:
-                yield str(button.callback_data)
+                yield str(button.callback_data), str(button.text or "")
 
 
 def _private(chat: Any) -> bool:
@@ -139,9 +143,11 @@ def _from_callback(update_id: int, query: CallbackQuery) -> InboundUpdate:
     # Only a payload the bot itself put on that message counts as the user's answer: a tap on
     # a message too old for Telegram to show (inaccessible), or data that was never offered,
     # is not run through the dialogue.
-    if not readable or query.data is None or query.data not in set(_offered_payloads(message)):
+    offered = dict(_offered(message)) if readable else {}
+    if query.data is None or query.data not in offered:
         return InboundUpdate(kind=UpdateKind.STALE_BUTTON, **base)
-    return InboundUpdate(kind=UpdateKind.BUTTON, text=query.data, **base)
+    return InboundUpdate(kind=UpdateKind.BUTTON, text=query.data,
+                         words=offered[query.data] or query.data, **base)
 
 
 def _from_message(update_id: int, message: Message) -> InboundUpdate:

@@ -1,4 +1,6 @@
-"""Every sentence the Telegram channel itself says (the dialogue's own are in domain.yml)."""
+"""Every sentence the Telegram channel itself says (the dialogue's own are in domain.yml; what
+every channel says around a turn is ``connectors.wording``'s)."""
+from connectors.wording import TURN_FAILED  # noqa: F401 (the failed-turn answer, shared)
 
 START_OFFER = "想退保，点下面的按钮，或直接发送“我要退保”；查进度请发送“查询退保进度”。"
 START_BUTTON = ("我要退保", "/request_surrender")
@@ -10,4 +12,3 @@ EDITED_NOT_PROCESSED = "修改过的消息不会重新处理。如需更正，�
 PRIVATE_CHAT_ONLY = "退保涉及个人信息，请在与我的私聊中办理，不要在群里发送保单号或身份证号。"
 STALE_BUTTON = "这个按钮已经失效了，请直接输入您的回答。"
 CHOOSE = "请选择："  # Telegram refuses a keyboard without text
-TURN_FAILED = "抱歉，系统暂时出了点问题，请稍后再试，或发送“转人工”联系人工客服。"

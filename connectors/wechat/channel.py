@@ -9,6 +9,12 @@ on it, so WeChat tries again) and answered on the retry that finds it ready; whe
 attempt comes too, it answers ``STILL_WORKING`` and the turn's answer waits for the user's next
 message, whose passive reply carries it ahead of that message's own answer. Whatever cannot be
 pushed (no API, or WeChat refused) waits the same way.
+
+What every channel does to a message (length limit, typed ``/intent`` syntax refused, the
+heavy-turn gate, masked logs, the failed-turn answer) is ``connectors.turns.TurnPipeline``'s.
+A tapped choice (a ``weixin://bizmsgmenu`` link the bot offered this user) comes back as its
+words with ``<bizmsgmenuid>``; the id finds the payload the choice runs (``offer_choices`` in the
+shared store), and the tracker records the words.
 """
 from __future__ import annotations
 
@@ -23,15 +29,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.limits import HeavyTurnGate, too_long_answer
+from connectors.turns import TurnPipeline
+from connectors.wording import TURN_FAILED
 from connectors.wechat.client import PushOutcome, WeChatApi, mask_openid
 from connectors.wechat.dedupe import DedupeStore, delivery_key, dedupe_store_for
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
-from connectors.wechat.render import fit_passive_reply, menu_link, render_turn
+from connectors.wechat.render import fit_passive_reply, menu_link, render_offered, render_turn
 from connectors.wechat.settings import WeChatSettings
 from observability.metrics import turn as observe_turn
-from redaction import redact
 from redaction.logs import install as install_log_redaction
 
 logger = logging.getLogger(__name__)
@@ -60,17 +66,10 @@ COLLECTED_NOT_PROCESSED = "（您刚才发的这条消息用来取回上面的�
 FAQ_QUESTIONS = ("什么是犹豫期", "退保能退多少钱", "退保需要什么材料", "谁可以申请退保", "退保后还有保障吗")
 FAQ_MENU = "常见问题，点一下即可提问：\n" + "\n".join(
     menu_link(question, question, 100 + index) for index, question in enumerate(FAQ_QUESTIONS))
-TURN_FAILED = "抱歉，系统暂时出了点问题，请稍后再试，或发送“转人工”联系人工客服。"
 
 WECHAT_ATTEMPTS = 3  # WeChat delivers a callback at most three times
 HOLD_PAST_DEADLINE_S = 1.0  # without the push API: keep an attempt open past WeChat's 5 s
 POLL_INTERVAL_S = 0.1  # how often a waiting delivery looks for a result from another process
-
-def mask_text(text: str) -> str:
-    """Message content for logs: personal data masked (``redaction``), length cut."""
-    masked = redact(text[:200]) or ""
-    return masked[:40] + ("…" if len(masked) > 40 else "")
-
 
 class WeChatTurnCollector(OutputChannel):
     """Collects one turn's bot messages unchanged (Rasa's collector splits texts)."""
@@ -87,21 +86,24 @@ class WeChatTurnCollector(OutputChannel):
 
 
 DeliverLater = Callable[[str, str], Awaitable[None]]
+Render = Callable[[str, List[Dict[str, Any]]], Awaitable[str]]
 
 
 class WeChatOutput(OutputChannel):
     """Messages outside a passive reply (trigger_intent, reminders, agents): pushed through
     the customer-service API, or kept for the user's next message when that is not possible."""
 
-    def __init__(self, deliver: DeliverLater) -> None:
+    def __init__(self, deliver: DeliverLater, render: Optional[Render] = None) -> None:
         self._deliver = deliver
+        self._render = render
 
     @classmethod
     def name(cls) -> Text:
         return "wechat"
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        text = render_turn([message])
+        text = (await self._render(recipient_id, [message]) if self._render is not None
+                else render_turn([message]))
         if text:
             await self._deliver(recipient_id, text)
 
@@ -131,7 +133,7 @@ class WeChatInput(InputChannel):
             weakref.WeakValueDictionary()
         self._turn_done: Dict[str, asyncio.Event] = {}
         self._tasks: set = set()
-        self._heavy_turns = HeavyTurnGate()
+        self.pipeline = TurnPipeline(self.name(), max_text_chars=self.settings.max_text_chars)
 
     # ------------------------------------------------------------------ shared resources
     @property
@@ -148,8 +150,12 @@ class WeChatInput(InputChannel):
         return self._api
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return WeChatOutput(self.deliver_out_of_band)
+        return WeChatOutput(self.deliver_out_of_band, self.render)
 
+    async def render(self, openid: str, messages: List[Dict[str, Any]]) -> str:
+        """A turn's messages as one WeChat text whose choices are this user's own: each shows
+        and sends its words, under a menu id kept with its payload."""
+        return await render_offered(self.store, openid, messages)
     async def deliver_out_of_band(self, openid: str, text: str) -> None:
         """Deliver ``text`` outside a passive reply: push it when the account has the
         customer-service API and WeChat accepts; otherwise keep it for the user's next
@@ -214,14 +220,14 @@ class WeChatInput(InputChannel):
         opened = self.protocol.open(query, body)  # mode, msg_signature, XML: nothing kept yet
         await self.protocol.check_replay(self.store, opened)
         message = opened.message
-        logger.info("wechat %s from %s: %s", message.event or message.msg_type,
-                    mask_openid(message.openid), mask_text(message.content))
+        self.pipeline.log_message(message.event or message.msg_type, message.openid,
+                                  message.content)
 
         if self.settings.customer_service_api and (
                 not message.is_event or message.event in ("subscribe", "subscribe_scan", "click")):
             # The user acted: WeChat's window reopens, for every replica.
             await self.api.reopen_window(message.openid)
-        user_text, canned = self._user_text(message)
+        user_text, canned, command = self._user_text(message)
         if user_text is None and canned is None:
             return response.text("success")
 
@@ -230,7 +236,7 @@ class WeChatInput(InputChannel):
         key = delivery_key(message.dedupe_key)
         attempt = await self.store.count_attempt(key)
         if await self.store.claim(key):
-            self._start_turn(key, message, user_text, canned, on_new_message,
+            self._start_turn(key, message, user_text, canned, command, on_new_message,
                              getattr(request.app.ctx, "agent", None))
         deadline = arrived + self.settings.reply_deadline_s
         reply = await self._wait_for_result(key, deadline)
@@ -280,27 +286,40 @@ class WeChatInput(InputChannel):
         return response.text(self.protocol.render_reply(opened, reply),
                              content_type="application/xml; charset=utf-8")
 
-    def _user_text(self, message: InboundMessage) -> Tuple[Optional[str], Optional[str]]:
-        """(text for Rasa, None) or (None, a canned answer) or (None, None) for silence."""
+    def _user_text(self, message: InboundMessage
+                   ) -> Tuple[Optional[str], Optional[str], bool]:
+        """(text for Rasa, None, whether it is the channel's own intent) or (None, a canned
+        answer, False) or (None, None, False) for silence."""
         if message.msg_type in ("text", "voice"):
             text = message.content.strip()
-            if len(text) > self.settings.max_text_chars:  # never reaches NLU
-                return None, too_long_answer(len(text), self.settings.max_text_chars)
+            refused = self.pipeline.refusal(text)  # too long, or /intent syntax: never NLU
+            if text and refused is not None:
+                return None, refused, False
             if text:
-                return text, None
-            return None, VOICE_NOT_RECOGNISED if message.msg_type == "voice" \
-                else NOT_UNDERSTOOD_TYPE
+                return text, None, False
+            return None, (VOICE_NOT_RECOGNISED if message.msg_type == "voice"
+                          else NOT_UNDERSTOOD_TYPE), False
         if not message.is_event:
-            return None, NOT_UNDERSTOOD_TYPE
+            return None, NOT_UNDERSTOOD_TYPE, False
         if message.event in ("subscribe", "subscribe_scan"):
-            return "/greet", None
+            return "/greet", None, True
         if message.event == "click" and message.event_key.upper() == "FAQ":
-            return None, FAQ_MENU
+            return None, FAQ_MENU, False
         if message.event == "click":
             intent = MENU_INTENTS.get(message.event_key.upper())
-            return (f"/{intent}", None) if intent else (None, UNKNOWN_MENU)
+            return (f"/{intent}", None, True) if intent else (None, UNKNOWN_MENU, False)
         # unsubscribe, view, location reports, customer-service session events: no answer.
-        return None, None
+        return None, None, False
+
+    async def _tapped_choice(self, message: InboundMessage) -> Optional[Tuple[str, str]]:
+        """(words, payload) of the offered choice this text is a tap on; None for typed text,
+        or a menu id never offered to this user (its words are then read as typed)."""
+        menu_id = message.raw_fields.get("bizmsgmenuid")
+        if message.msg_type != "text" or not isinstance(menu_id, str) or not menu_id.strip() \
+                or len(menu_id) > 32:
+            return None
+        menu_id = menu_id.strip()
+        return await self.store.offered_choice(message.openid, menu_id)
 
     # ------------------------------------------------------------------ the turn
     def _background(self, work: Awaitable[Any]) -> None:
@@ -309,10 +328,11 @@ class WeChatInput(InputChannel):
         task.add_done_callback(self._tasks.discard)
 
     def _start_turn(self, key: str, message: InboundMessage, text: Optional[str],
-                    canned: Optional[str], on_new_message: OnNewMessage,
+                    canned: Optional[str], command: bool, on_new_message: OnNewMessage,
                     agent: Any = None) -> None:
         self._turn_done.setdefault(key, asyncio.Event())
-        self._background(self._run_turn(key, message, text, canned, on_new_message, agent))
+        self._background(self._run_turn(key, message, text, canned, command, on_new_message,
+                                        agent))
 
     async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
         loop = asyncio.get_running_loop()
@@ -342,7 +362,7 @@ class WeChatInput(InputChannel):
         return lock
 
     async def _run_turn(self, key: str, message: InboundMessage, text: Optional[str],
-                        canned: Optional[str], on_new_message: OnNewMessage,
+                        canned: Optional[str], command: bool, on_new_message: OnNewMessage,
                         agent: Any = None) -> None:
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
@@ -364,13 +384,15 @@ class WeChatInput(InputChannel):
                     reply = COLLECTED_NOT_PROCESSED
                 elif text is not None:
                     collector = WeChatTurnCollector()
-                    async with self._heavy_turns.admit(text):
-                        await on_new_message(UserMessage(
-                            text, collector, openid, input_channel=self.name(),
-                            message_id=str(message.msg_id) if message.msg_id else None,
-                            metadata=self._metadata(message),
-                            parse_data=await self._heavy_turns.parse(agent, text)))
-                    reply = render_turn(collector.messages)
+                    choice = await self._tapped_choice(message)
+                    words, payload = choice if choice is not None else (text, None)
+                    instead = await self.pipeline.run(
+                        on_new_message, collector, openid, words, payload=payload,
+                        command=command, agent=agent,
+                        message_id=str(message.msg_id) if message.msg_id else None,
+                        metadata=self._metadata(message))
+                    reply = instead if instead is not None else \
+                        await self.render(openid, collector.messages)
                 if message.event.startswith("subscribe"):
                     reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)
             except Exception:
@@ -410,7 +432,7 @@ class WeChatInput(InputChannel):
             await self._keep_for_next_message(openid, [rest])
 
     def _metadata(self, message: InboundMessage) -> Dict[str, Any]:
-        return {"channel": "wechat", "wechat": {
+        return {"wechat": {
             "msg_type": message.msg_type, "msg_id": message.msg_id,
             "create_time": message.create_time, "event": message.event or None,
             "event_key": message.event_key or None, "account": message.account,

@@ -16,7 +16,7 @@ import enum
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 from wechatpy import WeChatClient
@@ -124,6 +124,13 @@ class WeChatApi:
             if isinstance(store, RedisDedupeStore) else _MemoryTokenStore()
         self._executor = executor or ThreadPoolExecutor(max_workers=4,
                                                         thread_name_prefix="wechat-api")
+
+    async def render(self, openid: str, messages: List[Dict[str, Any]]) -> str:
+        """A turn's messages as one text for ``openid``, its choices offered to them in the
+        shared store (``connectors.wechat.render.render_offered``)."""
+        from connectors.wechat.render import render_offered
+
+        return await render_offered(self._push_state, openid, messages)
 
     async def _in_executor(self, call: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)

@@ -5,7 +5,8 @@ WeChat retries a callback it got no answer for within 5 s (3 attempts in all), a
 never run a turn twice. The first delivery *claims* the key and runs the turn; the turn's reply
 is kept under the same key so a retry, in this process or another, can collect it. The store
 also remembers callback nonces (replay refusal), late answers a user will collect with their
-next message, and the push state of the customer-service API: users WeChat refused pushes to
+next message, the choices offered to each user (menu id → what a tap runs), and the push
+state of the customer-service API: users WeChat refused pushes to
 (45015/45047/43004, until they write again) and the account's rate-limit back-off
 (45009/45011). Several replicas must agree on that state, or each would learn WeChat's refusal
 by being refused again.
@@ -19,12 +20,21 @@ import abc
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
 # A refused user stays marked until they write again; after 48 h without a message WeChat's
 # window is closed anyway, so the mark may lapse.
 WINDOW_CLOSED_TTL_S = 48 * 3600
+# Choices offered in a text (``weixin://bizmsgmenu`` links): a tap on one sends its words with
+# its menu id; the id finds what the tap runs. Ids are this user's own, counted from
+# FIRST_CHOICE_ID (ids below it are fixed links whose words are simply read, the FAQ's); the
+# newest CHOICES_KEPT stay tappable, for as long as WeChat lets the account answer (48 h).
+FIRST_CHOICE_ID = 1000
+CHOICES_KEPT = 64
+CHOICE_TTL_S = 48 * 3600
+CHOICE_USERS_IN_MEMORY = 20_000
 
 
 def delivery_key(parts: Sequence[str]) -> str:
@@ -92,6 +102,16 @@ class DedupeStore(abc.ABC):
         """Whether pushes to this user are stopped."""
 
     @abc.abstractmethod
+    async def offer_choices(self, openid: str, choices: Sequence[Tuple[str, str]],
+                            ttl_s: int = CHOICE_TTL_S) -> List[str]:
+        """Remember (words, payload) choices offered to ``openid``; their menu ids, in order."""
+
+    @abc.abstractmethod
+    async def offered_choice(self, openid: str, menu_id: str) -> Optional[Tuple[str, str]]:
+        """(words, payload) of a choice offered to ``openid`` under ``menu_id``; None for an id
+        never offered to this user, expired or pushed out by newer ones."""
+
+    @abc.abstractmethod
     async def back_off(self, seconds: float) -> None:
         """WeChat rate-limited the account (45009/45011): no pushes for ``seconds``."""
 
@@ -109,6 +129,8 @@ class MemoryDedupeStore(DedupeStore):
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
         self._values: Dict[str, Tuple[float, object]] = {}
+        # openid → (expires, last id, menu id → (words, payload)), least recent first
+        self._choices: "OrderedDict[str, Tuple[float, int, OrderedDict]]" = OrderedDict()
 
     def _get(self, key: str):
         entry = self._values.get(key)
@@ -179,6 +201,29 @@ class MemoryDedupeStore(DedupeStore):
 
     async def window_closed(self, openid):
         return self._get(f"push_closed:{openid}") is not None
+
+    async def offer_choices(self, openid, choices, ttl_s=CHOICE_TTL_S):
+        if not choices:
+            return []
+        offered = self._choices.pop(openid, None)
+        if offered is None or offered[0] < self._clock():
+            offered = (0.0, FIRST_CHOICE_ID - 1, OrderedDict())
+        _, last, menu = offered
+        ids = [str(last + n) for n in range(1, len(choices) + 1)]
+        for menu_id, (words, payload) in zip(ids, choices):
+            menu[menu_id] = (str(words), str(payload))
+        while len(menu) > CHOICES_KEPT:
+            menu.popitem(last=False)
+        self._choices[openid] = (self._clock() + ttl_s, last + len(choices), menu)
+        while len(self._choices) > CHOICE_USERS_IN_MEMORY:  # the least recently offered go
+            self._choices.popitem(last=False)
+        return ids
+
+    async def offered_choice(self, openid, menu_id):
+        offered = self._choices.get(openid)
+        if offered is None or offered[0] < self._clock():
+            return None
+        return offered[2].get(str(menu_id))
 
     async def back_off(self, seconds):
         self._set("push_backoff", True, seconds)
@@ -259,6 +304,33 @@ class RedisDedupeStore(DedupeStore):
 
     async def window_closed(self, openid):
         return bool(await self._redis.exists(self._k("push_closed", openid)))
+
+    async def offer_choices(self, openid, choices, ttl_s=CHOICE_TTL_S):
+        if not choices:
+            return []
+        counter, menu = self._k("choice_next", openid), self._k("choices", openid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            _, last, _ = await pipe.setnx(counter, FIRST_CHOICE_ID - 1) \
+                .incrby(counter, len(choices)).expire(counter, ttl_s).execute()
+        last = int(last)  # ids are this call's alone, whichever replica offers at once
+        ids = [str(last - len(choices) + n) for n in range(1, len(choices) + 1)]
+        fields = {menu_id: json.dumps([str(w), str(p)], ensure_ascii=False)
+                  for menu_id, (w, p) in zip(ids, choices)}
+        stale = [str(i) for i in range(max(FIRST_CHOICE_ID, last - CHOICES_KEPT - len(choices)),
+                                       last - CHOICES_KEPT + 1)]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(menu, mapping=fields)
+            if stale:
+                pipe.hdel(menu, *stale)
+            await pipe.expire(menu, ttl_s).execute()
+        return ids
+
+    async def offered_choice(self, openid, menu_id):
+        found = await self._redis.hget(self._k("choices", openid), str(menu_id))
+        if found is None:
+            return None
+        words, payload = json.loads(found)
+        return words, payload
 
     async def back_off(self, seconds):
         await self._redis.set(self._k("push_backoff"), "1", px=max(int(seconds * 1000), 1))

@@ -1,22 +1,25 @@
 """Rasa's responses of one turn, as WeChat text.
 
 WeChat allows one passive reply per inbound message, so every message of a turn becomes one
-text. Buttons become in-text menu links (``weixin://bizmsgmenu``) that send their title back
-when tapped. A text is split only when it passes WeChat's 2048-byte limit.
+text. Buttons become in-text menu links (``weixin://bizmsgmenu``): WeChat shows a tapped link's
+``msgmenucontent`` as the user's own message and sends it back as a text with the link's
+``msgmenuid`` (``<bizmsgmenuid>``). The channel renders each choice with its words as the
+content and an id of that user's own (``menu_ids``, kept with the payload in the shared store),
+so the user sees and sends words (退保 一年期意外险 …0012, 满意), never a payload; without ids
+(``render_turn(messages)``) the payload itself is the content. A text is split only when it
+passes WeChat's 2048-byte limit.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 MAX_TEXT_BYTES = 2048
 
 
-def menu_link(title: str, payload: str, menu_id: int) -> str:
-    """A tappable choice inside a text; tapping sends ``payload`` back as the user's text.
-
-    The payload (e.g. ``/affirm``) is what the user "says", so Rasa gets the intent directly.
-    """
+def menu_link(title: str, payload: str, menu_id: Any) -> str:
+    """A tappable choice inside a text; tapping sends ``payload`` (the ``msgmenucontent``: the
+    user's own message, as WeChat shows it) back with ``menu_id``."""
     # Kept readable (WeChat's own examples put Chinese there); only what would end the
     # attribute or the query is escaped.
     content = "".join(quote(c) if c in '&"<>#%' else c for c in payload)
@@ -24,17 +27,37 @@ def menu_link(title: str, payload: str, menu_id: int) -> str:
             f"{title}</a>")
 
 
-def render_message(message: Dict[str, Any], first_menu_id: int = 1) -> str:
-    """One Rasa bot message (text, buttons, image, custom) as WeChat text."""
+def _buttons(message: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return list(message.get("buttons") or message.get("quick_replies") or [])
+
+
+def _choice(button: Dict[str, Any]) -> Tuple[str, str]:
+    title = str(button.get("title") or button.get("payload") or "").strip()
+    return title, str(button.get("payload") or title).strip()
+
+
+def offered_choices(messages: Iterable[Dict[str, Any]]) -> List[Tuple[str, str]]:
+    """(words, payload) of every choice a turn's messages offer, in the order rendered."""
+    return [_choice(button) for message in messages for button in _buttons(message)
+            if _choice(button)[0]]
+
+
+def render_message(message: Dict[str, Any], first_menu_id: int = 1,
+                   menu_ids: Optional[Sequence[Any]] = None) -> str:
+    """One Rasa bot message (text, buttons, image, custom) as WeChat text; with ``menu_ids``
+    (one per titled button) each choice shows and sends its words under its id."""
     parts: List[str] = []
     if message.get("text"):
         parts.append(str(message["text"]).strip())
-    buttons = message.get("buttons") or message.get("quick_replies") or []
     links = []
-    for offset, button in enumerate(buttons):
-        title = str(button.get("title") or button.get("payload") or "").strip()
-        payload = str(button.get("payload") or title).strip()
-        if title:
+    ids = iter(menu_ids) if menu_ids is not None else None
+    for offset, button in enumerate(_buttons(message)):
+        title, payload = _choice(button)
+        if not title:
+            continue
+        if ids is not None:
+            links.append(menu_link(title, title, next(ids)))
+        else:
             links.append(menu_link(title, payload, first_menu_id + offset))
     if links:
         parts.append("\n".join(links))
@@ -48,16 +71,37 @@ def render_message(message: Dict[str, Any], first_menu_id: int = 1) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_turn(messages: Iterable[Dict[str, Any]]) -> str:
+def render_turn(messages: Iterable[Dict[str, Any]],
+                menu_ids: Optional[Sequence[Any]] = None) -> str:
     """All of a turn's bot messages as one text, blank line between messages; menu ids keep
-    counting across messages so every link in the text is distinct."""
+    counting across messages so every link in the text is distinct. ``menu_ids``: one per
+    choice of ``offered_choices(messages)``, the ids the channel keeps their payloads under
+    (the links then carry the choices' words)."""
+    messages = list(messages)
     texts, menu_id = [], 1
+    ids = list(menu_ids) if menu_ids is not None else None
     for message in messages:
-        text = render_message(message, first_menu_id=menu_id)
-        menu_id += len(message.get("buttons") or message.get("quick_replies") or [])
+        count = sum(1 for button in _buttons(message) if _choice(button)[0])
+        own = None
+        if ids is not None:
+            own, ids = ids[:count], ids[count:]
+        text = render_message(message, first_menu_id=menu_id, menu_ids=own)
+        menu_id += len(_buttons(message))
         if text:
             texts.append(text)
     return "\n\n".join(texts)
+
+
+async def render_offered(store: Any, openid: str, messages: Iterable[Dict[str, Any]]) -> str:
+    """``render_turn`` for one user, its choices offered to them: their ids and payloads kept in
+    ``store`` (the channel's shared store, ``offer_choices``), their words in the links. Every
+    process that sends a WeChat user choices (the channel, the console's deliveries) renders
+    them so, or a tap would send raw payload."""
+    messages = list(messages)
+    choices = offered_choices(messages)
+    if not choices:
+        return render_turn(messages)
+    return render_turn(messages, await store.offer_choices(openid, choices))
 
 
 def split_for_wechat(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:

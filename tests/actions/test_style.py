@@ -92,7 +92,8 @@ def _literals(path: Path) -> Iterator[Tuple[str, str]]:
 
 
 SOURCES = [ROOT / "domain.yml", ROOT / "nlu" / "faq.yml"]
-MODULES = [ROOT / "actions" / "wording.py", *sorted((ROOT / "connectors" / "wechat").glob("*.py"))]
+MODULES = [ROOT / "actions" / "wording.py", ROOT / "connectors" / "wording.py",
+           *sorted((ROOT / "connectors" / "wechat").glob("*.py"))]
 
 
 def all_sentences() -> List[Tuple[str, str]]:

@@ -94,10 +94,23 @@ class SimUser:
     def account_said(self, after: int) -> List[str]:
         return [i["content"] for i in self._feed(after) if i["side"] == "account"]
 
-    def say(self, text: str, expect: str = "", timeout: float = 30) -> str:
+    def tap(self, said: str, label: str, expect: str = "", timeout: float = 30) -> str:
+        """Tap the choice labelled ``label`` in what the account ``said``, as the chat page
+        does (its words as the text, its menu id along); wait as ``say`` does."""
+        from tests.wechat.wechat_caller import menu_choices
+
+        found = [c for c in menu_choices(said) if c.label == label]
+        assert found, f"no choice {label!r} in {said!r}"
+        return self.say(found[-1].content, expect, timeout, menu_id=found[-1].menu_id)
+
+    def say(self, text: str, expect: str = "", timeout: float = 30,
+            menu_id: Optional[str] = None) -> str:
         """Send ``text``; wait until the account says something containing ``expect``."""
         before = self._last_seq()
-        requests.post(f"{self.url}/sim/messages", json={"openid": self.openid, "text": text},
+        body = {"openid": self.openid, "text": text}
+        if menu_id is not None:
+            body["bizmsgmenuid"] = menu_id
+        requests.post(f"{self.url}/sim/messages", json=body,
                       timeout=10).raise_for_status()
         deadline = time.monotonic() + timeout
         said: List[str] = []

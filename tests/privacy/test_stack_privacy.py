@@ -118,11 +118,13 @@ class PrivacyStack:
         return {path.name: path.read_text(encoding="utf-8", errors="replace")
                 for path in sorted((ROOT / ".test-logs").glob(f"{self.log_label}-*.log"))}
 
-    def turn(self, openid: str, text: str = "", voice: str = "") -> str:
-        """One message (text, or voice with WeChat's recognition); the passive reply, or the
-        late answer pushed through the customer-service API."""
+    def turn(self, openid: str, text: str = "", voice: str = "", tap_in: str = "") -> str:
+        """One message (text, voice with WeChat's recognition, or a tap on the choice labelled
+        ``text`` in the earlier reply ``tap_in``); the passive reply, or the late answer pushed
+        through the customer-service API."""
         pushed_before = len(self.stack.outbox(openid))
         delivery = (self.wechat.send(voice_xml(openid, voice)) if voice
+                    else self.wechat.tap(openid, tap_in, text) if tap_in
                     else self.wechat.say(openid, text))
         assert delivery.status == 200, (text or voice, delivery)
         if delivery.reply_text:
@@ -270,9 +272,10 @@ def test_declining_the_erasure_deletes_nothing(privacy_stack):
     ps = privacy_stack
     user = new_openid()
     assert "您好" in ps.turn(user, "你好")
-    assert "确认要删除吗" in ps.turn(user, "把我的信息删掉")
-    # The confirmation's own 取消 button (its payload); typed answers: the test below.
-    assert "没有删除" in ps.turn(user, "/deny")
+    prompt = ps.turn(user, "把我的信息删掉")
+    assert "确认要删除吗" in prompt
+    # The confirmation's own 取消 button, tapped; typed answers: the test below.
+    assert "没有删除" in ps.turn(user, "取消", tap_in=prompt)
     assert ps.tracker_rows(user)
 
 

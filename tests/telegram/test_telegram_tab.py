@@ -64,4 +64,5 @@ def test_start_tap_type_and_send_a_photo_in_the_telegram_tab(stack, browser):
     sent = [m["text"] for m in stack.telegram_outbox(chat_id) if m["method"] == "sendMessage"]
     assert bot_bubbles(page) == [text for text in sent]
     turns = [t["text"] for t in stack.user_turns(f"telegram:{chat_id}")]
-    assert turns == ["/greet", "/request_surrender", "SBX1000000000023"]
+    # The tapped 我要退保 is recorded in the user's words (it ran /request_surrender).
+    assert turns == ["/greet", "我要退保", "SBX1000000000023"]

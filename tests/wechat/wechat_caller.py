@@ -2,12 +2,15 @@
 XML with wechatpy's crypto, posts it over HTTP, and opens the reply as WeChat would."""
 from __future__ import annotations
 
+import html
 import itertools
 import random
+import re
 import string
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
+from urllib.parse import unquote
 
 import requests
 import xmltodict
@@ -39,6 +42,34 @@ def text_xml(openid: str, content: str, msg_id: Optional[int] = None,
              create_time: Optional[int] = None) -> str:
     return _envelope(openid, "text", f"<Content><![CDATA[{content}]]></Content>"
                      f"<MsgId>{msg_id or next(_msg_ids)}</MsgId>", create_time)
+
+
+def tap_xml(openid: str, content: str, menu_id: str, msg_id: Optional[int] = None) -> str:
+    """A tap on a ``weixin://bizmsgmenu`` link, as WeChat sends it: a text message whose
+    Content is the link's msgmenucontent, with the link's msgmenuid as ``<bizmsgmenuid>``."""
+    return _envelope(openid, "text", f"<Content><![CDATA[{content}]]></Content>"
+                     f"<MsgId>{msg_id or next(_msg_ids)}</MsgId>"
+                     f"<bizmsgmenuid>{menu_id}</bizmsgmenuid>")
+
+
+_MENU_LINK = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^"]*?)&(?:amp;)?'
+                        r'msgmenuid=([^"]*)">(.*?)</a>')
+
+
+@dataclass(frozen=True)
+class MenuChoice:
+    """One tappable choice of a reply: its label, what a tap sends and its menu id."""
+
+    label: str
+    content: str
+    menu_id: str
+
+
+def menu_choices(reply_text: Optional[str]) -> List[MenuChoice]:
+    """The ``weixin://bizmsgmenu`` links of a reply, in order."""
+    return [MenuChoice(html.unescape(label), unquote(html.unescape(content)),
+                       html.unescape(menu_id))
+            for content, menu_id, label in _MENU_LINK.findall(reply_text or "")]
 
 
 def voice_xml(openid: str, recognition: str) -> str:
@@ -116,6 +147,12 @@ class WeChatCaller:
 
     def say(self, openid: str, content: str) -> Delivery:
         return self.send(text_xml(openid, content))
+
+    def tap(self, openid: str, reply_text: Optional[str], label: str) -> Delivery:
+        """Tap the choice labelled ``label`` in ``reply_text``, exactly as WeChat sends it."""
+        found = [c for c in menu_choices(reply_text) if c.label == label]
+        assert found, f"no choice {label!r} in {reply_text!r}"
+        return self.send(tap_xml(openid, found[-1].content, found[-1].menu_id))
 
     def deliver_like_wechat(self, xml: str, cut_s: float = WECHAT_CUT_S,
                             tries: int = WECHAT_TRIES) -> List[Try]:

@@ -58,6 +58,8 @@ class ChatPage:
         return self.page.inner_text("#openid")
 
     def tap_menu(self, name: str) -> None:
+        if self.page.is_visible("#to-menu"):  # the keyboard is up after typing
+            self.page.click("#to-menu")
         self.page.locator("#menu-buttons button", has_text=name).click()
 
     def type(self, text: str) -> None:
