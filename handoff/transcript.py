@@ -27,6 +27,7 @@ STAGE_TEXT = {
     "policies_found": "已按手机号查到保单，等用户选择",
     "erasure_verify": "要求删除信息，正在验证身份",
     "confirm_erasure": "要求删除信息，等待用户确认",
+    "lookup_wanted": "不知道保单号，改用手机号查找保单",
 }
 # The intent of a user message that says the user is upset (the side panel's flag).
 UPSET_INTENTS = ("complain",)

@@ -10,7 +10,9 @@ const AUDIT_ACTIONS = {sign_in: "登录", sign_out: "退出", view: "查看", ta
                        take_refused: "接手未成功", reply: "回复用户", note: "写内部备注",
                        handback: "交还机器人", closed: "结束对话", assign: "改派",
                        read_audit: "查看访问记录", review_label: "采纳标注",
-                       review_reject: "不采用", review_import: "从最近对话导入"};
+                       review_reject: "不采用", review_import: "从最近对话导入",
+                       review_flag: "回复作为训练样本", review_queue_add: "送去标注",
+                       unlock: "解除登录锁定"};
 const RATINGS = {good: "满意", ok: "一般", bad: "不满意"};
 const CHANNELS = {wechat: "微信", rest: "REST", telegram: "Telegram"};
 let me = null, csrf = "", tab = "waiting", current = null, currentChat = null, stream = null;
