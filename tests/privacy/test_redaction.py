@@ -198,3 +198,19 @@ def test_structured_json_log_lines_with_unicode_escapes_are_read_before_masking(
     text = stream.getvalue()
     assert "\\uff13" not in text and "\\u4e00\\u4e09" not in text
     assert "31002X" not in text and "0.999999999998149" in text and "138****8000" in text
+
+
+def test_the_leak_finder_is_independent_of_the_redactor_it_checks():
+    """A detector built on the product's own reading of identifiers would share its blind
+    spots: tests/privacy/leaks.py imports no product module."""
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).parent / "leaks.py").read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= {"__future__", "re", "unicodedata", "typing"}, imported
