@@ -69,7 +69,11 @@ def train(force: bool = False) -> int:
     cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--config", "config.yml",
            "--domain", "domain.yml", "--data", *TRAINING_DATA, "--out", str(MODEL_DIR),
            "--fixed-model-name", MODEL_NAME]
-    code = subprocess.call(cmd, cwd=ROOT)
+    # TensorFlow pinned (oneDNN off, one thread per pool, deterministic ops, hash seed): the
+    # same model on every machine of this kind (bot/determinism.py, docs/nlu.md).
+    from bot.determinism import pinned_env
+
+    code = subprocess.call(cmd, cwd=ROOT, env=pinned_env())
     if code == 0:
         FINGERPRINT_PATH.write_text(trained_on + "\n")
     return code

@@ -37,7 +37,10 @@ def _rasa() -> str:
 
 
 def _env() -> dict:
-    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    """Training's environment: TensorFlow pinned (bot.determinism), the same on every machine."""
+    from bot.determinism import pinned_env
+
+    return {**pinned_env(), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _default_model(root: Path) -> Path:
@@ -167,7 +170,11 @@ def cmd_gate(args) -> int:
         if rep is None:
             gate.check_fingerprint({"model": str(model),
                                     "model_fingerprint": eval_report.model_fingerprint(model)}, current)
-            rep = eval_report.evaluate_model(model, args.project)
+            from bot.determinism import pin_this_process
+
+            pin_this_process()  # score as training ran (bot/determinism.py)
+            rep = eval_report.evaluate_model(model, args.project, gate.gate_files(args.project),
+                                             development=gate.development_files(args.project))
         gate.check_fingerprint(rep, current)
     except gate.StaleModel as error:
         print(f"tuibao gate: REFUSED: {error}", file=sys.stderr)
@@ -190,6 +197,9 @@ def cmd_gate(args) -> int:
           f"{overall['identifier_accuracy']}; baseline {baseline_path}")
     for intent in gate.unmeasured(baseline, rep):
         print(f"note: core intent {intent} has no held-out lines; the gate cannot guard it")
+    for name, figures in (rep.get("development") or {}).items():
+        print(f"development set {name} (scored, not gated): intent accuracy "
+              f"{figures['intent_accuracy']}, macro-F1 {figures['macro_f1']}")
     for failure in failures:
         print(f"FAIL {failure}")
     print("gate: FAILED" if failures else "gate: passed")
