@@ -14,9 +14,14 @@ def desk(tmp_path_factory):
     with postgres_database() as db_url:
         for username, (role, password) in ACCOUNTS.items():
             create_account(db_url, username, role, password)
-        with tuibao_stack(tmp_path_factory.mktemp("console-stack"), with_console=True,
+        work = tmp_path_factory.mktemp("console-stack")
+        # The trainers' review queue of this stack (tests seed it through the product's export)
+        review_db_url = f"sqlite:///{work / 'review.db'}"
+        with tuibao_stack(work, with_console=True,
                           handoff_db_url=db_url, log_prefix="console",
-                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01"}) as running:
+                          handoff_env={"WECHAT_KF_ACCOUNT": "kf2001@gh_tuibao0demo01",
+                                       "TUIBAO_REVIEW_DB_URL": review_db_url}) as running:
+            running.extra["review_db_url"] = review_db_url
             yield running
 
 
