@@ -64,6 +64,8 @@ SETTINGS = {
 def _config_with_seed(seed: int, folder: Path) -> Path:
     text = (ROOT / "config.yml").read_text(encoding="utf-8")
     text = re.sub(r"random_seed: \d+", f"random_seed: {seed}", text)
+    # The importer finds extensions/ next to the config file: point it at the project's.
+    text = re.sub(r"extensions_dir: \S+", f"extensions_dir: {ROOT / 'extensions'}", text)
     path = folder / "config.yml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -187,20 +189,32 @@ def table(out: Path, names: List[str]) -> str:
     return "\n".join(lines)
 
 
-def write_baseline(out: Path, names: List[str], path: Path) -> Dict:
+def write_baseline(out: Path, names: List[str], path: Path,
+                   untrained: Dict[str, List[str]] | None = None) -> Dict:
     """The gate's baseline from the spread: per figure, the lowest of the runs (the tolerances of
-    training/gate.py are then the margin under the spread; docs/nlu.md)."""
+    training/gate.py are then the margin under the spread; docs/nlu.md). ``untrained``: per run,
+    intents its model was not trained on (their F1 of 0 says nothing): left out of that run's
+    per-intent minimum and of its macro-F1 (the mean of the F1 of the intents it knew)."""
     from training import gate
     from training.scaffold import core_intents
 
-    reports = [json.loads((out / n / "report.json").read_text()) for n in names
-               if (out / n / "report.json").exists()]
-    if not reports:
+    untrained = untrained or {}
+    runs = [(n, json.loads((out / n / "report.json").read_text())) for n in names
+            if (out / n / "report.json").exists()]
+    if not runs:
         raise SystemExit("no runs to take a baseline from")
+    reports = [r for _, r in runs]
     lowest = dict(reports[0]["gate"])
-    lowest["macro_f1"] = min(r["gate"]["macro_f1"] for r in reports)
+
+    def macro(name, report):
+        known = [f["f1"] for intent, f in report["gate"]["per_intent"].items()
+                 if intent not in untrained.get(name, ())]
+        return round(sum(known) / len(known), 4)
+
+    lowest["macro_f1"] = min(macro(n, r) for n, r in runs)
     lowest["per_intent"] = {
-        intent: {"f1": min(r["gate"]["per_intent"][intent]["f1"] for r in reports)}
+        intent: {"f1": min(r["gate"]["per_intent"][intent]["f1"] for n, r in runs
+                           if intent not in untrained.get(n, ()))}
         for intent in reports[0]["gate"]["per_intent"]}
     lowest["identifiers"] = {
         entity: {"accuracy": min((r["gate"]["identifiers"][entity]["accuracy"] for r in reports
@@ -229,6 +243,8 @@ def main(argv=None) -> int:
                         help="with --table/--write-baseline: the run folders of --out to use")
     parser.add_argument("--write-baseline", type=Path, default=None,
                         help="write the gate baseline (lowest figures of the runs) to this file")
+    parser.add_argument("--untrained", nargs="*", default=[], metavar="RUN:INTENT",
+                        help="with --write-baseline: an intent that run's model never learnt")
     args = parser.parse_args(argv)
     if args.score:
         score_in_this_process(args.score, args.out)
@@ -236,7 +252,11 @@ def main(argv=None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="nlu_spread_"))
     names = args.runs or args.only or list(SETTINGS)
     if args.write_baseline:
-        write_baseline(out, names, args.write_baseline)
+        untrained: Dict[str, List[str]] = {}
+        for item in args.untrained:
+            run, intent = item.split(":", 1)
+            untrained.setdefault(run, []).append(intent)
+        write_baseline(out, names, args.write_baseline, untrained)
         print(f"baseline written to {args.write_baseline}")
         return 0
     if not args.table:

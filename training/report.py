@@ -150,21 +150,30 @@ def _confusion(gold: List[str], pred: List[str]) -> Dict[str, Any]:
     return {"labels": labels, "matrix": matrix}
 
 
-def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, Path]]] = None
-                   ) -> Dict[str, Any]:
-    """Parse every held-out line with ``model``: overall figures, per source, latency."""
+def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, Path]]] = None,
+                   development: Sequence[Tuple[str, Path]] = ()) -> Dict[str, Any]:
+    """Parse every held-out line with ``model``: overall figures, per source, latency. The
+    ``development`` files are parsed in the same pass and scored apart (``report["development"]``,
+    per file): they count in no overall figure."""
     files = list(files) if files is not None else heldout_files(root)
     lines = load_heldout(files)
     if not lines:
         raise ValueError("no held-out lines to evaluate")
-    parses, latencies = asyncio.run(_parse_timed(model, [line.text for line in lines]))
+    extra = {path: load_heldout([(source, path)]) for source, path in development}
+    texts = [line.text for line in lines] + [l.text for group in extra.values() for l in group]
+    parses, latencies = asyncio.run(_parse_timed(model, texts))
     report = {"model": str(model), "model_fingerprint": model_fingerprint(model),
               "heldout": [str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
                           for _, p in files],
-              "overall": score(lines, parses), "sources": {}}
+              "overall": score(lines, parses[:len(lines)]), "sources": {}, "development": {}}
     for source in sorted({line.source for line in lines}):
         chosen = [i for i, line in enumerate(lines) if line.source == source]
         report["sources"][source] = score([lines[i] for i in chosen], [parses[i] for i in chosen])
+    at = len(lines)
+    for path, group in extra.items():
+        name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        report["development"][name] = score(group, parses[at:at + len(group)])
+        at += len(group)
     report["latency_ms"] = {"p50": round(statistics.median(latencies), 2),
                             "p95": round(_percentile(latencies, 0.95), 2),
                             "max": round(max(latencies), 2), "n": len(latencies)}

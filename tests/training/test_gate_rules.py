@@ -59,3 +59,16 @@ def test_stale_model_is_refused():
     with pytest.raises(gate.StaleModel, match="no <model>.fingerprint"):
         gate.check_fingerprint(_report(fingerprint=None), "new")
     gate.check_fingerprint(_report(fingerprint="new"), "new")
+
+
+def test_the_gate_scores_the_sealed_files_and_keeps_the_development_sets_apart():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gated = {p.name for _, p in gate.gate_files(root)}
+    development = {p.name for _, p in gate.development_files(root)}
+    assert {"sealed.yml", "blind.yml", "more_intents.yml"} <= gated
+    assert development == {"heldout.yml", "real_users.yml"} and not gated & development
+    baseline = gate.load_baseline(root / gate.BASELINE)
+    assert not any(name.endswith(("/heldout.yml", "/real_users.yml")) for name in baseline["heldout"])
+    assert "tests/heldout/sealed.yml" in baseline["heldout"]
