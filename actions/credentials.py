@@ -10,10 +10,14 @@ One table (``holder_credentials``) behind any SQLAlchemy URL (``TUIBAO_CREDENTIA
 SQLite ``var/credentials.db`` by default; PostgreSQL when several action-server replicas must
 share it). A dump of the table alone reveals nothing:
 - the token and its policy number are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under
-  ``TUIBAO_CREDENTIALS_KEY``; ``TUIBAO_CREDENTIALS_PREVIOUS_KEY`` still decrypts during a key
-  rotation;
+  ``TUIBAO_CREDENTIALS_KEY``;
 - the conversation id is stored as an HMAC under a key derived from the same secret, so the
   table does not say which WeChat user verified, yet a conversation finds its own row.
+Key rotation: set the new key as ``TUIBAO_CREDENTIALS_KEY`` and the old one as
+``TUIBAO_CREDENTIALS_PREVIOUS_KEY``. A conversation whose row was named and sealed under the
+previous key still finds and opens it; on that read the row is re-sealed under the current key
+and renamed with the current key's HMAC, so once every live row was read or expired (30
+minutes at most) the previous key can go.
 Rows are removed when read after expiry, by ``delete`` (the user's erasure request, the end of
 the session) and by ``purge_expired`` (``python -m privacy.retention``).
 
@@ -96,8 +100,10 @@ class CredentialStore:
                 "make one with: python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())')") from error
         self._fernet = MultiFernet(keys)
+        self._current_fernet = keys[0]
         # A separate key for the row names: knowing one does not give the other.
-        self._name_key = hashlib.sha256(b"tuibao-credentials-name:" + key.encode()).digest()
+        self._name_key = self._derive_name_key(key)
+        self._previous_name_key = self._derive_name_key(previous_key) if previous_key else None
         self.url = url
         self.lifetime = lifetime
         self._engine: Optional[Engine] = None
@@ -114,12 +120,25 @@ class CredentialStore:
                 metadata.create_all(self._engine)
             return self._engine
 
+    @staticmethod
+    def _derive_name_key(key: str) -> bytes:
+        return hashlib.sha256(b"tuibao-credentials-name:" + key.encode()).digest()
+
     def conversation_key(self, conversation_id: str) -> str:
         return hmac.new(self._name_key, conversation_id.encode(), hashlib.sha256).hexdigest()
 
+    def _conversation_keys(self, conversation_id: str) -> Tuple[str, ...]:
+        """The row names the conversation may have: the current key's, then the previous key's."""
+        names = [self.conversation_key(conversation_id)]
+        if self._previous_name_key is not None:
+            names.append(hmac.new(self._previous_name_key, conversation_id.encode(),
+                                  hashlib.sha256).hexdigest())
+        return tuple(names)
+
     # ---------------------------------------------------------------- operations
-    def _row(self, conversation_id: str, purpose: str):
-        return and_(holder_credentials.c.conversation_key == self.conversation_key(conversation_id),
+    def _row(self, conversation_id: str, purpose: str, name: Optional[str] = None):
+        return and_(holder_credentials.c.conversation_key
+                    == (name or self.conversation_key(conversation_id)),
                     holder_credentials.c.purpose == purpose)
 
     def put(self, conversation_id: str, session: HolderSession, purpose: str = HOLDER) -> None:
@@ -142,27 +161,50 @@ class CredentialStore:
         ones are removed on the way); None if it cannot be decrypted (key rotated away)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         with self.engine.begin() as conn:
-            row = conn.execute(select(holder_credentials).where(
-                self._row(conversation_id, purpose))).first()
+            row, name = None, None
+            for name in self._conversation_keys(conversation_id):
+                row = conn.execute(select(holder_credentials).where(
+                    self._row(conversation_id, purpose, name))).first()
+                if row is not None:
+                    break
             if row is None:
                 return None
             if _utc(row.expires_at) <= now:
-                conn.execute(delete(holder_credentials).where(self._row(conversation_id, purpose)))
+                conn.execute(delete(holder_credentials).where(
+                    self._row(conversation_id, purpose, name)))
                 return None
-        try:
-            opened = json.loads(self._fernet.decrypt(row.sealed.encode()))
-        except InvalidToken:
-            return None
+            try:
+                opened = json.loads(self._fernet.decrypt(row.sealed.encode()))
+            except InvalidToken:
+                return None
+            current = self.conversation_key(conversation_id)
+            if name != current or not self._sealed_under_current_key(row.sealed):
+                # Sealed or named under the previous key: re-seal and rename it under the
+                # current one, keeping our expiry, so the previous key can be retired.
+                conn.execute(delete(holder_credentials).where(
+                    self._row(conversation_id, purpose, name)))
+                conn.execute(holder_credentials.insert().values(
+                    conversation_key=current, purpose=purpose,
+                    sealed=self._fernet.rotate(row.sealed.encode()).decode(),
+                    expires_at=row.expires_at, stored_at=row.stored_at))
         redaction.register_secret(opened["token"])
         return StoredCredential(token=opened["token"], policy_number=opened["policy_number"],
                                 expires_at=dt.datetime.fromisoformat(opened["expires_at"]),
                                 covers=tuple(opened.get("covers") or ()))
 
+    def _sealed_under_current_key(self, sealed: str) -> bool:
+        try:
+            self._current_fernet.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def delete(self, conversation_id: str) -> int:
-        """Forget every token of the conversation (its own and its lookups'); how many went."""
+        """Forget every token of the conversation (its own and its lookups', under the current
+        and the previous key's row names); how many went."""
         with self.engine.begin() as conn:
             return conn.execute(delete(holder_credentials).where(
-                holder_credentials.c.conversation_key == self.conversation_key(conversation_id))
+                holder_credentials.c.conversation_key.in_(self._conversation_keys(conversation_id)))
             ).rowcount
 
     def count_expired(self, now: Optional[dt.datetime] = None) -> int:

@@ -2,12 +2,17 @@
 
 Loads the trained model in-process, parses every utterance of the held-out file (Rasa NLU
 YAML), prints the figures and writes them to ``results/heldout_eval.json``. The exit code is 1
-when a target is missed (intent accuracy ≥ 0.97 on heldout.yml and ≥ 0.95 on real_users.yml,
-issue 12's targets; ≥ 0.90 on blind.yml, a floor under today's 0.914 on the file written
-blind; ≥ 0.85 on more_intents.yml; ≥ 0.93 on any other file; exact-value accuracy 1.00 for every identifier entity that
-occurs in the data), 2 when there is no model or data, 3 when the model was not trained on the current
-data (its ``.fingerprint`` beside the archive differs from ``bot.model.fingerprint()``; pass
-``--any-model`` to score it anyway, never for a gate).
+when a gate is missed, 2 when there is no model or data, 3 when the model was not trained on the
+current data (its ``.fingerprint`` beside the archive differs from ``bot.model.fingerprint()``;
+pass ``--any-model`` to score it anyway, never for a gate).
+
+The gates (issue 17, docs/nlu.md "The spread and the gates"): intent accuracy on the files
+nobody tuned against -- sealed.yml, blind.yml, more_intents.yml -- at floors set under the
+lowest figure of several trainings that differ as machines do (bench/nlu_spread.py), never
+moved to fit a model; identifier exact-value accuracy 1.00 on every file (extracted by rule).
+heldout.yml and real_users.yml are development sets: their errors chose training data, so
+they are scored and printed, and gate nothing but their identifiers. Scoring runs with
+TensorFlow pinned (bot/determinism.py), as training does.
 
 How things are counted:
 - Intent accuracy and macro-F1 count every ``faq/<topic>`` as the one intent ``faq`` (that is
@@ -41,20 +46,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "tuibao.tar.gz"
 DEFAULT_DATA = ROOT / "tests" / "heldout" / "heldout.yml"
 DEFAULT_OUT = ROOT / "results" / "heldout_eval.json"
-HELDOUT_FILES = tuple(ROOT / "tests" / "heldout" / name
-                      for name in ("heldout.yml", "real_users.yml", "blind.yml"))
-INTENT_TARGET = 0.93  # any other held-out file
-# CI's gates: issue 12's targets on the two files it names; on blind.yml (written after them by
-# someone who never saw the training data, never tuned against) a floor under today's figure.
-INTENT_TARGETS = {"heldout.yml": 0.97, "real_users.yml": 0.95, "blind.yml": 0.90,
-                  # the four project intents, 20 lines each, no identifiers (tuibao gate guards
-                  # them per intent; not in the pytest gate, which needs every identifier)
-                  "more_intents.yml": 0.85}
+# Development sets (issue 17): their errors steered the training data; scored, never gated.
+DEVELOPMENT_SETS = ("heldout.yml", "real_users.yml")
+GATED_FILES = ("sealed.yml", "blind.yml", "more_intents.yml")
+HELDOUT_FILES = tuple(ROOT / "tests" / "heldout" / name for name in GATED_FILES + DEVELOPMENT_SETS)
+INTENT_TARGET = 0.93  # any other held-out file (an insurer's)
+# The floors: under the lowest intent accuracy of the spread of trainings (bench/nlu_spread.py,
+# docs/nlu.md: TensorFlow default vs pinned, full vs NLU-only training) by 2.5 points, rounded
+# down to 0.005. A floor moves only with a new spread measured on new data, never to fit one
+# model.
+INTENT_TARGETS = {"sealed.yml": 0.895, "blind.yml": 0.885, "more_intents.yml": 0.835}
 IDENTIFIER_TARGET = 1.0
 HIGH_CONFIDENCE = 0.9
 
 
-def intent_target(data: Path) -> float:
+def intent_target(data: Path) -> Optional[float]:
+    """The file's intent-accuracy floor; None for a development set (scored, not gated)."""
+    if Path(data).name in DEVELOPMENT_SETS:
+        return None
     return INTENT_TARGETS.get(Path(data).name, INTENT_TARGET)
 
 
@@ -225,7 +234,7 @@ def score(examples: List[Any], parses: List[Dict[str, Any]], model: str = "",
             "accuracy": round(c["matched"] / denominator, 4) if denominator else None,
         }
     failures = []
-    if intent_accuracy < target:
+    if target is not None and intent_accuracy < target:
         failures.append(f"intent accuracy {intent_accuracy:.3f} < {target}")
     for entity, figures in entities.items():
         if figures["accuracy"] is not None and figures["accuracy"] < IDENTIFIER_TARGET:
@@ -266,11 +275,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.data.is_file():
         print(f"No held-out data at {args.data}.", file=sys.stderr)
         return 2
+    from bot.determinism import pin_this_process
+
+    pin_this_process()  # score as training ran: oneDNN off, one thread, deterministic ops
     report = evaluate(model, args.data)
 
     print(f"model {report['model']}\nheld-out {report['data']}: {report['utterances']} utterances")
     target = report["targets"]["intent_accuracy"]
-    print(f"intent accuracy  {report['intent_accuracy']:.4f}  (target {target}; faq counted as one intent)")
+    gate = f"floor {target}" if target is not None else "development set: not gated"
+    print(f"intent accuracy  {report['intent_accuracy']:.4f}  ({gate}; faq counted as one intent)")
     print(f"intent macro-F1  {report['intent_macro_f1']:.4f}")
     print(f"full-label acc.  {report['full_label_accuracy']:.4f}  (faq/<topic> must match)")
     if report["faq_topic_accuracy"] is not None:

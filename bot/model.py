@@ -143,7 +143,11 @@ def train(force: bool = False, deploy: bool = False) -> int:
     cmd = [str(Path(sys.executable).with_name("rasa")), "train", "--config", "config.yml",
            "--domain", "domain.yml", "--data", *TRAINING_DATA, "--out", str(MODEL_DIR),
            "--fixed-model-name", name]
-    code = subprocess.call(cmd, cwd=ROOT)
+    # TensorFlow pinned (oneDNN off, one thread per pool, deterministic ops, hash seed): the
+    # same model on every machine of this kind (bot/determinism.py, docs/nlu.md).
+    from bot.determinism import pinned_env
+
+    code = subprocess.call(cmd, cwd=ROOT, env=pinned_env())
     if code == 0:
         archive = record_version(MODEL_DIR, name, trained_on)
         print(f"bot.model: trained {archive.relative_to(ROOT)}; models/{MODEL_NAME}.tar.gz points "

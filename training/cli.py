@@ -37,7 +37,10 @@ def _rasa() -> str:
 
 
 def _env() -> dict:
-    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    """Training's environment: TensorFlow pinned (bot.determinism), the same on every machine."""
+    from bot.determinism import pinned_env
+
+    return {**pinned_env(), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _default_model(root: Path) -> Path:
@@ -223,7 +226,10 @@ def _evaluate_cached(model: Path, root: Path, guard=()) -> dict:
         kept = json.loads(cache.read_text(encoding="utf-8"))
         if kept.get("heldout_digest") == digest.hexdigest():
             return kept
-    rep = eval_report.evaluate_model(model, root, guard=guard)
+    from training import gate
+
+    rep = eval_report.evaluate_model(model, root, gate.gate_files(root), guard=guard,
+                                     development=gate.development_files(root))
     rep["heldout_digest"] = digest.hexdigest()
     try:
         cache.write_text(json.dumps(rep, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -291,6 +297,9 @@ def cmd_gate(args) -> int:
             gate.check_fingerprint({"model": str(model),
                                     "model_fingerprint": eval_report.model_fingerprint(model)},
                                    fingerprint_now)
+            from bot.determinism import pin_this_process
+
+            pin_this_process()  # score as training ran (bot/determinism.py)
             rep = _evaluate_cached(model, root, guard=collisions.at_risk(root))
         gate.check_fingerprint(rep, fingerprint_now)
     except gate.StaleModel as error:
@@ -324,6 +333,9 @@ def cmd_gate(args) -> int:
             print(f"  {gate.describe_change(intent, row)}")
     for intent in gate.unmeasured(baseline, rep):
         print(f"note: core intent {intent} has no held-out lines; the gate cannot guard it")
+    for name, figures in (rep.get("development") or {}).items():
+        print(f"development set {name} (scored, not gated): intent accuracy "
+              f"{figures['intent_accuracy']}, macro-F1 {figures['macro_f1']}")
     for note in verdict["notes"]:
         print(f"note: {note}")
     for failure in verdict["failures"]:

@@ -27,6 +27,25 @@ DEFAULT_TOLERANCES = {
     "identifier_accuracy": 0.0,
 }
 BASELINE = Path("tests") / "heldout" / "baseline.json"
+# Development sets (issue 17): their errors chose training data, so they are scored and printed
+# but no longer gate anything. Every other held-out file (the core ones and each insurer's) does.
+DEVELOPMENT_SETS = ("heldout.yml", "real_users.yml")
+
+
+def gate_files(root: Path):
+    """(source, file) of every held-out file the gate scores: all but the development sets."""
+    from training import report
+
+    return [(source, path) for source, path in report.heldout_files(root)
+            if not (source == report.CORE and path.name in DEVELOPMENT_SETS)]
+
+
+def development_files(root: Path):
+    """(source, file) of the development sets: scored and printed beside the gate, never gating."""
+    from training import report
+
+    return [(source, path) for source, path in report.heldout_files(root)
+            if source == report.CORE and path.name in DEVELOPMENT_SETS]
 STALE = ("the gate scores only a model trained on the current data: {model} has data "
          "fingerprint {have}, the tree's is {want}. Train it (tuibao train) and run the gate again.")
 

@@ -151,10 +151,13 @@ def _confusion(gold: List[str], pred: List[str]) -> Dict[str, Any]:
 
 
 def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, Path]]] = None,
-                   guard: Sequence[Tuple[str, str, str]] = ()) -> Dict[str, Any]:
+                   guard: Sequence[Tuple[str, str, str]] = (),
+                   development: Sequence[Tuple[str, Path]] = ()) -> Dict[str, Any]:
     """Parse every held-out line with ``model``: overall figures, per source, latency, and each
     line's prediction (``predictions``, for the gate's paired comparison). ``guard``: core
-    training examples (text, intent, file:line) the gate checks keep their intent."""
+    training examples (text, intent, file:line) the gate checks keep their intent. The
+    ``development`` files are parsed in the same pass and scored apart (``report["development"]``,
+    per file): they count in no overall figure."""
     from bot.evaluate import predicted_label
     from redaction import redact
 
@@ -162,13 +165,16 @@ def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, 
     lines = load_heldout(files)
     if not lines:
         raise ValueError("no held-out lines to evaluate")
+    extra = {path: load_heldout([(source, path)]) for source, path in development}
+    dev_texts = [l.text for group in extra.values() for l in group]
     all_parses, all_latencies = asyncio.run(_parse_timed(
-        model, [line.text for line in lines] + [text for text, _, _ in guard]))
+        model, [line.text for line in lines] + dev_texts + [text for text, _, _ in guard]))
     parses, latencies = all_parses[:len(lines)], all_latencies[:len(lines)]
+    guard_parses = all_parses[len(lines) + len(dev_texts):]
     report = {"model": str(model), "model_fingerprint": model_fingerprint(model),
               "heldout": [str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
                           for _, p in files],
-              "overall": score(lines, parses), "sources": {}}
+              "overall": score(lines, parses[:len(lines)]), "sources": {}, "development": {}}
     for source in sorted({line.source for line in lines}):
         chosen = [i for i, line in enumerate(lines) if line.source == source]
         report["sources"][source] = score([lines[i] for i in chosen], [parses[i] for i in chosen])
@@ -180,7 +186,12 @@ def evaluate_model(model: Path, root: Path, files: Optional[Sequence[Tuple[str, 
     report["core_guard"] = [
         {"text": text, "gold": intent, "where": where, "predicted": predicted_label(parse)[0],
          "confidence": round(float((parse.get("intent") or {}).get("confidence") or 0.0), 4)}
-        for (text, intent, where), parse in zip(guard, all_parses[len(lines):])]
+        for (text, intent, where), parse in zip(guard, guard_parses)]
+    at = len(lines)
+    for path, group in extra.items():
+        name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        report["development"][name] = score(group, all_parses[at:at + len(group)])
+        at += len(group)
     report["latency_ms"] = {"p50": round(statistics.median(latencies), 2),
                             "p95": round(_percentile(latencies, 0.95), 2),
                             "max": round(max(latencies), 2), "n": len(latencies)}

@@ -91,13 +91,31 @@ def _literals(path: Path) -> Iterator[Tuple[str, str]]:
             yield f"{path.relative_to(ROOT)}:{node.lineno}", node.value
 
 
-SOURCES = [ROOT / "domain.yml", ROOT / "nlu" / "faq.yml"]
+# Every insurer extension's responses too (extensions/<insurer>/domain/*.yml).
+SOURCES = [ROOT / "domain.yml", ROOT / "nlu" / "faq.yml",
+           *sorted(ROOT.glob("extensions/*/domain/*.yml"))]
+# Every module that writes to users: the actions, every channel and their shared pipeline, the
+# handoff desk, the limits.
 MODULES = [ROOT / "actions" / "wording.py", ROOT / "connectors" / "wording.py",
-           *sorted((ROOT / "connectors" / "wechat").glob("*.py"))]
+           *sorted((ROOT / "connectors" / "wechat").glob("*.py")),
+           *sorted((ROOT / "connectors" / "telegram").glob("*.py")),
+           ROOT / "connectors" / "limits.py", ROOT / "handoff" / "wording.py"]
+
+
+def test_every_place_that_writes_to_users_is_read():
+    read = {str(p.relative_to(ROOT)) for p in SOURCES + MODULES}
+    assert {"connectors/telegram/wording.py", "handoff/wording.py", "connectors/limits.py",
+            "connectors/wording.py", "extensions/hengxin/domain/cancel_auto_renewal.yml"} <= read
+    per_file = defaultdict(int)
+    for where, _ in all_sentences():
+        per_file[where.split(":")[0]] += 1
+    for path in ("connectors/telegram/wording.py", "handoff/wording.py", "connectors/wording.py"):
+        assert per_file[path] > 0, f"no sentence read from {path}"
 
 
 def all_sentences() -> List[Tuple[str, str]]:
-    found = [item for path in SOURCES for item in _response_texts(path)]
+    found = [(f"{path.relative_to(ROOT)}:{name}", text)
+             for path in SOURCES for name, text in _response_texts(path)]
     return found + [item for path in MODULES for item in _literals(path)]
 
 

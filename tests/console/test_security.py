@@ -137,25 +137,101 @@ def _everything_an_agent_can_read(client: ConsoleClient, chat_id: str) -> str:
     return "\n".join(texts)
 
 
-def test_no_call_gives_an_agent_an_unmasked_id_number_phone_or_bank_card(desk):
+def _export_for_review(desk, openid: str, work) -> None:
+    """The conversation's user messages into the stack's review queue, through the product's
+    own export (``training.review.collect`` reads a tracker store's events table): the path
+    by which the trainers' page is fed in production."""
+    import json as json_module
+
+    import sqlalchemy as sa
+
+    from training.review import ReviewQueue, collect
+
+    events_db = f"sqlite:///{work / 'events.db'}"
+    engine = sa.create_engine(events_db)
+    table = sa.Table("events", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("sender_id", sa.String), sa.Column("timestamp", sa.Float),
+                     sa.Column("data", sa.Text))
+    table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for event in desk.tracker(openid)["events"]:
+            conn.execute(table.insert().values(sender_id=openid, timestamp=event.get("timestamp"),
+                                               data=json_module.dumps(event)))
+    engine.dispose()
+    items = collect(events_db, min_confidence=1.01)  # every user message, whatever its score
+    assert len(items) >= 2
+    ReviewQueue(desk.extra["review_db_url"]).add(items)
+
+
+def test_no_call_gives_anyone_an_unmasked_id_number_phone_or_bank_card(desk, tmp_path):
+    """Every GET the console serves (the list is read from the app: a new one cannot be
+    forgotten), read by each role that may, and the answers of the state-changing calls."""
     user = SimUser(desk)
     user.say(f"我身份证{ID_NUMBER}，手机{PHONE}，退款打到卡{BANK_CARD}", "")
     user.say("转人工", "排在第")
-    agent, lead = signed_in(desk.console_url, "agent1"), signed_in(desk.console_url, "lead1")
+    answers = []  # every answer read, as text
+    visited = set()
+
+    def read(client, path):
+        answer = client.get(path)
+        visited.add(("GET", path.split("?")[0].replace(user.openid, "oSomeone")))
+        answers.append(answer.text)
+        return answer
+
+    def change(client, path, body=None):
+        answer = client.post(path, body)
+        visited.add(("POST", re.sub(r"/items/[^/]+/", "/items/{item_id}/",
+                                    path.replace(user.openid, "oSomeone"))))
+        answers.append(answer.text)
+        return answer
+
+    clients = {}
+    for name in ("agent1", "lead1", "trainer1"):
+        clients[name] = ConsoleClient(desk.console_url)
+        signed = clients[name].sign_in(name, ACCOUNTS[name][1])
+        assert signed.status_code == 200
+        answers.append(signed.text)
+        visited.add(("POST", "/api/v1/session"))
+        read(clients[name], "/api/v1/session")
+    agent, lead, trainer = clients["agent1"], clients["lead1"], clients["trainer1"]
     chat = f"/api/v1/chats/{user.openid}"
-    assert agent.post(f"{chat}/take").status_code == 200
+    assert change(agent, f"{chat}/take").status_code == 200
     requests.post(f"{desk.simulator_url}/sim/messages", timeout=10, json={
         "openid": user.openid, "text": f"再说一遍 {ID_NUMBER} {PHONE} {BANK_CARD}"})
-    agent.post(f"{chat}/notes", {"text": f"用户卡号 {BANK_CARD}，手机 {PHONE}"})
+    assert change(agent, f"{chat}/notes", {"text": f"用户卡号 {BANK_CARD}，手机 {PHONE}"}
+                  ).status_code == 200
+    assert change(agent, f"{chat}/messages", {"text": "好的，已经记下了，请稍等"}).status_code == 200
     time.sleep(1.5)
-    seen = _everything_an_agent_can_read(agent, user.openid)
-    seen += lead.get(f"/api/v1/audit?chat_id={user.openid}").text
-    seen += lead.get("/api/v1/figures").text
+    answers.append(_everything_an_agent_can_read(agent, user.openid))
+    visited |= {("GET", "/api/v1/chats"), ("GET", "/api/v1/chats/oSomeone"), ("GET", "/api/v1/canned"),
+                ("GET", "/api/v1/stream")}
+    for path in ("/api/v1/agents", f"/api/v1/audit?chat_id={user.openid}", "/api/v1/audit",
+                 "/api/v1/figures", "/api/v1/chats?state=all", chat):
+        assert read(lead, path).status_code == 200, path
+    assert change(lead, f"{chat}/assign", {"username": "agent1"}).status_code == 200
+
+    _export_for_review(desk, user.openid, tmp_path)
+    items = read(trainer, "/api/v1/review/items?status=new").json()["items"]
+    assert any(PHONE[-4:] in item["text"] for item in items), items  # the message is there, masked
+    assert read(trainer, "/api/v1/review/labels").status_code == 200
+    assert change(trainer, f"/api/v1/review/items/{items[0]['id']}/label",
+                  {"label": "inform"}).status_code == 200
+    assert change(trainer, f"/api/v1/review/items/{items[1]['id']}/reject").status_code == 200
+    for status in ("labelled", "rejected"):
+        assert read(trainer, f"/api/v1/review/items?status={status}").json()["count"] >= 1
+    transcript = agent.get(chat).json()["turns"]
+    assert any(t["who"] == "user" and "再说一遍" in t["text"] for t in transcript)
+    assert change(agent, f"{chat}/close").status_code == 200
+
+    every_get = {(m, p) for m, p in ROUTES if m == "GET"}
+    assert every_get <= visited, every_get - visited
+    assert {("POST", "/api/v1/chats/oSomeone/take"), ("POST", "/api/v1/chats/oSomeone/notes"),
+            ("POST", "/api/v1/chats/oSomeone/messages"), ("POST", "/api/v1/chats/oSomeone/assign"),
+            ("POST", "/api/v1/review/items/{item_id}/label"),
+            ("POST", "/api/v1/review/items/{item_id}/reject")} <= visited
+    seen = "\n".join(answers)
     digits_only = re.sub(r"\D", "", seen)
     for secret in (ID_NUMBER, PHONE, BANK_CARD):
         assert secret not in seen, secret
         assert re.sub(r"\D", "", secret) not in digits_only, secret
     assert "138****8000" in seen  # masked, still useful to the agent
-    transcript = agent.get(chat).json()["turns"]
-    assert any(t["who"] == "user" and "再说一遍" in t["text"] for t in transcript)
-    assert agent.post(f"{chat}/close").status_code == 200

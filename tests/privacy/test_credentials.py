@@ -47,14 +47,47 @@ def test_a_token_comes_back_for_its_conversation_only_and_the_dump_reveals_nothi
         assert clear not in dump
 
 
-def test_a_store_with_another_key_cannot_open_the_token_but_the_previous_key_can(database_url):
+def test_a_store_with_another_key_can_neither_find_nor_open_the_token(database_url):
     CredentialStore(database_url, KEY).put(OPENID, _session())
     other = Fernet.generate_key().decode()
-    assert CredentialStore(database_url, other).get(OPENID) is None  # and cannot even find it
-    rotated = CredentialStore(database_url, other, previous_key=KEY)
-    # Row names are keyed by the current key: after a rotation users verify once more, but a
-    # token sealed under the previous key still opens wherever its row is found.
-    assert rotated._fernet.decrypt(CredentialStore(database_url, KEY)._fernet.encrypt(b"x")) == b"x"
+    assert CredentialStore(database_url, other).get(OPENID) is None
+    assert CredentialStore(database_url, other).delete(OPENID) == 0  # not even its row name
+
+
+def test_a_token_stored_before_a_key_rotation_still_opens_and_is_resealed_under_the_new_key(
+        database_url):
+    CredentialStore(database_url, KEY).put(OPENID, _session())
+    CredentialStore(database_url, KEY).put(OPENID, _session(), purpose="lookup:sandbox")
+    sealed_before = _dump(database_url)
+    new_key = Fernet.generate_key().decode()
+    rotated = CredentialStore(database_url, new_key, previous_key=KEY)
+
+    kept = rotated.get(OPENID)
+    assert kept is not None and kept.token == TOKEN and kept.policy_number == POLICY
+    # Re-sealed and renamed on that read: the new key alone opens it now, the old one cannot.
+    assert _dump(database_url) != sealed_before
+    assert CredentialStore(database_url, new_key).get(OPENID).token == TOKEN
+    assert CredentialStore(database_url, KEY).get(OPENID) is None
+    # One row per conversation and purpose still (the old-named row went), and the other
+    # purpose's row, not yet read, still opens through the previous key.
+    assert rotated.get(OPENID).token == TOKEN
+    assert rotated.get(OPENID, purpose="lookup:sandbox").token == TOKEN
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM holder_credentials")).scalar() == 2
+    finally:
+        engine.dispose()
+    for clear in (TOKEN, POLICY, OPENID):
+        assert clear not in _dump(database_url)
+
+
+def test_erasure_after_a_rotation_removes_rows_named_under_either_key(database_url):
+    CredentialStore(database_url, KEY).put(OPENID, _session())
+    rotated = CredentialStore(database_url, Fernet.generate_key().decode(), previous_key=KEY)
+    rotated.put(OPENID, _session(), purpose="lookup:sandbox")
+    assert rotated.delete(OPENID) == 2
+    assert rotated.get(OPENID) is None and "gAAAA" not in _dump(database_url)
 
 
 def test_expired_tokens_are_not_returned_and_are_purged(database_url):

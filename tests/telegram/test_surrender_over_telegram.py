@@ -39,6 +39,10 @@ def test_surrender_of_policy_2_through_buttons_and_typed_answers(stack, telegram
     # A typed second confirmation (double tap, network retry) never makes a second case.
     again = telegram.say(chat, "确认")
     assert re.findall(r"TB\d{14}", again.text) in ([], [case])
+    # The insurer, asked as a separate client with its own identity check (not the bot's word
+    # for it), holds exactly one case submitted today for the policy: the one the user was told.
+    at_insurer = stack.cases_at_insurer(POLICY_2, SUFFIX_2, PHONE_2)
+    assert [c for c in at_insurer if c.startswith("TB20261125")] == [case], at_insurer
     # The whole conversation went out through the Bot API, in order, to this chat only.
     outbox = stack.telegram_outbox(chat)
     assert all(m["chat_id"] == chat for m in outbox)

@@ -155,3 +155,14 @@ def test_update_baseline_shows_what_it_lowers_and_needs_a_reason(project, tmp_pa
     assert written["macro_f1"] == 0.93
     assert written["history"][-1]["reason"] == "relabelled refund-time lines on purpose"
     assert "macro-F1 0.9500 → 0.9300" in written["history"][-1]["lowered"]
+def test_the_gate_scores_the_sealed_files_and_keeps_the_development_sets_apart():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gated = {p.name for _, p in gate.gate_files(root)}
+    development = {p.name for _, p in gate.development_files(root)}
+    assert {"sealed.yml", "blind.yml", "more_intents.yml"} <= gated
+    assert development == {"heldout.yml", "real_users.yml"} and not gated & development
+    baseline = gate.load_baseline(root / gate.BASELINE)
+    assert not any(name.endswith(("/heldout.yml", "/real_users.yml")) for name in baseline["heldout"])
+    assert "tests/heldout/sealed.yml" in baseline["heldout"]
