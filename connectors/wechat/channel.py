@@ -367,13 +367,13 @@ class WeChatInput(InputChannel):
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
         this message, and deliver it out of band if the webhook already answered without it."""
-        openid = message.openid
         with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
-            await self._run_turn_in_order(key, message, text, canned, on_new_message, agent)
+            await self._run_turn_in_order(key, message, text, canned, command, on_new_message,
+                                          agent)
 
     async def _run_turn_in_order(self, key: str, message: InboundMessage, text: Optional[str],
-                                 canned: Optional[str], on_new_message: OnNewMessage,
-                                 agent: Any = None) -> None:
+                                 canned: Optional[str], command: bool,
+                                 on_new_message: OnNewMessage, agent: Any = None) -> None:
         openid = message.openid
         async with self._lock_for(openid):
             try:

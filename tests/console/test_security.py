@@ -206,7 +206,9 @@ def test_no_call_gives_anyone_an_unmasked_id_number_phone_or_bank_card(desk, tmp
     visited |= {("GET", "/api/v1/chats"), ("GET", "/api/v1/chats/oSomeone"), ("GET", "/api/v1/canned"),
                 ("GET", "/api/v1/stream")}
     for path in ("/api/v1/agents", f"/api/v1/audit?chat_id={user.openid}", "/api/v1/audit",
-                 "/api/v1/figures", "/api/v1/chats?state=all", chat):
+                 "/api/v1/figures", "/api/v1/chats?state=all", chat,
+                 # the figures page's report (messages not understood) and the satisfaction figure
+                 "/api/v1/figures/report", "/api/v1/satisfaction"):
         assert read(lead, path).status_code == 200, path
     assert change(lead, f"{chat}/assign", {"username": "agent1"}).status_code == 200
 
@@ -214,6 +216,7 @@ def test_no_call_gives_anyone_an_unmasked_id_number_phone_or_bank_card(desk, tmp
     items = read(trainer, "/api/v1/review/items?status=new").json()["items"]
     assert any(PHONE[-4:] in item["text"] for item in items), items  # the message is there, masked
     assert read(trainer, "/api/v1/review/labels").status_code == 200
+    assert read(trainer, "/api/v1/review/label-names").status_code == 200
     assert change(trainer, f"/api/v1/review/items/{items[0]['id']}/label",
                   {"label": "inform"}).status_code == 200
     assert change(trainer, f"/api/v1/review/items/{items[1]['id']}/reject").status_code == 200
