@@ -37,6 +37,7 @@ STAGE_STEPS = {"verified": "verified", "quote_ready": "quoted", "submitted": "ca
 START_ACTION = "action_start_surrender"
 CONFIRM_ACTION = "action_submit_surrender"
 FALLBACK_INTENT = "nlu_fallback"
+SLOT_MAPPING_ACTIONS = ("action_validate_slot_mappings", "action_extract_slots")
 UNKNOWN = "unknown"
 
 
@@ -131,9 +132,12 @@ def count_action(tracker: Mapping[str, Any], action_name: str,
     action server's hook: ``tracker`` as Rasa sent it, ``returned`` the action's events)."""
     from observability import metrics
 
-    ran = {"event": "action", "name": action_name}
+    # Rasa logs no ActionExecuted for its slot-filling step (action_validate_slot_mappings, a
+    # custom one here): its slot events follow the user's message directly in the tracker, so
+    # they are counted as the tracker will hold them, not as an action's.
+    ran = [] if action_name in SLOT_MAPPING_ACTIONS else [{"event": "action", "name": action_name}]
     found = new_steps(without_form_candidates(tracker.get("events") or [], action_name),
-                      [ran, *returned])
+                      [*ran, *returned])
     for reached in found:
         metrics.funnel_step(_insurer(insurer_of, reached.policy), reached.step)
     return found

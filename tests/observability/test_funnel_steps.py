@@ -59,7 +59,8 @@ def stored(conversation: List[tuple]) -> List[Dict[str, Any]]:
     """The events as the tracker store keeps them (an action's ActionExecuted first)."""
     events: List[Dict[str, Any]] = []
     for who, added in conversation:
-        events += added if who == "rasa" else [action(who, added[0]["timestamp"]), *added]
+        events += added if who in ("rasa", *funnel.SLOT_MAPPING_ACTIONS) \
+            else [action(who, added[0]["timestamp"]), *added]
     return events
 
 
@@ -76,7 +77,8 @@ def counted_by_action_server(conversation: List[tuple]) -> List[str]:
                          *[e for e in added if e["event"] == "slot"]]
             with_metrics = funnel.count_action({"events": sent}, who, added, lambda n: "sandbox")
             counted += [r.step for r in with_metrics]
-            tracker.append(action(who, added[0]["timestamp"]))
+            if who not in funnel.SLOT_MAPPING_ACTIONS:  # Rasa logs no ActionExecuted for it
+                tracker.append(action(who, added[0]["timestamp"]))
         tracker += added
     return counted
 
@@ -91,6 +93,24 @@ def test_the_action_server_counts_the_same_steps_once_despite_the_double_tap():
     # The policy arrives as a slot candidate Rasa adds before the validation call: "started"
     # is still counted once, by the call that follows it.
     assert counted_by_action_server(SURRENDER) == [
+        "started", "verified", "quoted", "confirmed", "case_created"]
+
+
+def test_the_slot_guard_after_each_message_counts_nothing_twice():
+    """Rasa runs action_validate_slot_mappings (the slot guard, on the action server) after
+    every user message and keeps its slot events without an ActionExecuted: "started" is still
+    counted once, by the form's validation, as the store reads it (found on the merged stack:
+    started was counted twice)."""
+    guarded = []
+    for who, added in SURRENDER:
+        guarded.append((who, added))
+        if who == "rasa" and added[-1]["event"] == "slot" and added[-1]["name"] == "policy_number":
+            guarded.append(("action_validate_slot_mappings",
+                            [slot("policy_number", POLICY, added[-1]["timestamp"])]))
+    assert len(guarded) == len(SURRENDER) + 1
+    assert counted_by_action_server(guarded) == [
+        "started", "verified", "quoted", "confirmed", "case_created"]
+    assert [r.step for r in funnel.steps_reached(stored(guarded))] == [
         "started", "verified", "quoted", "confirmed", "case_created"]
 
 
