@@ -29,9 +29,10 @@ def test_surrender_of_policy_2_through_buttons_and_typed_answers(stack, telegram
         assert figure in quote.text, figure
     confirm = quote.keyboard_message
     titles = [b["text"] for row in confirm["reply_markup"]["inline_keyboard"] for b in row]
-    assert titles == ["确认", "不退了"]
+    # The surrender's button names what it does (issue 19.1: a withdrawal's reads 确认撤销申请)
+    assert titles == ["确认退保", "不退了"]
 
-    submitted = telegram.tap(chat, confirm, "确认")
+    submitted = telegram.tap(chat, confirm, "确认退保")
     [case] = re.findall(r"TB20261125\d{6}", submitted.text)
     assert "¥87.86" in submitted.text and "2026年12月25日" in submitted.text
     assert any(m["method"] == "answerCallbackQuery" for m in submitted.sent)
