@@ -85,10 +85,15 @@ def test_dictated_numbers_never_reach_the_log_in_clear(stack, channel):
     before = LOG.read_text(encoding="utf-8", errors="replace")
     for text in DICTATED:
         assert user.say(text)
-    time.sleep(0.5)  # the log file is written by another process
-    logged = LOG.read_text(encoding="utf-8", errors="replace")[len(before):]
-    # The channel logged each message (masked): the check below is not about an empty log.
-    lines = [line for line in logged.splitlines() if f"{channel} " in line and " from " in line]
+    # The log file is written by another process: wait (bounded) until it holds every message.
+    deadline = time.monotonic() + 15
+    while True:
+        logged = LOG.read_text(encoding="utf-8", errors="replace")[len(before):]
+        # The channel logged each message (masked): the check below is not about an empty log.
+        lines = [line for line in logged.splitlines() if f"{channel} " in line and " from " in line]
+        if len(lines) >= len(DICTATED) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(lines) >= len(DICTATED), logged[-3000:]
     assert "138****8000" in logged and "************6789" in logged
     for dictated in DICTATED.values():
