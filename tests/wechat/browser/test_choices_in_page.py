@@ -78,8 +78,8 @@ def test_every_kind_of_choice_shows_the_users_words_never_code(stack, browser):
     say(chat, sms_code(stack, "沙箱保险"), "恒信人寿")
     say(chat, sms_code(stack, "恒信人寿"), "4张保单")
     shown["HX202600000121"] = tap(chat, "HX202600000121", "确认", exact=False)
-    # A word payload: the read-back's 确认.
-    shown["确认"] = tap(chat, "确认", "HXC2026")
+    # A word payload: the read-back's 确认退保 (a withdrawal's reads 确认撤销申请: issue 19.1).
+    shown["确认退保"] = tap(chat, "确认退保", "HXC2026")
 
     # The satisfaction question a handback pushes: /rate_agent{"agent_rating": "good"}.
     seen = len(chat.account_bubbles())
@@ -116,7 +116,7 @@ def test_every_kind_of_choice_shows_the_users_words_never_code(stack, browser):
     said = [t["text"] for t in tracker_turns(stack.tracker(openid)) if t["who"] == "user"]
     assert said[0] == "/greet"
     assert not [t for t in said[1:] if RAW.search(t)], said
-    for label in ("取消", "确认", "满意", "什么是犹豫期"):
+    for label in ("取消", "确认退保", "满意", "什么是犹豫期"):
         assert label in said, (label, said)
     assert any(t.startswith("退保：") and "HX202600000121" in t for t in said), said
     page.close()
