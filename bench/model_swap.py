@@ -7,7 +7,7 @@ own call (``training.deploy.RasaServer.load``: ``PUT /model``, then ``GET /statu
 It reports every answer's latency before, during and after the swap, and the answers lost.
 
 Two servers are measured one after the other on the same models and load:
-  threaded  ``python -m bot.swap run`` (the Procfile's): the archive loads in a worker thread
+  threaded  ``python -m bot.swap run`` (what the Procfile's ``bot.serve`` installs): the archive loads in a worker thread
   plain     ``rasa run`` as Rasa ships it: the archive loads on the event loop
 
     .venv/bin/python bench/model_swap.py [--model models/current.tar.gz] [--servers threaded,plain]
