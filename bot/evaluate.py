@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -133,14 +134,26 @@ def score_entities(
     return counts
 
 
-async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
-    from rasa.core.agent import Agent
+def quiet_rasa_logging() -> None:
+    """Rasa's parses log at debug level; when figures are what matter, only warnings. Rasa also
+    writes the level to ``os.environ["LOG_LEVEL"]``: it is put back, so processes the caller
+    starts later (a test session's stacks) still log at their own level."""
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
-    # the processor logs every parse at debug level; the figures are what matter here
+    level_before = os.environ.get("LOG_LEVEL")
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
+    if level_before is None:
+        os.environ.pop("LOG_LEVEL", None)
+    else:
+        os.environ["LOG_LEVEL"] = level_before
+
+
+async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
+    from rasa.core.agent import Agent
+
+    quiet_rasa_logging()
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 

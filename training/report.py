@@ -15,7 +15,6 @@ import base64
 import html
 import io
 import json
-import logging
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -68,11 +67,9 @@ def load_heldout(files: Sequence[Tuple[str, Path]]) -> List[HeldOutLine]:
 
 async def _parse_timed(model: Path, texts: List[str]) -> Tuple[List[Dict[str, Any]], List[float]]:
     from rasa.core.agent import Agent
-    from rasa.utils.common import configure_logging_and_warnings
-    from rasa.utils.log_utils import configure_structlog
+    from bot.evaluate import quiet_rasa_logging
 
-    configure_logging_and_warnings(logging.WARNING)
-    configure_structlog(logging.WARNING)
+    quiet_rasa_logging()
     agent = Agent.load(str(model))
     await agent.parse_message("你好")  # the first parse builds lazy state; not a user's latency
     parses, latencies = [], []

@@ -55,7 +55,9 @@ def service(
     log_dir = ROOT / ".test-logs"
     log_dir.mkdir(exist_ok=True)
     log = open(log_dir / f"{log_name}.log", "ab")
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    # The product's processes log at INFO, as the demo runs them, whatever an in-process
+    # library left in this session's LOG_LEVEL (Rasa writes it there): tests read those lines.
+    full_env = {**os.environ, "LOG_LEVEL": "INFO", **(env or {}), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
