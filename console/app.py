@@ -287,7 +287,16 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
             await run_sync(lambda: store.release(chat.conversation_id, me))
             return _error(502, "没能暂停机器人，对话仍在排队，请重试")
         await audit(session, "take", chat.conversation_id)
-        return {"chat": taken.as_json()}
+        joined = await tell_user(taken, me, wording.USER_AGENT_JOINED)
+        return {"chat": taken.as_json(), "delivered": joined.delivered,
+                "problem": joined.problem}
+
+    async def tell_user(chat: HandoffChat, author: str, text: str):
+        """A desk notice to the user, kept in the transcript like a reply (delivered or not)."""
+        result = await state["delivery"].send(chat.conversation_id, [{"text": text}])
+        await run_sync(lambda: store.add_turn(chat, author, "reply", text, result.delivered,
+                                              result.problem))
+        return result
 
     @app.post("/api/v1/chats/{chat_id}/messages")
     async def reply(chat_id: str, body: AgentText, session: Session = Depends(changing)):
@@ -343,7 +352,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                     if outcome == "handback" else [])
         except RasaUnavailable:
             return _error(502, "没能恢复机器人，请重试")
-        result = await state["delivery"].send(chat.conversation_id, said) if said else None
+        if said:
+            result = await state["delivery"].send(chat.conversation_id, said)
+        else:  # closed by the desk: the user hears that the person has left
+            result = await tell_user(chat, session.user.name, wording.USER_AGENT_LEFT)
         closed = await run_sync(lambda: store.close(chat.conversation_id, outcome))
         await audit(session, outcome, chat.conversation_id,
                     None if result is None or result.delivered else f"undelivered:{result.code}")

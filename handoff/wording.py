@@ -12,6 +12,12 @@ TELEGRAM_BLOCKED = "未送达：用户已在 Telegram 屏蔽了机器人，或�
 TELEGRAM_RATE_LIMITED = "未送达：Telegram 限制发送频率，请稍后再试。"
 CHANNEL_CANNOT_PUSH = "未送达：{channel} 渠道不支持主动发消息。"
 
+# Sent to the user when a person joins or leaves the chat (issue 19.7): nobody wonders whether a
+# person or the bot is answering. A hand-back adds nothing here: the bot says it is back
+# (utter_handback_bot_back).
+USER_AGENT_JOINED = "人工客服已接入，接下来由客服为您服务，请直接把您的问题发过来。"
+USER_AGENT_LEFT = "人工客服已结束本次服务。如还需要办理退保或查询进度，直接发消息给我就可以。"
+
 # Canned replies agents insert with one click (the agent may edit before sending).
 CANNED_REPLIES = (
     "您好，我是人工客服，已经接手您的问题，请稍等，我先看一下刚才的记录。",

@@ -43,7 +43,10 @@ def test_a_surrender_handed_to_a_person_and_back(desk):
     assert waiting[0]["channel"] == "wechat" and waiting[0]["policy_number"] == "SBX1********0012"
 
     chat = f"/api/v1/chats/{user.openid}"
+    before = user._last_seq()
     assert agent.post(f"{chat}/take").status_code == 200
+    # The user is told a person has joined (and, below, hears nothing from the bot meanwhile).
+    assert "人工客服已接入" in user.wait_for("人工客服已接入", before)
     refused = other.post(f"{chat}/take")
     assert refused.status_code == 409 and refused.json()["assignee"] == "agent1"
     assert pauses(desk, user.openid) == ["pause"]
@@ -101,14 +104,16 @@ def test_wechat_quota_and_window_refusals_are_shown_to_the_agent(desk):
     user.say("转人工", "排在第")  # the bot's passive reply costs no quota
     agent = signed_in(desk.console_url, "agent1")
     chat = f"/api/v1/chats/{user.openid}"
-    assert agent.post(f"{chat}/take").status_code == 200
-    # WeChat allows 5 pushes after a message (and 3 more within a minute of following).
+    taken = agent.post(f"{chat}/take")
+    assert taken.status_code == 200 and taken.json()["delivered"] is True
+    # WeChat allows 5 pushes after a message (and 3 more within a minute of following); the
+    # notice that a person has joined is the first of them.
     answers = []
     for n in range(1, 12):
         answers.append(agent.post(f"{chat}/messages", {"text": f"第{n}条回复"}))
         if answers[-1].status_code != 200:
             break
-    assert 5 <= len(answers) - 1 <= 8, [a.status_code for a in answers]
+    assert 5 <= 1 + len(answers) - 1 <= 8, [a.status_code for a in answers]
     assert answers[-1].status_code == 502
     assert answers[-1].json()["code"] == "45047" and "45047" in answers[-1].json()["detail"]
     undelivered = [t for t in agent.get(chat).json()["turns"] if t["who"] == "agent"
@@ -121,3 +126,23 @@ def test_wechat_quota_and_window_refusals_are_shown_to_the_agent(desk):
     assert late.status_code == 502 and late.json()["code"] == "45015"
     assert "48小时" in late.json()["detail"]
     assert agent.post(f"{chat}/close").status_code == 200
+
+
+def test_the_user_hears_when_a_person_joins_and_when_they_leave(desk):
+    user = SimUser(desk)
+    user.say("转人工", "排在第")
+    agent = signed_in(desk.console_url, "agent1")
+    chat = f"/api/v1/chats/{user.openid}"
+    before = user._last_seq()
+    assert agent.post(f"{chat}/take").status_code == 200
+    joined = user.wait_for("人工客服已接入", before)
+    before = user._last_seq()
+    closed = agent.post(f"{chat}/close")
+    assert closed.status_code == 200 and closed.json()["delivered"] is True
+    assert "人工客服已结束本次服务" in user.wait_for("已结束", before)
+    # The agent's transcript shows both notices as sent on the agent's behalf.
+    sent = [t["text"] for t in agent.get(chat).json()["turns"] if t["who"] == "agent"]
+    assert any("已接入" in t for t in sent) and any("已结束" in t for t in sent), sent
+    assert "已接入" in joined
+    # The bot is back for the next message.
+    assert "退保" in user.say("我要退保", "保单号")
