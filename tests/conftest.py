@@ -1,5 +1,7 @@
-"""Project-wide test settings: nothing here starts a service (see tests/support/)."""
+"""Project-wide test settings; the stacks several folders share are in tests/support/shared_stacks.py."""
 import os
+
+pytest_plugins = ["tests.support.shared_stacks"]
 
 # Rasa would otherwise try to reach its telemetry endpoint from every process a test starts.
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

@@ -7,22 +7,14 @@ Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_M
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 import pytest
 import requests
 
-from tests.support.stack import Stack, tuibao_stack
+from tests.support.stack import Stack
 
 LI_NA = ("150028", "13900139000")
 ZHANG_WEI = ("31002X", "13800138000")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    with tuibao_stack(tmp_path_factory.mktemp("colloquial-stack"), with_simulator=False,
-                      log_prefix="colloquial") as running:
-        yield running
 
 
 def say(stack: Stack, sender: str, text: str) -> str:

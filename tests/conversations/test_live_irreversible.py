@@ -7,21 +7,14 @@ Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_M
 from __future__ import annotations
 
 import re
-from typing import Iterator, List
+from typing import List
 
 import pytest
 import requests
 
-from tests.support.stack import Stack, tuibao_stack
+from tests.support.stack import Stack
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: three sandbox policies (意外险 0012, 0056; 重疾险 0035), 恒信 0121
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    with tuibao_stack(tmp_path_factory.mktemp("irreversible-stack"), with_simulator=False,
-                      log_prefix="irreversible") as running:
-        yield running
 
 
 def say(stack: Stack, sender: str, text: str) -> str:

@@ -6,21 +6,14 @@ Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_M
 from __future__ import annotations
 
 import re
-from typing import Iterator, List
+from typing import List
 
 import pytest
 import requests
 
-from tests.support.stack import Stack, tuibao_stack
+from tests.support.stack import Stack
 
 POLICY_1, SUFFIX_1, PHONE_1 = "SBX1000000000012", "31002X", "13800138000"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    with tuibao_stack(tmp_path_factory.mktemp("dialogue-stack"), with_simulator=False,
-                      log_prefix="dialogue") as running:
-        yield running
 
 
 def say(stack: Stack, sender: str, text: str) -> str:

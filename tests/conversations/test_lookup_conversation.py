@@ -9,24 +9,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 import requests
 
 from tests.support.services import ROOT
-from tests.support.stack import Stack, tuibao_stack
+from tests.support.stack import Stack
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟
 ZHANG_WEIS_POLICIES = ["SBX1000000000012", "SBX2000000000035", "SBX1000000000056", "HX202600000121"]
 TRANSCRIPT = ROOT / ".test-logs" / "lookup-transcript.txt"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    with tuibao_stack(tmp_path_factory.mktemp("lookup-stack"), with_simulator=False,
-                      log_prefix="lookup") as running:
-        yield running
 
 
 class Chat:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import tuibao_stack
 from tests.wechat.wechat_caller import WeChatCaller
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    with tuibao_stack(tmp_path_factory.mktemp("security-stack"), log_prefix="security") as running:
-        yield running
+def stack(channels_stack):
+    """The stack shared with the other channel tests (tests/support/shared_stacks.py)."""
+    return channels_stack
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from connectors.limits import MAX_TEXT_CHARS
-from tests.support.services import ROOT
+from tests.support.shared_stacks import CHANNELS_RASA_LOG
 from tests.telegram.telegram_caller import TelegramCaller, new_chat_id, text_update
 from tests.wechat.wechat_caller import WeChatCaller, new_openid
 
@@ -24,7 +24,7 @@ FILLER = "我想咨询一下退保的事情，保单号SBX1000000000012，请问
 DICTATED = {"我的手机号是幺三八零零幺三八零零零": "幺三八零零幺三八零零零",
             "身份证后六位是三幺零零二叉": "三幺零零二叉",
             "卡号六二二五八八零一二三四五六七八九": "六二二五八八零一二三四五六七八九"}
-LOG = ROOT / ".test-logs" / "security-rasa.log"
+LOG = CHANNELS_RASA_LOG
 
 
 def long_text(chars: int) -> str:

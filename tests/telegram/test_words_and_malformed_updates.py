@@ -12,10 +12,10 @@ import pytest
 import requests
 
 from handoff.transcript import tracker_turns
-from tests.support.services import ROOT
+from tests.support.shared_stacks import CHANNELS_RASA_LOG
 from tests.telegram.telegram_caller import SECRET_HEADER, message, new_chat_id, text_update
 
-LOG = ROOT / ".test-logs" / "telegram-rasa.log"
+LOG = CHANNELS_RASA_LOG
 DEPTH = 50_000
 
 
