@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict
@@ -56,6 +57,9 @@ def tracker_store_url() -> str:
         raise ValueError(f"{path.name} has no SQL tracker store; set TUIBAO_TRACKER_STORE_URL")
     value = {key: os.path.expandvars(str(item)) for key, item in section.items()
              if item is not None}
+    unset = sorted({m for v in value.values() for m in re.findall(r"\$\{(\w+)\}", v)})
+    if unset:
+        raise ValueError(f"{path.name}'s tracker store needs {', '.join(unset)} set")
     dialect = value.get("dialect", "sqlite")
     db = value.get("db", "rasa.db")
     if dialect == "sqlite":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from console.routes_ui import satisfaction, tracker_store_url
 from handoff.store import HandoffStore
 from tests.support.services import ROOT
@@ -19,6 +21,10 @@ def test_the_tracker_store_is_the_demos_sqlite_file_or_the_configured_url(monkey
     monkeypatch.setenv("TUIBAO_PG_DB", "tuibao")
     monkeypatch.setenv("TUIBAO_PG_USER", "rasa")
     monkeypatch.setenv("TUIBAO_PG_PASSWORD", "s3cret@x")
+    monkeypatch.delenv("TUIBAO_PG_PORT", raising=False)
+    with pytest.raises(ValueError, match="TUIBAO_PG_PORT"):  # named, not a bad URL
+        tracker_store_url()
+    monkeypatch.setenv("TUIBAO_PG_PORT", "5432")
     assert tracker_store_url() == "postgresql://rasa:s3cret%40x@pg.internal:5432/tuibao"
     monkeypatch.setenv("TUIBAO_TRACKER_STORE_URL", "sqlite:////tmp/elsewhere.db")
     assert tracker_store_url() == "sqlite:////tmp/elsewhere.db"
