@@ -162,6 +162,8 @@ def test_no_secret_is_written_in_the_manifests(rendered):
         assert not leaked, f"ConfigMap {name} holds secrets: {leaked}"
     for owner, c in containers(rendered):
         where = f"{owner['kind']} {owner['metadata']['name']}/{c['name']}"
+        names = [e["name"] for e in c.get("env", [])]
+        assert len(names) == len(set(names)), f"{where}: a variable is set twice: {names}"
         for name, source in environment_of(c, rendered).items():
             if SECRET_NAME.search(name):
                 assert "secret" in source, f"{where}: {name} is not from a Secret ({source})"
@@ -174,7 +176,6 @@ def test_no_secret_is_written_in_the_manifests(rendered):
                 if url.startswith("postgresql://"):
                     assert ":$(TUIBAO_PG_PASSWORD)@" in url, f"{where}: {name}={url}"
                     # Kubernetes expands $(VAR) only from variables defined before this one
-                    names = [e["name"] for e in c.get("env", [])]
                     assert names.index("TUIBAO_PG_PASSWORD") < names.index(name), \
                         f"{where}: TUIBAO_PG_PASSWORD must come before {name} to be expanded"
     text = yaml.safe_dump_all(rendered)
