@@ -246,14 +246,21 @@ def test_every_container_runs_unprivileged_with_limits(rendered):
         assert set(c["resources"]) == {"requests", "limits"}, owner["metadata"]["name"]
 
 
-def test_the_ingress_routes_every_rasa_path_by_openid(rendered):
+def test_the_ingress_routes_rasa_by_openid(rendered):
+    """Every path of the Rasa server (as bin/cluster's ingress), except in production, where
+    only WeChat's callbacks come from the internet and the HTTP API stays inside."""
     ingress = by_name(rendered, "Ingress", "tuibao-rasa")
     assert ingress["metadata"]["annotations"][
         "nginx.ingress.kubernetes.io/upstream-hash-by"] == "$arg_openid"
     (rule,) = ingress["spec"]["rules"]
     (path,) = rule["http"]["paths"]
-    assert path["path"] == "/" and path["pathType"] == "Prefix"
+    if ingress["metadata"].get("namespace") == "tuibao":
+        assert (path["path"], path["pathType"]) == ("/webhooks/wechat/webhook", "Exact")
+        assert ingress["spec"]["tls"], "production's bot host without TLS"
+    else:
+        assert (path["path"], path["pathType"]) == ("/", "Prefix")
     assert path["backend"]["service"]["name"] == "tuibao-rasa"
+    assert path["backend"]["service"]["port"] == {"name": "http"}
 
 
 # ---------------------------------------------------------------- compose
