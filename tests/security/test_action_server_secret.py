@@ -81,8 +81,11 @@ def test_rasa_presents_the_secret_from_the_environment(endpoints, monkeypatch):
     from rasa.core.utils import read_endpoints_from_path
 
     for name in ("TUIBAO_ACTION_URL", "TUIBAO_PG_HOST", "TUIBAO_PG_DB", "TUIBAO_PG_USER",
-                 "TUIBAO_PG_PASSWORD", "TUIBAO_REDIS_HOST"):
+                 "TUIBAO_PG_PASSWORD", "TUIBAO_REDIS_HOST", "TUIBAO_RABBITMQ_HOST",
+                 "TUIBAO_RABBITMQ_USER", "TUIBAO_RABBITMQ_PASSWORD"):
         monkeypatch.setenv(name, "x")
+    for name in ("TUIBAO_PG_PORT", "TUIBAO_REDIS_PORT", "TUIBAO_REDIS_LOCK_DB"):
+        monkeypatch.setenv(name, "1")
     monkeypatch.setenv("TUIBAO_ACTION_SECRET", SECRET)
     action = read_endpoints_from_path(ROOT / endpoints).action
     assert action.headers == {"Authorization": f"Bearer {SECRET}"}
