@@ -234,6 +234,9 @@ def tuibao_stack(
         "headers": {"Authorization": "Bearer ${TUIBAO_ACTION_SECRET}"}}}
     if tracker_store:
         endpoints["tracker_store"] = tracker_store
+    if redis_url:  # the demo's lock store, under the stack's namespace (removed afterwards)
+        endpoints["lock_store"] = {"type": "bot.lock_store.AtomicRedisLockStore",
+                                   "url": redis_url, "key_prefix": wechat_env["WECHAT_REDIS_PREFIX"]}
     (work_dir / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
     credentials = (
         "connectors.rest.RestInput: {}\n"
