@@ -145,6 +145,10 @@ def parts(settings: ClusterSettings) -> List[Part]:
             "--interface", "127.0.0.1", "--port", str(port), "--model", str(settings.model),
             "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")], "/", {
                 **common, **channels, "SANIC_WORKERS": str(settings.rasa_workers),
+                # A ticket of a replica that died mid-turn blocks its conversation this long
+                # (Rasa's default is 60 s); the longest turn (two insurer calls within their
+                # budgets, insurers.yml) stays well inside it.
+                "TICKET_LOCK_LIFETIME": "20",
                 "TUIBAO_ACTION_URL": f"http://127.0.0.1:{settings.action_ingress_port}/webhook",
                 "TUIBAO_PG_HOST": settings.pg_host, "TUIBAO_PG_PORT": str(settings.pg_port),
                 "TUIBAO_PG_DB": settings.tracker_db, "TUIBAO_PG_USER": settings.pg_user,
