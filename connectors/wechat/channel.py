@@ -32,7 +32,8 @@ from sanic.response import HTTPResponse
 from connectors.turns import TurnPipeline
 from connectors.wording import TURN_FAILED
 from connectors.wechat.client import PushOutcome, WeChatApi, mask_openid
-from connectors.wechat.dedupe import DedupeStore, delivery_key, dedupe_store_for
+from connectors.wechat.dedupe import (CLAIM_LEASE_S, DEFAULT_TTL_S, DedupeStore, delivery_key,
+                                      dedupe_store_for)
 from connectors.wechat.protocol import MAX_BODY_BYTES, BodyTooLarge, CallbackQuery, \
     InboundMessage, OpenedRequest, ProtocolError, WeChatProtocol
 from connectors.wechat.render import fit_passive_reply, menu_link, render_offered, render_turn
@@ -235,9 +236,17 @@ class WeChatInput(InputChannel):
         # along with whatever they send next, and a retry must not lose it.
         key = delivery_key(message.dedupe_key)
         attempt = await self.store.count_attempt(key)
-        if await self.store.claim(key):
-            self._start_turn(key, message, user_text, canned, command, on_new_message,
-                             getattr(request.app.ctx, "agent", None))
+        agent = getattr(request.app.ctx, "agent", None)
+
+        def start_turn() -> None:
+            self._start_turn(key, message, user_text, canned, command, on_new_message, agent)
+
+        if await self.store.claim(key, CLAIM_LEASE_S):
+            start_turn()
+        elif key not in self._turn_done:
+            # Another process runs the turn; if it dies, its lease lapses and this process
+            # takes the turn over (the answer then comes passively or by push).
+            self._background(self._watch_turn(key, start_turn))
         deadline = arrived + self.settings.reply_deadline_s
         reply = await self._wait_for_result(key, deadline)
         if reply is not None:
@@ -334,6 +343,34 @@ class WeChatInput(InputChannel):
         self._background(self._run_turn(key, message, text, canned, command, on_new_message,
                                         agent))
 
+    async def _watch_turn(self, key: str, start_turn: Callable[[], None]) -> None:
+        """Until the turn run elsewhere has a result: take it over if its lease lapses."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + DEFAULT_TTL_S
+        try:
+            while loop.time() < give_up and key not in self._turn_done:
+                if await self.store.get_result(key) is not None:
+                    return
+                if not await self.store.claim_held(key) and \
+                        await self.store.claim(key, CLAIM_LEASE_S):
+                    if await self.store.get_result(key) is None:
+                        logger.warning("wechat turn %s: its process stopped answering; "
+                                       "taken over here", key.split(":", 1)[-1][:8])
+                        start_turn()
+                    return
+                await asyncio.sleep(1.0)
+        except Exception:  # the store is unreachable: the delivery still answers politely
+            logger.exception("wechat turn %s not watched", key.split(":", 1)[-1][:8])
+
+    async def _keep_claim(self, key: str) -> None:
+        """Renew this process's lease on the turn while it runs."""
+        while True:
+            await asyncio.sleep(CLAIM_LEASE_S / 4)
+            try:
+                await self.store.renew_claim(key, CLAIM_LEASE_S)
+            except Exception:  # next renewal tries again; the lease outlives one miss
+                logger.warning("wechat turn %s: claim not renewed", key.split(":", 1)[-1][:8])
+
     async def _wait_for_result(self, key: str, deadline: float) -> Optional[str]:
         loop = asyncio.get_running_loop()
         done = self._turn_done.get(key)
@@ -367,9 +404,13 @@ class WeChatInput(InputChannel):
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
         this message, and deliver it out of band if the webhook already answered without it."""
-        with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
-            await self._run_turn_in_order(key, message, text, canned, command, on_new_message,
-                                          agent)
+        lease = asyncio.ensure_future(self._keep_claim(key))
+        try:
+            with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
+                await self._run_turn_in_order(key, message, text, canned, command,
+                                              on_new_message, agent)
+        finally:
+            lease.cancel()
 
     async def _run_turn_in_order(self, key: str, message: InboundMessage, text: Optional[str],
                                  canned: Optional[str], command: bool,
@@ -418,6 +459,7 @@ class WeChatInput(InputChannel):
         full = "\n\n".join([LATE_ANSWER_HEADER, *answers]) if late else reply
         passive, rest = fit_passive_reply(full, MORE_TO_COLLECT)
         await self.store.put_result(key, passive)
+        await self.store.renew_claim(key, DEFAULT_TTL_S)  # answered: never taken over
         self._wake_deliveries(key)  # before any push: waiting deliveries answer at once
         if not full:
             return

@@ -24,6 +24,11 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
+# A turn's claim is a lease its process renews while the turn runs (every CLAIM_LEASE_S / 4):
+# if that process dies (a replica killed mid-turn), the lease lapses and a delivery of the same
+# message waiting on another replica takes the turn over. Once the turn's result is stored the
+# claim is kept as long as the result.
+CLAIM_LEASE_S = 15
 # A refused user stays marked until they write again; after 48 h without a message WeChat's
 # window is closed anyway, so the mark may lapse.
 WINDOW_CLOSED_TTL_S = 48 * 3600
@@ -49,6 +54,14 @@ class DedupeStore(abc.ABC):
     @abc.abstractmethod
     async def claim(self, key: str, ttl_s: int = DEFAULT_TTL_S) -> bool:
         """True for the one delivery that runs the turn; False for every later one."""
+
+    @abc.abstractmethod
+    async def renew_claim(self, key: str, ttl_s: int = CLAIM_LEASE_S) -> None:
+        """Extend the claim on ``key`` by ``ttl_s`` from now (its holder is alive)."""
+
+    @abc.abstractmethod
+    async def claim_held(self, key: str) -> bool:
+        """Whether someone holds the claim on ``key`` (a lapsed lease does not count)."""
 
     @abc.abstractmethod
     async def count_attempt(self, key: str, ttl_s: int = DEFAULT_TTL_S) -> int:
@@ -151,6 +164,12 @@ class MemoryDedupeStore(DedupeStore):
 
     async def claim(self, key, ttl_s=DEFAULT_TTL_S):
         return await self.set_flag(key, "claim", ttl_s)
+
+    async def renew_claim(self, key, ttl_s=CLAIM_LEASE_S):
+        self._set(f"flag:claim:{key}", True, ttl_s)
+
+    async def claim_held(self, key):
+        return await self.has_flag(key, "claim")
 
     async def count_attempt(self, key, ttl_s=DEFAULT_TTL_S):
         count = (self._get(f"attempts:{key}") or 0) + 1
@@ -257,6 +276,12 @@ class RedisDedupeStore(DedupeStore):
 
     async def claim(self, key, ttl_s=DEFAULT_TTL_S):
         return bool(await self._redis.set(self._k("claim", key), "1", nx=True, ex=ttl_s))
+
+    async def renew_claim(self, key, ttl_s=CLAIM_LEASE_S):
+        await self._redis.set(self._k("claim", key), "1", ex=ttl_s)
+
+    async def claim_held(self, key):
+        return bool(await self._redis.exists(self._k("claim", key)))
 
     async def count_attempt(self, key, ttl_s=DEFAULT_TTL_S):
         name = self._k("attempts", key)

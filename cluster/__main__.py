@@ -1,0 +1,42 @@
+"""``python -m cluster up|status|kill NAME|start NAME|down [--wipe]`` (bin/cluster)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cluster import control
+from cluster.settings import ClusterSettings
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bin/cluster", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start everything; return when all is healthy")
+    commands.add_parser("status", help="JSON: one entry per process")
+    for name, text in (("kill", "SIGKILL one process at once"),
+                       ("start", "start one process; return when it is healthy")):
+        commands.add_parser(name, help=text).add_argument("name")
+    stop = commands.add_parser("down", help="stop everything (data stays)")
+    stop.add_argument("--wipe", action="store_true", help="also drop the cluster's data")
+    args = parser.parse_args(argv)
+    settings = ClusterSettings.from_env()
+    try:
+        if args.command == "up":
+            print(json.dumps(control.up(settings)))
+        elif args.command == "status":
+            print(json.dumps(control.status(settings)))
+        elif args.command == "kill":
+            control.kill(settings, args.name)
+        elif args.command == "start":
+            print(json.dumps(control.start(settings, args.name)))
+        elif args.command == "down":
+            control.down(settings, wipe=args.wipe)
+    except control.ClusterError as error:
+        print(f"bin/cluster: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
