@@ -56,7 +56,7 @@ INTENT_TARGET = 0.93  # any other held-out file (an insurer's)
 # docs/nlu.md: TensorFlow default vs pinned, full vs NLU-only training) by 2.5 points, rounded
 # down to 0.005. A floor moves only with a new spread measured on new data, never to fit one
 # model.
-INTENT_TARGETS = {"sealed.yml": 0.895, "blind.yml": 0.885, "more_intents.yml": 0.835}
+INTENT_TARGETS = {"sealed.yml": 0.895, "blind.yml": 0.880, "more_intents.yml": 0.785}
 IDENTIFIER_TARGET = 1.0
 HIGH_CONFIDENCE = 0.9
 

@@ -28,7 +28,7 @@ from bot.evaluate import DEVELOPMENT_SETS, HELDOUT_FILES, INTENT_TARGETS, model_
 
 ROOT = Path(__file__).resolve().parents[2]
 # The floors and where they come from: docs/nlu.md, "The spread and the gates".
-GATES = {"sealed.yml": 0.895, "blind.yml": 0.885, "more_intents.yml": 0.835}
+GATES = {"sealed.yml": 0.895, "blind.yml": 0.880, "more_intents.yml": 0.785}
 
 
 def test_gates_are_the_agreed_floors_and_the_development_sets_gate_nothing():
