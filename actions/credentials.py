@@ -33,7 +33,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import (Column, DateTime, MetaData, String, Table, Text, and_, create_engine, delete,
@@ -45,13 +45,16 @@ from insurers.base import HolderSession
 
 metadata = MetaData()
 HOLDER = "holder"
+HELD = "held:"  # + "lookup_phone" / "lookup_id_suffix": see CredentialStore.hold
+HELD_LIFETIME = dt.timedelta(minutes=10)
 
 holder_credentials = Table(
     "holder_credentials",
     metadata,
     Column("conversation_key", String(64), primary_key=True),  # HMAC of the conversation id
     # "holder": the session the conversation acts with; "lookup:<insurer>": a holder lookup's
-    # session that opens every policy it listed at that insurer.
+    # session that opens every policy it listed at that insurer; "held:<slot>": a phone or ID
+    # suffix sent alone, kept for the message that completes it (10 minutes at most).
     Column("purpose", String(64), primary_key=True, default=HOLDER),
     Column("sealed", Text, nullable=False),  # Fernet({"token", "policy_number", "covers", "expires_at"})
     # Our clock: when the row goes. The insurer's own expiry (its clock) travels sealed.
@@ -144,21 +147,53 @@ class CredentialStore:
     def put(self, conversation_id: str, session: HolderSession, purpose: str = HOLDER) -> None:
         """Keep ``session`` for this conversation and purpose (replacing any earlier one)."""
         redaction.register_secret(session.token)
-        sealed = self._fernet.encrypt(json.dumps(
-            {"token": session.token, "policy_number": session.policy_number,
-             "covers": list(session.covers),
-             "expires_at": _utc(session.expires_at).isoformat()}).encode()).decode()
-        now = dt.datetime.now(dt.timezone.utc)
-        with self.engine.begin() as conn:
-            conn.execute(delete(holder_credentials).where(self._row(conversation_id, purpose)))
-            conn.execute(holder_credentials.insert().values(
-                conversation_key=self.conversation_key(conversation_id), purpose=purpose,
-                sealed=sealed, expires_at=now + self.lifetime, stored_at=now))
+        self._put_sealed(conversation_id, purpose, self.lifetime, {
+            "token": session.token, "policy_number": session.policy_number,
+            "covers": list(session.covers), "expires_at": _utc(session.expires_at).isoformat()})
 
     def get(self, conversation_id: str, now: Optional[dt.datetime] = None,
             purpose: str = HOLDER) -> Optional[StoredCredential]:
         """The conversation's token for ``purpose`` if it has one that has not expired (expired
         ones are removed on the way); None if it cannot be decrypted (key rotated away)."""
+        opened = self._get_sealed(conversation_id, purpose, now)
+        if opened is None or "token" not in opened:
+            return None
+        redaction.register_secret(opened["token"])
+        return StoredCredential(token=opened["token"], policy_number=opened["policy_number"],
+                                expires_at=dt.datetime.fromisoformat(opened["expires_at"]),
+                                covers=tuple(opened.get("covers") or ()))
+
+    # A phone number or ID suffix the user sent on its own, kept (sealed, named like a token)
+    # for the message that completes it (issue 19.6): the tracker store masks both, so the
+    # tracker cannot carry it. Short-lived, and removed as soon as it is used.
+    def hold(self, conversation_id: str, what: str, value: str,
+             lifetime: dt.timedelta = HELD_LIFETIME) -> None:
+        self._put_sealed(conversation_id, HELD + what, lifetime, {"value": value})
+
+    def held(self, conversation_id: str, what: str, now: Optional[dt.datetime] = None) -> Optional[str]:
+        opened = self._get_sealed(conversation_id, HELD + what, now)
+        return None if opened is None else opened.get("value")
+
+    def release(self, conversation_id: str, *whats: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(holder_credentials).where(and_(
+                holder_credentials.c.conversation_key.in_(self._conversation_keys(conversation_id)),
+                holder_credentials.c.purpose.in_([HELD + w for w in whats]))))
+
+    def _put_sealed(self, conversation_id: str, purpose: str, lifetime: dt.timedelta,
+                    payload: Dict[str, Any]) -> None:
+        sealed = self._fernet.encrypt(json.dumps(payload).encode()).decode()
+        now = dt.datetime.now(dt.timezone.utc)
+        with self.engine.begin() as conn:
+            conn.execute(delete(holder_credentials).where(
+                and_(holder_credentials.c.conversation_key.in_(self._conversation_keys(conversation_id)),
+                     holder_credentials.c.purpose == purpose)))
+            conn.execute(holder_credentials.insert().values(
+                conversation_key=self.conversation_key(conversation_id), purpose=purpose,
+                sealed=sealed, expires_at=now + lifetime, stored_at=now))
+
+    def _get_sealed(self, conversation_id: str, purpose: str,
+                    now: Optional[dt.datetime] = None) -> Optional[Dict[str, Any]]:
         now = now or dt.datetime.now(dt.timezone.utc)
         with self.engine.begin() as conn:
             row, name = None, None
@@ -187,10 +222,7 @@ class CredentialStore:
                     conversation_key=current, purpose=purpose,
                     sealed=self._fernet.rotate(row.sealed.encode()).decode(),
                     expires_at=row.expires_at, stored_at=row.stored_at))
-        redaction.register_secret(opened["token"])
-        return StoredCredential(token=opened["token"], policy_number=opened["policy_number"],
-                                expires_at=dt.datetime.fromisoformat(opened["expires_at"]),
-                                covers=tuple(opened.get("covers") or ()))
+        return opened
 
     def _sealed_under_current_key(self, sealed: str) -> bool:
         try:
@@ -230,6 +262,15 @@ class CredentialStore:
                         purpose: str = HOLDER) -> Optional[StoredCredential]:
         return await asyncio.get_running_loop().run_in_executor(
             None, lambda: self.get(conversation_id, purpose=purpose))
+
+    async def hold_async(self, conversation_id: str, what: str, value: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.hold, conversation_id, what, value)
+
+    async def held_async(self, conversation_id: str, what: str) -> Optional[str]:
+        return await asyncio.get_running_loop().run_in_executor(None, self.held, conversation_id, what)
+
+    async def release_async(self, conversation_id: str, *whats: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.release, conversation_id, *whats)
 
     async def delete_async(self, conversation_id: str) -> int:
         return await asyncio.get_running_loop().run_in_executor(None, self.delete, conversation_id)

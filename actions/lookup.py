@@ -1,7 +1,8 @@
 """Finding the holder's policies without a policy number (spec addition 2, issue 11 point 5).
 
-"我不知道保单号在哪" → lookup_form: the phone and the policyholder's ID suffix (in one message:
-the tracker store masks both, so neither can wait for a later turn) go to every configured
+"我不知道保单号在哪" → lookup_form: the phone and the policyholder's ID suffix (in one message,
+or one after the other: the tracker store masks both, so a part sent alone waits sealed in the
+credentials store for the message with the other, 10 minutes at most) go to every configured
 insurer at once; each insurer that knows the holder texts a code, asked for in turn. The
 policies found everywhere are then listed as tappable choices; tapping one starts the surrender
 of that policy with the holder already verified (the lookup's holder-wide session opens it), so
@@ -39,6 +40,8 @@ from redaction import mask_phone
 
 log = logging.getLogger(__name__)
 
+# What lookup_form keeps of a phone or suffix sent alone (credentials store, 10 minutes at most).
+HELD_PARTS = ("lookup_phone", "lookup_id_suffix")
 LOOKUP_SLOTS = ("lookup_phone", "lookup_id_suffix", "lookup_sms_code", "lookup_pending",
                 "lookup_found", "lookup_sessions")
 
@@ -99,6 +102,7 @@ class ActionStartLookup(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
+        await credential_store().release_async(tracker.sender_id, *HELD_PARTS)
         return [SlotSet("stage", None)] + [SlotSet(k, v) for k, v in _cleared().items()]
 
 
@@ -142,7 +146,7 @@ class ActionAskLookupPhone(Action):
     exactly what is missing or wrong, nothing more; asked again, a short line, never the same
     paragraph twice in a row (issue 19.6)."""
 
-    SAID_WHAT_IS_MISSING = {"utter_lookup_phone_length", "utter_lookup_need_both", "utter_lookup_phone_invalid",
+    SAID_WHAT_IS_MISSING = {"utter_lookup_phone_length", "utter_lookup_kept", "utter_lookup_phone_invalid",
                             "utter_id_suffix_need_six", "utter_lookup_mismatch"}
 
     def name(self) -> Text:
@@ -207,7 +211,16 @@ class ValidateLookupForm(FormValidationAction):
             dispatcher.utter_message(response="utter_lookup_phone_invalid")
             return {"lookup_phone": None, "lookup_id_suffix": None}
         if not tracker.get_slot("lookup_id_suffix"):
-            dispatcher.utter_message(response="utter_lookup_need_both", missing="投保人身份证号后六位")
+            # The phone alone (issue 19.6): with a suffix sent alone before, that is both;
+            # otherwise keep the phone (sealed, off the tracker) for the message with the suffix.
+            store = credential_store()
+            suffix = await store.held_async(tracker.sender_id, "lookup_id_suffix")
+            if suffix is not None:
+                await store.release_async(tracker.sender_id, *HELD_PARTS)
+                return await self._start(dispatcher, phone, suffix)
+            await store.hold_async(tracker.sender_id, "lookup_phone", phone)
+            dispatcher.utter_message(response="utter_lookup_kept", kept=f"手机号 {mask_phone(phone)}",
+                                     missing="投保人身份证号后六位")
             return {"lookup_phone": None}
         return {"lookup_phone": phone}
 
@@ -219,18 +232,26 @@ class ValidateLookupForm(FormValidationAction):
         if value == MASKED:
             return {"lookup_id_suffix": MASKED}
         phone = identifiers.normalise_phone(str(tracker.get_slot("lookup_phone") or ""))
-        if phone is None:
-            if tracker.get_slot("requested_slot") == "lookup_phone" and not tracker.get_slot("lookup_phone"):
-                # The phone was missing or refused in this message; its validator has spoken
-                # if it was there at all.
-                if not any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])) \
-                        and phone_length_problem(tracker.latest_message.get("text")) is None:
-                    dispatcher.utter_message(response="utter_lookup_need_both", missing="手机号")
+        phone_said = any(e.get("entity") == "phone_number" for e in tracker.latest_message.get("entities", [])) \
+            or phone_length_problem(tracker.latest_message.get("text")) is not None
+        if phone is None and phone_said:
+            # The phone of this message was refused; its validator has said why.
             return {"lookup_id_suffix": None, "lookup_phone": None}
         suffix = identifiers.id_suffix(str(value))
         if suffix is None:
             dispatcher.utter_message(response="utter_id_suffix_need_six")
             return {"lookup_id_suffix": None, "lookup_phone": None}
+        store = credential_store()
+        if phone is None:
+            # The suffix alone (issue 19.6): with a phone sent alone before, that is both;
+            # otherwise keep the suffix (sealed, off the tracker) for the message with the phone.
+            phone = await store.held_async(tracker.sender_id, "lookup_phone")
+            if phone is None:
+                await store.hold_async(tracker.sender_id, "lookup_id_suffix", suffix)
+                dispatcher.utter_message(response="utter_lookup_kept", kept="身份证号后六位",
+                                         missing="投保时留的手机号")
+                return {"lookup_id_suffix": None, "lookup_phone": None}
+        await store.release_async(tracker.sender_id, *HELD_PARTS)
         return await self._start(dispatcher, phone, suffix)
 
     async def _start(self, dispatcher: CollectingDispatcher, phone: str, suffix: str) -> Dict[Text, Any]:

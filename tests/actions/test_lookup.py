@@ -99,12 +99,57 @@ def test_a_wrong_pair_everywhere_is_one_plain_answer(insurer, domain):
     assert insurer.sms(PHONE) == []
 
 
-def test_a_phone_without_a_suffix_is_not_kept(insurer, domain):
+@pytest.mark.parametrize("first, second", [
+    ({"lookup_phone": PHONE}, {"lookup_id_suffix": SUFFIX}),
+    ({"lookup_id_suffix": SUFFIX}, {"lookup_phone": PHONE}),
+])
+def test_a_phone_or_suffix_sent_alone_is_kept_sealed_for_the_message_with_the_other(insurer, domain, first, second):
+    """Issue 19.6: 王芳 typed her phone three times. A part sent alone is kept (sealed in the
+    credentials store, never in the tracker), the reply says what arrived and exactly what is
+    missing, and the next message with the other part starts the lookup."""
     conv = Conversation("wx-lookup-5", domain)
     conv.slots["requested_slot"] = "lookup_phone"
-    events, messages = lookup_turn(conv, {"lookup_phone": PHONE})
-    assert responses(messages) == ["utter_lookup_need_both"]
-    assert slot_values(events)["lookup_phone"] is None
+    events, messages = lookup_turn(conv, first)
+    assert responses(messages) == ["utter_lookup_kept"]
+    said = conv.render(messages[0])
+    assert ("手机号 138****8000" in said and "还差投保人身份证号后六位" in said) if "lookup_phone" in first \
+        else ("身份证号后六位" in said and "还差投保时留的手机号" in said)
+    assert PHONE not in said and SUFFIX not in said
+    values = slot_values(events)
+    assert values.get("lookup_phone") is None and values.get("lookup_id_suffix") is None
+    assert PHONE not in repr(events) and SUFFIX not in repr(events)
+    assert insurer.sms(PHONE) == []  # nothing asked of the insurers yet
+
+    conv.slots.update(values)
+    events, messages = lookup_turn(conv, second)
+    values = slot_values(events)
+    assert messages == []
+    assert values["lookup_phone"] == "138****8000" and values["lookup_id_suffix"] == MASKED
+    assert [p["insurer"] for p in values["lookup_pending"]] == ["sandbox", "hengxin"]
+    assert len(insurer.sms(PHONE)) == 2
+    # Used once, then gone: nothing of the phone or suffix is left in the store.
+    store = credential_store()
+    assert store.held(conv.sender_id, "lookup_phone") is None and store.held(conv.sender_id, "lookup_id_suffix") is None
+
+
+def test_a_kept_part_is_forgotten_when_a_new_lookup_starts_and_never_outlives_ten_minutes(insurer, domain):
+    import datetime as dt
+    from actions.lookup import ActionStartLookup
+
+    conv = Conversation("wx-lookup-6", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE})
+    store = credential_store()
+    assert store.held(conv.sender_id, "lookup_phone") == PHONE
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10, seconds=1)
+    assert store.held(conv.sender_id, "lookup_phone", now=later) is None  # and the row is gone
+    lookup_turn(conv, {"lookup_phone": PHONE})
+    asyncio.run(conv.run(ActionStartLookup()))
+    assert store.held(conv.sender_id, "lookup_phone") is None
+    # A suffix alone after the restart is not paired with the forgotten phone.
+    conv.slots["requested_slot"] = "lookup_phone"
+    _, messages = lookup_turn(conv, {"lookup_id_suffix": SUFFIX})
+    assert responses(messages) == ["utter_lookup_kept"] and insurer.sms(PHONE) == []
 
 
 @pytest.mark.parametrize("message", [
