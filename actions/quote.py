@@ -15,6 +15,7 @@ from insurers.base import (
     HolderSession,
     InsurerAdapter,
     NotEligible,
+    PolicySummary,
     SessionExpired,
     SurrenderQuote,
 )
@@ -32,6 +33,8 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
         loss = wording.loss_values(outcome.lines, outcome.refund)
         if loss:
             dispatcher.utter_message(response="utter_surrender_loss", **loss)
+        if outcome.refund == 0 and outcome.basis == "unearned_premium":
+            await say_cover_used_up(dispatcher, adapter, session)
         dispatcher.utter_message(response="utter_ask_confirm_surrender")
         return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
     if isinstance(outcome, NotEligible):
@@ -39,6 +42,18 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
     if isinstance(outcome, SessionExpired):
         return common.session_expired(dispatcher)
     return common.insurer_down()
+
+
+async def say_cover_used_up(dispatcher: CollectingDispatcher, adapter: InsurerAdapter,
+                            session: HolderSession) -> None:
+    """¥0 because the cover period is used up (it ends today, issue 19): say so before the
+    confirmation, with the day it ends, and that an expiring policy needs no surrender."""
+    summary = await adapter.policy_summary(session)
+    if isinstance(summary, PolicySummary) and summary.cover_end is not None:
+        dispatcher.utter_message(response="utter_quote_cover_used_up",
+                                 cover_end=wording.day(summary.cover_end))
+    else:
+        dispatcher.utter_message(response="utter_quote_cover_used_up_no_date")
 
 
 class ActionQuoteSurrender(Action):

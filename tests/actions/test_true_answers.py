@@ -250,6 +250,37 @@ def test_a_cooling_off_refund_carries_no_loss_sentence(insurer, domain):
     assert conv.render(messages[0]).startswith("保单：终身重疾险（20年交），保单号 SBX2********0035\n")
 
 
+def test_a_zero_refund_because_the_cover_ends_today_says_so_before_the_confirmation(insurer, domain):
+    """恒信's H2 (王芳): a one-year cover started 364 days ago ends today, so nothing is left to
+    refund. The read-back says the day the cover ends and that an expiring policy needs no
+    surrender, before asking to confirm (issue 19: it used to offer the ¥0 surrender silently)."""
+    conv = Conversation("wx-user-hx-h2", domain)
+
+    async def flow():
+        await verified(conv, insurer, ("HX202600000238", "01001X", "13700137000"))
+        return await conv.run(ActionQuoteSurrender())
+
+    _, messages = asyncio.run(flow())
+    assert responses(messages) == ["utter_quote_readback_no_refund", "utter_quote_cover_used_up",
+                                   "utter_ask_confirm_surrender"]
+    assert "¥0.00" in conv.render(messages[0])
+    today = insurer.today()
+    note = conv.render(messages[1])
+    assert f"保障到{today.year}年{today.month}月{today.day}日就结束了" in note, note
+    assert "自然终止" in note and "自动续费" in note
+
+
+def test_a_zero_refund_for_a_paid_claim_carries_no_cover_end_note(insurer, domain):
+    conv = Conversation("wx-user-policy-5", domain)
+
+    async def flow():
+        await verified(conv, insurer, ("SBX1000000000056", "31002X", "13800138000"))
+        return await conv.run(ActionQuoteSurrender())
+
+    _, messages = asyncio.run(flow())
+    assert "utter_quote_cover_used_up" not in responses(messages)
+
+
 def test_why_so_little_back_on_policy_4_is_answered_not_just_repeated(insurer, domain):
     conv = Conversation("wx-user-policy-4-why", domain)
 

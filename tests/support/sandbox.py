@@ -8,6 +8,8 @@ the insurer API itself is left to the code under test.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import contextlib
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -43,6 +45,12 @@ class SandboxControl:
                                timeout=TIMEOUT)
         answer.raise_for_status()
         return answer.json()
+
+    def today(self) -> dt.date:
+        """The sandbox's own "today" (Asia/Shanghai, SANDBOX_TODAY in tests)."""
+        answer = self.http.get(f"{self.url}/health", timeout=TIMEOUT)
+        answer.raise_for_status()
+        return dt.date.fromisoformat(answer.json()["today"])
 
     def sms(self, phone: str) -> List[Dict[str, Any]]:
         """The SMS messages sent to ``phone``, newest first."""
