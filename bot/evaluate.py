@@ -1,7 +1,8 @@
-"""Held-out NLU evaluation: ``python -m bot.evaluate [--model PATH] [--data PATH] [--out PATH]``.
+"""Held-out NLU evaluation: ``python -m bot.evaluate [--model PATH] [--data PATH...] [--out PATH]``.
 
-Loads the trained model in-process, parses every utterance of the held-out file (Rasa NLU
-YAML), prints the figures and writes them to ``results/heldout_eval.json``. The exit code is 1
+Loads the trained model in-process (once), parses every utterance of each held-out file (Rasa
+NLU YAML), prints the figures and writes them to ``results/heldout_eval.json`` (with several
+``--data`` files, ``--out`` is a folder holding ``<file name>.json`` for each). The exit code is 1
 when a gate is missed, 2 when there is no model or data, 3 when the model was not trained on the
 current data (its ``.fingerprint`` beside the archive differs from ``bot.model.fingerprint()``;
 pass ``--any-model`` to score it anyway, never for a gate).
@@ -151,11 +152,20 @@ def quiet_rasa_logging() -> None:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
+    [parses] = await _parse_files(model, [texts])
+    return parses
+
+
+async def _parse_files(model: Path, files: List[List[str]]) -> List[List[Dict[str, Any]]]:
+    """The parses of each list of texts, with the model loaded once."""
     from rasa.core.agent import Agent
 
     quiet_rasa_logging()
     agent = Agent.load(str(model))
-    return [await agent.parse_message(text) for text in texts]
+    parses = []
+    for texts in files:
+        parses.append([await agent.parse_message(text) for text in texts])
+    return parses
 
 
 def load_examples(data: Path) -> List[Any]:
@@ -166,9 +176,16 @@ def load_examples(data: Path) -> List[Any]:
 
 def evaluate(model: Path, data: Path) -> Dict[str, Any]:
     """Parse every held-out utterance with ``model`` and compute the figures."""
-    examples = load_examples(data)
-    parses = asyncio.run(_parse_all(model, [m.get("text") for m in examples]))
-    return score(examples, parses, model=str(model), data=data)
+    [report] = evaluate_files(model, [data])
+    return report
+
+
+def evaluate_files(model: Path, files: List[Path]) -> List[Dict[str, Any]]:
+    """:func:`evaluate` for several files, the model loaded once."""
+    examples = [load_examples(data) for data in files]
+    parses = asyncio.run(_parse_files(model, [[m.get("text") for m in e] for e in examples]))
+    return [score(e, p, model=str(model), data=data)
+            for e, p, data in zip(examples, parses, files)]
 
 
 def fallback_threshold(parse: Dict[str, Any]) -> float:
@@ -271,8 +288,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="model archive, or a folder (newest archive in it)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--data", type=Path, nargs="+", default=[DEFAULT_DATA],
+                        help="held-out file(s); several are scored with one model load")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"report file (default {DEFAULT_OUT.relative_to(ROOT)}); with "
+                             "several --data files, a folder for <file name>.json")
     parser.add_argument("--any-model", action="store_true",
                         help="score a model even if it was not trained on the current data")
     args = parser.parse_args(argv)
@@ -285,14 +305,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not current and not args.any_model:
         print(f"Not scoring: {why}", file=sys.stderr)
         return 3
-    if not args.data.is_file():
-        print(f"No held-out data at {args.data}.", file=sys.stderr)
+    missing = [str(data) for data in args.data if not data.is_file()]
+    if missing:
+        print(f"No held-out data at {', '.join(missing)}.", file=sys.stderr)
         return 2
+    if len(args.data) == 1:
+        outs = [args.out or DEFAULT_OUT]
+    else:
+        folder = args.out or DEFAULT_OUT.parent / "heldout"
+        outs = [folder / f"{data.name}.json" for data in args.data]
     from bot.determinism import pin_this_process
 
     pin_this_process()  # score as training ran: oneDNN off, one thread, deterministic ops
-    report = evaluate(model, args.data)
+    code = 0
+    for report, out in zip(evaluate_files(model, args.data), outs):
+        code = max(code, _print_and_write(report, out))
+    return code
 
+
+def _print_and_write(report: Dict[str, Any], out: Path) -> int:
     print(f"model {report['model']}\nheld-out {report['data']}: {report['utterances']} utterances")
     target = report["targets"]["intent_accuracy"]
     gate = f"floor {target}" if target is not None else "development set: not gated"
@@ -310,15 +341,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         acc = "n/a" if f["accuracy"] is None else f"{f['accuracy']:.4f}"
         print(f"entity {entity:<14} accuracy {acc}  (gold {f['gold']}, matched {f['matched']}, "
               f"spurious {f['spurious']}; target {IDENTIFIER_TARGET})")
-    print(f"{len(report['errors'])} utterances with an error (texts redacted) in {args.out}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"{len(report['errors'])} utterances with an error (texts redacted) in {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if report["failures"]:
         print("BELOW TARGET: " + "; ".join(report["failures"]))
         return 1
     print("targets met")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
