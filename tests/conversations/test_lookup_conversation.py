@@ -110,15 +110,17 @@ def test_a_wrong_pair_is_told_plainly_and_nothing_is_sent(stack):
     assert sms_from(stack, "沙箱保险") == [] and sms_from(stack, "恒信人寿") == []
 
 
-def test_a_phone_alone_is_not_kept_and_both_are_asked_for_again(stack):
+def test_a_phone_alone_is_kept_off_the_tracker_and_the_suffix_alone_completes_it(stack):
     reset(stack)
     chat = Chat(stack, "lookup-phone-only")
     chat.text("没有保单号怎么退")
     answer = chat.text(PHONE)
-    assert "身份证号后六位" in answer and "同一条消息" in answer
+    assert "138****8000" in answer and PHONE not in answer
+    assert "还差" in answer and "身份证号后六位" in answer
     tracker = stack.tracker("lookup-phone-only")
     assert tracker["slots"]["lookup_phone"] is None
-    code_asked = chat.text(f"手机 {PHONE}，身份证后六位 {SUFFIX}")
+    assert PHONE not in json.dumps(tracker, ensure_ascii=False)
+    code_asked = chat.text(SUFFIX)
     assert "验证码" in code_asked
 
 
