@@ -59,6 +59,8 @@ from rasa.core.lock_store import (
     LockStore,
 )
 
+from ground.redis_options import resilient
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL = 0.01  # seconds between a waiter's looks at its queue
@@ -255,6 +257,7 @@ class AtomicRedisLockStore(LockStore):
 
         settings = dict(self._connection)
         url = settings.pop("url", None)
+        settings = resilient(**settings)  # a Redis restart costs no turn (ground/redis_options.py)
         self.red = redis.Redis.from_url(url, **settings) if url else redis.Redis(**settings)
         self._sync_scripts = {name: self.red.register_script(text)
                               for name, text in _SCRIPTS.items()}
@@ -267,7 +270,7 @@ class AtomicRedisLockStore(LockStore):
         host = str(settings["host"] or "localhost")
         timeout = self.socket_timeout
         common: Dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
-                                      decode_responses=True)
+                                      decode_responses=True)  # retries: resilient() below
         if host.startswith(("redis://", "rediss://", "unix://")):
             return {"url": host, **common}
         use_ssl = _as_bool(settings["use_ssl"])
@@ -294,7 +297,7 @@ class AtomicRedisLockStore(LockStore):
         if self._async is None or self._async[0] is not loop:
             import redis.asyncio as aredis
 
-            settings = dict(self._connection)
+            settings = resilient(asyncio=True, **self._connection)
             url = settings.pop("url", None)
             client = (aredis.Redis.from_url(url, **settings) if url
                       else aredis.Redis(**settings))

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from actions.credentials import CredentialStore
 from handoff.store import audit_log, chat_ref, engine_for as handoff_engine, handoff_chats, \
     handoff_feed, handoff_turns, purge_audit_before
+from ground.redis_options import resilient
 from privacy.settings import PrivacySettings
 
 _tracker_metadata = MetaData()
@@ -221,8 +222,8 @@ class ProjectStores:
             return None
         import redis  # only where Redis is configured
 
-        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
-                                    socket_connect_timeout=REDIS_TIMEOUT_S)
+        return redis.Redis.from_url(self.settings.redis_url, **resilient(
+            socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S))
 
     def connector_keys(self, conversation_id: str) -> List[str]:
         """The connector's Redis keys naming this user (``<prefix>:<kind>:<openid>…``)."""

@@ -13,6 +13,8 @@ import abc
 import time
 from typing import Dict
 
+from ground.redis_options import resilient
+
 # Telegram keeps an unacknowledged update for 24 hours; a claim outlives that.
 UPDATE_TTL_S = 26 * 3600
 
@@ -66,9 +68,9 @@ class RedisUpdateStore(UpdateStore):
     def __init__(self, url: str, prefix: str = "tuibao:telegram", timeout_s: float = 2.0) -> None:
         import redis.asyncio as aioredis  # imported here: the demo runs without Redis
 
-        self._redis = aioredis.from_url(url, socket_timeout=timeout_s,
-                                        socket_connect_timeout=timeout_s,
-                                        decode_responses=True)
+        self._redis = aioredis.from_url(url, **resilient(
+            asyncio=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            decode_responses=True))
         self._prefix = prefix
 
     def _k(self, *parts: str) -> str:

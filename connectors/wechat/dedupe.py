@@ -23,6 +23,8 @@ import time
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ground.redis_options import resilient
+
 DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
 # A turn's claim is a lease its process renews while the turn runs (every CLAIM_LEASE_S / 4):
 # if that process dies (a replica killed mid-turn), the lease lapses and a delivery of the same
@@ -257,9 +259,9 @@ class RedisDedupeStore(DedupeStore):
     def __init__(self, url: str, prefix: str = "tuibao:wechat", timeout_s: float = 2.0) -> None:
         import redis.asyncio as aioredis  # imported here: the demo runs without Redis
 
-        self._redis = aioredis.from_url(url, socket_timeout=timeout_s,
-                                        socket_connect_timeout=timeout_s,
-                                        decode_responses=True)
+        self._redis = aioredis.from_url(url, **resilient(
+            asyncio=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            decode_responses=True))
         self._prefix = prefix
 
     @property

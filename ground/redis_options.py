@@ -1,0 +1,40 @@
+"""How every Redis client of Tuibao connects, so that a Redis restart costs nobody a message.
+
+A restarted Redis (a crash, a failover, an upgrade) leaves every pooled connection of every
+process dead. redis-py by default raises on the first command that finds its connection closed
+and drops only that connection, so each process fails one request per pooled connection before
+it has reconnected: users are told "系统暂时出了点问题" for minutes (tests/cluster/
+test_store_faults.py found it). With these options a command that finds its connection closed
+or refused is sent again on a fresh connection, up to three times over about a second, and a
+connection idle for a while is checked (PING) before it is used.
+
+Only connection errors are retried, never timeouts: a command that timed out may have been
+executed (``SET NX`` of a delivery record, a lock ticket), and sending it again could make a
+message look like its own duplicate. A command sent on a connection found closed was not.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+RETRIES = 3
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 0.5
+HEALTH_CHECK_INTERVAL_S = 15
+
+
+def resilient(asyncio: bool = False, **settings: Any) -> Dict[str, Any]:
+    """``settings`` plus the retry options, for ``redis.Redis``/``redis.asyncio.Redis`` (and
+    their ``from_url``)."""
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError
+
+    if asyncio:
+        from redis.asyncio.retry import Retry
+    else:
+        from redis.retry import Retry
+    return {
+        **settings,
+        "retry": Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), RETRIES),
+        "retry_on_error": [ConnectionError],
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+    }
