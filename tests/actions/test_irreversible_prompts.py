@@ -190,3 +190,26 @@ def test_buttons_do_not_read_alike(domain):
     assert titles["utter_ask_confirm_withdraw"][0] == "确认撤销申请"
     assert titles["utter_confirm_erasure"][0] == "确认删除"
     assert len({t[0] for t in titles.values()}) == 3
+
+
+PROMPT_RESPONSES = {
+    "quote_ready": ("utter_ask_confirm_surrender", "utter_confirm_surrender_again",
+                    "utter_confirm_surrender_stale"),
+    "withdraw_ready": ("utter_ask_confirm_withdraw", "utter_confirm_withdraw_again",
+                       "utter_confirm_withdraw_stale"),
+    "confirm_erasure": ("utter_confirm_erasure", "utter_confirm_erasure_again"),
+}
+
+
+@pytest.mark.parametrize("stage", list(PROMPT_RESPONSES))
+def test_every_button_of_a_prompt_is_a_plain_answer_in_its_words_and_its_payload(domain, stage):
+    """A tap reaches the bot as the button's words (what the user sees in their own bubble),
+    with its payload beside them: both must be read, the same way, before any intent (the
+    journeys of issue 19 found 「不撤销，继续办理」 tapped and answered with 没太明白)."""
+    buttons = [b for name in PROMPT_RESPONSES[stage]
+               for b in domain["responses"][name][0].get("buttons", [])]
+    assert len(buttons) >= 2 * len(PROMPT_RESPONSES[stage]) - 1
+    for button in buttons:
+        title, payload = button["title"], button["payload"]
+        assert is_plain_answer(title, stage) and is_plain_answer(payload, stage), button
+        assert read_answer(title, stage) == read_answer(payload, stage) != UNCLEAR, button
