@@ -10,6 +10,8 @@ Before handing over to Rasa's own command line it
   load that was 40 % of the Rasa process's busy time (docs/benchmarks.md). The answer is
   checked against the same schema, with the same ``ValidationError`` (and Rasa's message) for
   a bad one;
+- makes a failing tracker store fail the turn (the user is told so) instead of letting Rasa
+  continue the conversation from an empty in-memory tracker;
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
 - leaves TensorFlow's thread settings (``TF_INTRA_OP_PARALLELISM_THREADS`` /
   ``TF_INTER_OP_PARALLELISM_THREADS``) at their defaults: measured with
@@ -98,6 +100,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         from bot import swap
 
         swap.install()
+        # A tracker store that fails fails the turn; Rasa would go on from an empty in-memory
+        # tracker and fork the conversation (bot/tracker_store.py)
+        from bot.tracker_store import never_fork_conversations
+
+        never_fork_conversations()
         # GET /metrics, trace ids and the fallback counter (observability.rasa_server)
         from observability import metrics, rasa_server
 

@@ -19,6 +19,15 @@ conversation Rasa is still running, so it sets the slot ``privacy_erasure``; whe
 saves the turn that carries that event, it deletes every row of the conversation instead of
 writing, and the next message starts a new, empty conversation.
 
+A database that is briefly unreachable (a failover, a network cut) costs no conversation: pooled
+connections are checked before use (``pool_pre_ping``), a read or write that fails on the
+connection is tried again for up to ``OUTAGE_RIDE_S`` seconds, and one that still fails raises.
+``bot.serve`` makes Rasa's ``FailSafeTrackerStore`` pass that error on instead of answering
+from an empty in-memory tracker (which forks the conversation: the user's next message would
+start over, and what that turn did would be lost at the next one); the channel then tells the
+user the turn failed, which is true, and WeChat's resend or the user's next message finds the
+conversation where it was (tests/cluster/test_store_faults.py).
+
 Consequence for the dialogue: a sensitive slot holds its clear value only during the turn that
 set it. Trackers are read back from this store at the next message, so the slot then reads
 masked (``******``). Call the insurer with the ID suffix or code in the turn they arrive.
@@ -30,7 +39,7 @@ import copy
 import itertools
 import json
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Iterable, Iterator, List, Optional, Text
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -38,7 +47,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -53,6 +62,35 @@ DEFAULT_SENSITIVE_SLOTS = ("id_suffix", "sms_code", "phone_number",
                            "lookup_phone", "lookup_id_suffix", "lookup_sms_code")
 # Set by actions.privacy when the user asked to delete what is kept about them.
 ERASURE_SLOT = "privacy_erasure"
+
+
+# How long a read or write keeps trying while the database is unreachable: within WeChat's
+# 5-second answer, with time left for the turn itself.
+OUTAGE_RIDE_S = 2.5
+RETRY_PAUSES_S = (0.1, 0.3, 0.6, 1.0, 1.0)
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """A failure of the line to the database (not of the statement)."""
+    return isinstance(error, sa.exc.OperationalError) or bool(
+        getattr(error, "connection_invalidated", False))
+
+
+async def _riding_outage(what: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+    """``await attempt()``, again after a pause while the connection is lost, for up to
+    ``OUTAGE_RIDE_S``; then the error is raised."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for pause in RETRY_PAUSES_S:
+        try:
+            return await attempt()
+        except sa.exc.DBAPIError as error:
+            if not _connection_lost(error) or loop.time() - started + pause > OUTAGE_RIDE_S:
+                raise
+            logger.warning("tracker store unreachable (%s): %s again in %.1f s",
+                           type(error.orig).__name__, what, pause)
+            await asyncio.sleep(pause)
+    return await attempt()
 
 
 # On a tracker this store read: how many of its events are stored (None: ask the database).
@@ -135,13 +173,22 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = sqlite_engine(self.engine.url)
             self.sessionmaker = sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name != "sqlite":
+            # A pooled connection that died with the server (restart, failover, a cut line) is
+            # found by a ping before use, not by the user's turn.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     # ------------------------------------------------------------------ reading
     async def _retrieve(self, sender_id: Text,
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
-        """As Rasa's, noting on the tracker how many of its events the store holds."""
-        return _noting_stored(await super()._retrieve(sender_id, fetch_events_from_all_sessions),
-                              fetch_events_from_all_sessions)
+        """As Rasa's, noting on the tracker how many of its events the store holds; a lost
+        connection is tried again for up to ``OUTAGE_RIDE_S``."""
+        tracker = await _riding_outage("reading", lambda: super(
+            RedactingSQLTrackerStore, self)._retrieve(sender_id, fetch_events_from_all_sessions))
+        return _noting_stored(tracker, fetch_events_from_all_sessions)
 
     def _additional_events(self, session, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The tracker's events the store does not hold yet.
@@ -170,9 +217,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         """Persist the tracker's new events, redacted (as ``SQLTrackerStore.save``).
 
         The synchronous SQLAlchemy write runs in an executor, not on the server's event loop."""
-        await self.stream_events(tracker)
+        await self.stream_events(tracker)  # (Rasa's diff reads what is stored: before writing)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._write_new_events, tracker)
+        # (a failed write was rolled back: writing again stores the turn once)
+        await _riding_outage("writing", lambda: loop.run_in_executor(
+            None, self._write_new_events, tracker))
         logger.debug("Tracker %s stored (redacted)", tracker.sender_id)
 
     def _write_new_events(self, tracker: DialogueStateTracker) -> None:
@@ -202,3 +251,29 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 )
             session.commit()
         setattr(tracker, STORED_ATTR, written)
+
+
+def _pass_on(error: Exception) -> None:
+    logger.error("tracker store failed (%s: %s): the turn fails rather than go on from an "
+                 "empty in-memory tracker", type(error).__name__, error)
+    raise error
+
+
+def never_fork_conversations() -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` (which wraps every agent's store) pass a store's
+    error on instead of falling back to an in-memory tracker: answering one turn from an empty
+    conversation, and keeping what it did in one process's memory, is worse than telling the
+    user that turn failed (idempotent)."""
+    from rasa.core.agent import Agent
+
+    if getattr(Agent._create_tracker_store, "_tuibao_strict", False):
+        return
+    original = Agent._create_tracker_store
+
+    def create_tracker_store(store: Any, domain: Domain) -> Any:
+        fail_safe = original(store, domain)
+        fail_safe._on_tracker_store_error = _pass_on
+        return fail_safe
+
+    create_tracker_store._tuibao_strict = True  # type: ignore[attr-defined]
+    Agent._create_tracker_store = staticmethod(create_tracker_store)  # type: ignore[assignment]

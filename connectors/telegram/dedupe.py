@@ -15,6 +15,10 @@ from typing import Dict
 
 from ground.redis_options import resilient
 
+# How long a delivery-state command keeps trying while Redis is down (a restart): inside the
+# 5 seconds WeChat waits for an answer, with time left for the turn.
+CHANNEL_OUTAGE_S = 3.0
+
 # Telegram keeps an unacknowledged update for 24 hours; a claim outlives that.
 UPDATE_TTL_S = 26 * 3600
 
@@ -69,7 +73,7 @@ class RedisUpdateStore(UpdateStore):
         import redis.asyncio as aioredis  # imported here: the demo runs without Redis
 
         self._redis = aioredis.from_url(url, **resilient(
-            asyncio=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
             decode_responses=True))
         self._prefix = prefix
 

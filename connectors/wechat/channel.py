@@ -200,25 +200,31 @@ class WeChatInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             arrived = asyncio.get_running_loop().time()
+            opened: List[OpenedRequest] = []  # the message, once it is read
             try:
-                return await self._receive(request, on_new_message, arrived)
+                return await self._receive(request, on_new_message, arrived, opened)
             except ProtocolError as error:
                 logger.warning("wechat POST refused: %s", error.reason)
                 return response.text(error.reason, status=error.status)
-            except Exception:  # never let WeChat see a stack trace; "success" stops retries
+            except Exception:  # never let WeChat see a stack trace
                 logger.exception("wechat POST failed")
+                if opened:
+                    # Read but not taken in (a shared store down longer than its clients
+                    # wait): say so, rather than a silent "success" that loses the message.
+                    return self._passive(opened[0], TURN_FAILED)
                 return response.text("success")
 
         return webhook
 
     async def _receive(self, request: Request, on_new_message: OnNewMessage,
-                       arrived: float) -> HTTPResponse:
+                       arrived: float, read: List[OpenedRequest]) -> HTTPResponse:
         body = request.body or b""
         if len(body) > MAX_BODY_BYTES:  # before any parsing
             raise BodyTooLarge()
         query = CallbackQuery.from_args(request.args)
         self.protocol.verify_query(query)
         opened = self.protocol.open(query, body)  # mode, msg_signature, XML: nothing kept yet
+        read.append(opened)  # signed by WeChat: from here on a failure is answered, not silent
         await self.protocol.check_replay(self.store, opened)
         message = opened.message
         self.pipeline.log_message(message.event or message.msg_type, message.openid,

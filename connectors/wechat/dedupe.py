@@ -25,6 +25,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ground.redis_options import resilient
 
+# How long a delivery-state command keeps trying while Redis is down (a restart): inside the
+# 5 seconds WeChat waits for an answer, with time left for the turn.
+CHANNEL_OUTAGE_S = 3.0
+
 DEFAULT_TTL_S = 3600  # a late answer stays collectable for an hour
 # A turn's claim is a lease its process renews while the turn runs (every CLAIM_LEASE_S / 4):
 # if that process dies (a replica killed mid-turn), the lease lapses and a delivery of the same
@@ -260,7 +264,7 @@ class RedisDedupeStore(DedupeStore):
         import redis.asyncio as aioredis  # imported here: the demo runs without Redis
 
         self._redis = aioredis.from_url(url, **resilient(
-            asyncio=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
             decode_responses=True))
         self._prefix = prefix
 

@@ -58,3 +58,26 @@ def test_wechat_nonce_claims_after_a_restart(restarted_redis):
         return first, replay
 
     assert asyncio.run(scenario()) == ("body-2", "body-2")
+
+
+def test_a_redis_down_for_a_moment_is_waited_for(restarted_redis):
+    """Down for 1.5 s: a channel's client (about 3 s of patience) is answered once it is back;
+    redis-py's defaults fail at once."""
+    async def scenario():
+        ours = aredis.from_url(restarted_redis.url, **resilient(
+            asyncio=True, outage_s=3.0, socket_timeout=2))
+        plain = aredis.from_url(restarted_redis.url, socket_timeout=2)
+        await ours.set("k", "before")
+        await plain.get("k")
+        restarted_redis.stop()
+        back = asyncio.get_running_loop().call_later(1.5, restarted_redis.start)
+        with pytest.raises(redis.ConnectionError):
+            await plain.set("k", "during")
+        started = asyncio.get_running_loop().time()
+        assert await ours.set("k", "after")
+        waited = asyncio.get_running_loop().time() - started
+        back.cancel()
+        return waited
+
+    waited = asyncio.run(scenario())
+    assert 1.0 < waited < 3.5, waited
