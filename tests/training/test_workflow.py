@@ -41,10 +41,11 @@ WITH_PHONE = f"我手机{PHONE}，每个月被扣钱的那个自动续费在哪�
 ASKED = "每月的自动续费扣款咋关呀"  # the message a trainer labels; not in any data file
 
 
-def _small_config(project: Path) -> None:
-    """The project's pipeline and seeds, fewer epochs: the same model, trained faster."""
+def _small_config(project: Path, epochs: int = 10) -> None:
+    """The project's pipeline and seeds, fewer epochs: the same kind of model, trained faster."""
     config = (project / "config.yml").read_text(encoding="utf-8")
-    (project / "config.yml").write_text(re.sub(r"epochs: \d+", "epochs: 20", config), encoding="utf-8")
+    (project / "config.yml").write_text(re.sub(r"epochs: \d+", f"epochs: {epochs}", config),
+                                        encoding="utf-8")
 
 
 def _train(project: Path, name: str) -> Path:
@@ -229,7 +230,7 @@ def test_worked_example_from_fallback_to_promoted_model(core, rasa_server, tmp_p
 def test_gate_fails_on_mislabelled_batch_and_refuses_a_stale_model(core, tmp_path):
     _, core_model, baseline = core
     project = copy_project(tmp_path / "project", with_extensions=False)
-    _small_config(project)
+    _small_config(project)  # as the baseline's model: the relabelling is the only difference
     # An import gone wrong: every refund-time question relabelled as a fee question, in every
     # core data file (the core data says it in several files).
     relabelled = 0
@@ -254,3 +255,6 @@ def test_gate_fails_on_mislabelled_batch_and_refuses_a_stale_model(core, tmp_pat
     assert "FAIL intent ask_refund_time: F1" in gate.stdout
     assert re.search(r"FAIL intent ask_refund_time: .*its lines went to ask_surrender_fee", gate.stdout)
     assert "gate: FAILED" in gate.stdout
+    # The verdict is about the change: only the intents the relabelling touched fail.
+    failed = set(re.findall(r"FAIL (?:core guard: core )?intent (\w+)", gate.stdout))
+    assert "ask_refund_time" in failed and failed <= {"ask_refund_time", "ask_surrender_fee"}, failed
