@@ -37,7 +37,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import (Column, DateTime, MetaData, String, Table, Text, and_, create_engine, delete,
-                        select)
+                        func, not_, select)
 from sqlalchemy.engine import Engine
 
 import redaction
@@ -232,12 +232,15 @@ class CredentialStore:
         return True
 
     def delete(self, conversation_id: str) -> int:
-        """Forget every token of the conversation (its own and its lookups', under the current
-        and the previous key's row names); how many went."""
+        """Forget everything kept for the conversation (its tokens and its lookups', held
+        fragments, under the current and the previous key's row names); how many tokens went
+        (what the user is told: held fragments are not credentials)."""
+        ours = holder_credentials.c.conversation_key.in_(self._conversation_keys(conversation_id))
         with self.engine.begin() as conn:
-            return conn.execute(delete(holder_credentials).where(
-                holder_credentials.c.conversation_key.in_(self._conversation_keys(conversation_id)))
-            ).rowcount
+            tokens = conn.execute(select(func.count()).select_from(holder_credentials).where(
+                and_(ours, not_(holder_credentials.c.purpose.startswith(HELD))))).scalar()
+            conn.execute(delete(holder_credentials).where(ours))
+            return int(tokens or 0)
 
     def count_expired(self, now: Optional[dt.datetime] = None) -> int:
         now = now or dt.datetime.now(dt.timezone.utc)

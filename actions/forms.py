@@ -23,6 +23,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import choosing, insurer_calls
+from actions.credentials import credential_store
 from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
 from bot import identifiers
 from insurers.base import (
@@ -36,6 +37,9 @@ from insurers.base import (
     SurrenderCase,
 )
 from redaction import mask_policy_number
+
+# The challenge whose code this conversation exchanged last (sealed, like a held phone).
+EXCHANGED = "exchanged_challenge"
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +216,19 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         outcome = await adapter.confirm_code(challenge_id, code)
         if isinstance(outcome, HolderSession):
             marker = await keep_session(tracker.sender_id, outcome)
+            # Which challenge gave it, should this turn be run again (below).
+            await credential_store().hold_async(tracker.sender_id, EXCHANGED, challenge_id)
             return {"sms_code": MASKED, "challenge_id": None, **marker,
                     "stage": "verified"}
         if isinstance(outcome, CodeRejected):
+            kept = await self._session_of_a_lost_turn(tracker, challenge_id)
+            if kept is not None:
+                # This very turn ran before, on a replica that died before the conversation
+                # was saved: the insurer took the code then (it is spent now) and the session
+                # it gave is in the credentials store. The turn goes on from there.
+                log.info("sms code already exchanged by an earlier run of this turn: verified")
+                return {"sms_code": MASKED, "challenge_id": None,
+                        **await keep_session(tracker.sender_id, kept), "stage": "verified"}
             say_code_rejected(dispatcher, outcome)
             return {"sms_code": None}
         if isinstance(outcome, Locked):
@@ -222,6 +236,22 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
                                      locked_until=locked_until_text(outcome.until))
             return {**_forget_identity(), "stage": "locked"}
         return {"sms_code": None, "stage": "insurer_down"}
+
+    @staticmethod
+    async def _session_of_a_lost_turn(tracker: Tracker, challenge_id: str) -> Optional[HolderSession]:
+        """The holder session this conversation got with this very challenge, for the policy
+        being verified, when the tracker does not know of it (the turn that got it was not
+        saved): else None."""
+        policy = tracker.get_slot("policy_number")
+        if not policy or verified_marker(tracker) is not None:
+            return None
+        store = credential_store()
+        if await store.held_async(tracker.sender_id, EXCHANGED) != challenge_id:
+            return None
+        kept = await store.get_async(tracker.sender_id)
+        if kept is None or kept.policy_number != policy:
+            return None
+        return kept.as_session()
 
     # ------------------------------------------------------------ policy number
     async def validate_policy_number(

@@ -320,3 +320,77 @@ async def _verified_events(conv, insurer):
     second, _ = await conv.run(FORM, extracted={"sms_code": insurer.latest_code(phone)})
     conv.active_loop = None
     return first + second
+
+
+def test_a_code_turn_run_again_after_its_replica_died_goes_on_verified(insurer, domain):
+    """At least once, not exactly once: a replica exchanges the SMS code for the holder's
+    session and dies before the conversation is saved; WeChat's resend runs the same turn on
+    another replica from the unsaved conversation. The insurer now rejects the spent code, and
+    the user must not be told their code is wrong for ever (the cluster's replica-kill test
+    found a user stuck so): the session the first run kept is this turn's answer."""
+    conv = Conversation("wx-user-lost-turn", domain)
+    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+    conv.slots["policy_number"] = POLICY_1[0]
+
+    async def flow():
+        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        conv.slots["requested_slot"] = "sms_code"
+        code = insurer.latest_code(POLICY_1[2])
+        before = dict(conv.slots)
+        first, _ = await conv.run(FORM, extracted={"sms_code": code})
+        conv.slots.clear()
+        conv.slots.update(before)  # the first run's events were never saved
+        again = await conv.run(FORM, extracted={"sms_code": code})
+        conv.slots.clear()
+        conv.slots.update(before)
+        wrong = await conv.run(FORM, extracted={"sms_code": "000000" if code != "000000" else "111111"})
+        return first, again, wrong
+
+    first, (events, messages), (wrong_events, wrong_messages) = asyncio.run(flow())
+    assert slot_values(first)["stage"] == "verified"
+    assert messages == [] and slot_values(events)["stage"] == "verified"
+    assert slot_values(events)["holder_policy"] == POLICY_1[0]
+    # (a wrong code in the same place still finds the session: the holder is verified already,
+    # by this conversation, for this policy; nothing is revealed that they had not unlocked)
+    assert slot_values(wrong_events)["stage"] == "verified" and wrong_messages == []
+
+
+def test_a_spent_code_without_a_session_of_this_conversation_is_still_wrong(insurer, domain):
+    """Another conversation's spent code verifies nobody here."""
+    owner, other = Conversation("wx-owner", domain), Conversation("wx-other", domain)
+    for conv in (owner, other):
+        conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+        conv.slots["policy_number"] = POLICY_1[0]
+
+    async def flow():
+        await other.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        other.slots["requested_slot"] = "sms_code"
+        stale = insurer.latest_code(POLICY_1[2])
+        await owner.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        owner.slots["requested_slot"] = "sms_code"
+        await owner.run(FORM, extracted={"sms_code": insurer.latest_code(POLICY_1[2])})
+        return await other.run(FORM, extracted={"sms_code": stale})
+
+    events, messages = asyncio.run(flow())
+    assert responses(messages) == ["utter_sms_code_wrong_attempts"]
+    assert slot_values(events)["sms_code"] is None
+
+
+def test_a_new_challenge_is_not_passed_by_an_earlier_session(insurer, domain):
+    """Verified once; later, in the same chat, a new check of the same policy (a new code sent):
+    a wrong code is wrong, whatever session the chat still holds."""
+    conv = Conversation("wx-user-second-check", domain)
+
+    async def check(code_of):
+        conv.slots.update({name: None for name in conv.slots})
+        conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
+        conv.slots["policy_number"] = POLICY_1[0]
+        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+        conv.slots["requested_slot"] = "sms_code"
+        return await conv.run(FORM, extracted={"sms_code": code_of(insurer.latest_code(POLICY_1[2]))})
+
+    first, _ = asyncio.run(check(lambda code: code))
+    assert slot_values(first)["stage"] == "verified"
+    events, messages = asyncio.run(check(lambda code: "000000" if code != "000000" else "111111"))
+    assert responses(messages) == ["utter_sms_code_wrong_attempts"]
+    assert slot_values(events)["sms_code"] is None
