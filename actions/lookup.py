@@ -300,9 +300,11 @@ class ValidateLookupForm(FormValidationAction):
 
         Two insurers each text a code (issue 19.5): either may come first, both may come in one
         message, each goes to the insurer named next to it ("恒信 123456", or the SMS pasted with
-        its 【恒信人寿】), the others to the insurers waiting, in the order asked. A code is tried
-        only at the insurer it is given for, so one insurer's valid code is never a failed try
-        at the other."""
+        its 【恒信人寿】), the others to the insurers waiting, in the order asked. A named code is
+        tried only at its insurer. A lone unnamed code that the insurer asked rejects is tried
+        at the others waiting before it is called wrong: the other insurer's valid code, sent
+        first, is taken (it still counts as a failed try at the insurer asked, which cannot be
+        asked without one; the journeys of issue 19 found it called wrong)."""
         if not isinstance(value, str):  # a list or object typed as /intent{…}: refused
             return {"lookup_sms_code": None}
         pending: List[Dict[str, str]] = list(tracker.get_slot("lookup_pending") or [])
@@ -317,9 +319,22 @@ class ValidateLookupForm(FormValidationAction):
         sessions: Dict[str, Any] = dict(tracker.get_slot("lookup_sessions") or {})
         text = (tracker.latest_message or {}).get("text") or ""
         outcome: Any = None
-        for current, given in _codes_for_insurers(text, code, pending):
+        pairs = _codes_for_insurers(text, code, pending)
+        for current, given in pairs:
             entry = insurer_calls.registry().get(current["insurer"])
             outcome = await insurer_calls.registry().adapter_for(entry).confirm_lookup(current["challenge_id"], given)
+            if isinstance(outcome, CodeRejected) and len(pairs) == 1 and len(pending) > 1 \
+                    and not _named_in(text, current["insurer"]):
+                # One code, its insurer not named, and it is not the one asked for: people
+                # send whichever SMS came first. Tried at the others waiting before it is
+                # called wrong (each insurer counts a wrong code as a failed try of its own).
+                for other in [p for p in pending if p is not current]:
+                    other_entry = insurer_calls.registry().get(other["insurer"])
+                    other_outcome = await insurer_calls.registry().adapter_for(
+                        other_entry).confirm_lookup(other["challenge_id"], given)
+                    if not isinstance(other_outcome, CodeRejected):
+                        current, entry, outcome = other, other_entry, other_outcome
+                        break
             if isinstance(outcome, CodeRejected):
                 if len(pending) > 1:
                     dispatcher.utter_message(response="utter_lookup_code_rejected_for", insurer_name=entry.display_name)
@@ -351,6 +366,10 @@ class ValidateLookupForm(FormValidationAction):
             stage = "locked" if isinstance(outcome, Locked) else "insurer_down"
             return {**result, "lookup_sms_code": MASKED, "stage": stage}
         return {**result, "lookup_sms_code": MASKED, "stage": "policies_found"}
+
+
+def _named_in(text: str, insurer_id: str) -> bool:
+    return any(name in text for name in _names(insurer_id))
 
 
 def _names(insurer_id: str) -> List[str]:

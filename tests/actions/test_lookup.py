@@ -154,6 +154,7 @@ def test_a_kept_part_is_forgotten_when_a_new_lookup_starts_and_never_outlives_te
 
 @pytest.mark.parametrize("message", [
     "恒信 {hengxin}",                                   # the other insurer's code first, named
+    "{hengxin}",                                        # the other insurer's code first, bare
     "恒信人寿的是{hengxin}，沙箱的是{sandbox}",          # both at once, named, any order
     "{sandbox} {hengxin}",                              # both at once, in the order asked
     "【恒信人寿】您正在查找名下保单，验证码{hengxin}，5分钟内有效",  # the SMS pasted
