@@ -23,6 +23,7 @@ from actions.yes_no import NO, UNCLEAR, YES, is_plain_answer, read_answer
 
 YES_WORDS = ["确认", "好的", "好", "对", "是的", "可以", "嗯", "行", "没问题", "OK", "ok", "好的，确认", "嗯嗯"]
 NO_WORDS = ["取消", "算了", "不要", "不用", "不了", "不退了", "不删了", "先不要", "再想想", "不确认",
+            "先不退了 我再想想", "我考虑考虑",
             "确认不退了", "不要删除", "算了吧", "不用了谢谢"]
 PROMPTS = {"quote_ready": "utter_ask_confirm_surrender", "withdraw_ready": "utter_ask_confirm_withdraw",
            "confirm_erasure": "utter_confirm_erasure"}
