@@ -25,6 +25,7 @@ import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -244,8 +245,9 @@ class WeChatInput(InputChannel):
         attempt = await self.store.count_attempt(key)
         agent = getattr(request.app.ctx, "agent", None)
 
-        def start_turn() -> None:
-            self._start_turn(key, message, user_text, canned, command, on_new_message, agent)
+        def start_turn(taken_over: bool = False) -> None:
+            self._start_turn(key, message, user_text, canned, command, on_new_message, agent,
+                             taken_over)
 
         if await self.store.claim(key, CLAIM_LEASE_S):
             start_turn()
@@ -344,12 +346,12 @@ class WeChatInput(InputChannel):
 
     def _start_turn(self, key: str, message: InboundMessage, text: Optional[str],
                     canned: Optional[str], command: bool, on_new_message: OnNewMessage,
-                    agent: Any = None) -> None:
+                    agent: Any = None, taken_over: bool = False) -> None:
         self._turn_done.setdefault(key, asyncio.Event())
         self._background(self._run_turn(key, message, text, canned, command, on_new_message,
-                                        agent))
+                                        agent, taken_over))
 
-    async def _watch_turn(self, key: str, start_turn: Callable[[], None]) -> None:
+    async def _watch_turn(self, key: str, start_turn: Callable[[bool], None]) -> None:
         """Until the turn run elsewhere has a result: take it over if its lease lapses."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + DEFAULT_TTL_S
@@ -362,7 +364,7 @@ class WeChatInput(InputChannel):
                     if await self.store.get_result(key) is None:
                         logger.warning("wechat turn %s: its process stopped answering; "
                                        "taken over here", key.split(":", 1)[-1][:8])
-                        start_turn()
+                        start_turn(True)
                     return
                 await asyncio.sleep(1.0)
         except Exception:  # the store is unreachable: the delivery still answers politely
@@ -406,7 +408,7 @@ class WeChatInput(InputChannel):
 
     async def _run_turn(self, key: str, message: InboundMessage, text: Optional[str],
                         canned: Optional[str], command: bool, on_new_message: OnNewMessage,
-                        agent: Any = None) -> None:
+                        agent: Any = None, taken_over: bool = False) -> None:
         """Run the turn (or take the canned answer) in arrival order for this user, put any
         answer still waiting for the user ahead of it, keep the result for every delivery of
         this message, and deliver it out of band if the webhook already answered without it."""
@@ -414,18 +416,25 @@ class WeChatInput(InputChannel):
         try:
             with observe_turn(self.name()):  # tuibao_turns_total, tuibao_turn_seconds
                 await self._run_turn_in_order(key, message, text, canned, command,
-                                              on_new_message, agent)
+                                              on_new_message, agent, taken_over)
         finally:
             lease.cancel()
 
     async def _run_turn_in_order(self, key: str, message: InboundMessage, text: Optional[str],
                                  canned: Optional[str], command: bool,
-                                 on_new_message: OnNewMessage, agent: Any = None) -> None:
+                                 on_new_message: OnNewMessage, agent: Any = None,
+                                 taken_over: bool = False) -> None:
         openid = message.openid
         async with self._lock_for(openid):
             try:
                 reply = canned or ""
-                if text is not None and await self.store.has_late_answers(openid):
+                answered = (await self._answer_already_given(agent, openid, message)
+                            if taken_over and text is not None else None)
+                if answered is not None:
+                    # The process that ran this turn stored it and died before it recorded
+                    # the answer: the answer is read back, the message is not run twice.
+                    reply = answered
+                elif text is not None and await self.store.has_late_answers(openid):
                     # An earlier answer is waiting (it comes with this reply): this message
                     # collects it and is not run through the dialogue.
                     reply = COLLECTED_NOT_PROCESSED
@@ -451,6 +460,32 @@ class WeChatInput(InputChannel):
                 logger.exception("wechat result of %s's turn not stored", mask_openid(openid))
             finally:
                 self._wake_deliveries(key)
+
+    async def _answer_already_given(self, agent: Any, openid: str,
+                                    message: InboundMessage) -> Optional[str]:
+        """The answer of this message's turn when the tracker store holds that turn already
+        (its user event carries the message's id): the bot's messages after it, rendered."""
+        store = getattr(agent, "tracker_store", None)
+        if store is None or not message.msg_id:
+            return None
+        tracker = await store.retrieve(openid)
+        if tracker is None:
+            return None
+        events = list(tracker.events)
+        starts = [i for i, e in enumerate(events)
+                  if isinstance(e, UserUttered) and e.message_id == str(message.msg_id)]
+        if not starts:
+            return None
+        said: List[Dict[str, Any]] = []
+        for event in events[starts[-1] + 1:]:
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, BotUttered):
+                said.append({key: value for key, value in event.message().items()
+                             if key != "timestamp" and value is not None})
+        logger.warning("wechat turn of %s had run before its process stopped: its answer is "
+                       "read back from the conversation, not run again", mask_openid(openid))
+        return await self.render(openid, said)
 
     def _wake_deliveries(self, key: str) -> None:
         done = self._turn_done.pop(key, None)
