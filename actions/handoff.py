@@ -190,7 +190,9 @@ class ActionRateAgent(Action):
             await run_sync(lambda: store.rate(tracker.sender_id, rating))
         except Exception:
             log.exception("could not record a rating")
-        dispatcher.utter_message(response="utter_thanks_for_rating")
+        # A 满意 is thanked as praise, not as if it were a complaint (the journeys of issue 19).
+        dispatcher.utter_message(response="utter_thanks_for_good_rating" if rating == "good"
+                                 else "utter_thanks_for_rating")
         return []
 
 

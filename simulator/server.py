@@ -312,10 +312,10 @@ async def _sandbox_get(app: web.Application, path: str, params: Optional[Dict[st
                 f"{settings.sandbox_url}{path}", params=params,
                 timeout=aiohttp.ClientTimeout(total=settings.sandbox_timeout_seconds)) as resp:
             if resp.status != 200:
-                raise _SandboxProblem(f"沙盒保险公司返回 HTTP {resp.status}")
+                raise _SandboxProblem(f"沙箱保险返回 HTTP {resp.status}")
             return await resp.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError):
-        raise _SandboxProblem("连不上沙盒保险公司") from None
+        raise _SandboxProblem("连不上沙箱保险") from None
 
 
 def _instant(text: Any) -> Optional[dt.datetime]:
@@ -345,7 +345,7 @@ async def sim_phone_sms(request: web.Request) -> web.Response:
         return _page_error(502, str(problem))
     now = _instant(clock.get("now")) if isinstance(clock, dict) else None
     if now is None or not all(isinstance(inbox, list) for inbox in inboxes):
-        return _page_error(502, "沙盒保险公司的短信列表格式不对")
+        return _page_error(502, "沙箱保险的短信列表格式不对")
 
     def with_age(message: Dict[str, Any]) -> Dict[str, Any]:
         sent = _instant(message.get("sent_at"))

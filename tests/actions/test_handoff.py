@@ -155,3 +155,19 @@ def test_a_new_session_keeps_a_chat_a_person_has_paused(insurer, domain):
     (events, _), (plain, _) = asyncio.run(flow())
     assert [e["event"] for e in events] == ["session_started", "pause", "action"]
     assert [e["event"] for e in plain] == ["session_started", "action"]
+
+
+@pytest.mark.parametrize("rating, thanks", [("good", "谢谢您的肯定"), ("ok", "继续改进"),
+                                            ("bad", "继续改进")])
+def test_praise_is_thanked_as_praise(insurer, domain, rating, thanks):
+    conv = Conversation(f"wx-rated-{rating}", domain)
+
+    async def flow():
+        await conv.run(ActionHandoff(), intent="request_human", text="转人工")
+        store().take(conv.sender_id, "agent1")
+        store().close(conv.sender_id, "handback")
+        return await conv.run(ActionRateAgent(), intent="rate_agent",
+                              entities=[{"entity": "agent_rating", "value": rating}])
+
+    _, said = asyncio.run(flow())
+    assert thanks in conv.render(said[0])
