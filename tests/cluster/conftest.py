@@ -1,13 +1,35 @@
 """One cluster (bin/cluster up) for every test of this folder, stopped at the end."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from tests.cluster.support import Cluster, WeChatServer, bin_cluster
+from tests.cluster.support import CLUSTER_ENV, Cluster, WeChatServer, bin_cluster
+from tests.support.faults import PrivateRedis, TcpProxy, private_redis
+
+
+@dataclass
+class Stores:
+    redis: PrivateRedis
+    postgres: TcpProxy
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def stores():
+    """The cluster's Redis is a redis-server of its own and its PostgreSQL is reached through a
+    proxy: a test can restart the one and cut the line to the other without troubling anything
+    else on the machine."""
+    with private_redis() as redis, TcpProxy(5432) as postgres:
+        CLUSTER_ENV.update(TUIBAO_REDIS_PORT=str(redis.port), TUIBAO_PG_PORT=str(postgres.port))
+        try:
+            yield Stores(redis, postgres)
+        finally:
+            CLUSTER_ENV.clear()
+
+
+@pytest.fixture(scope="session")
+def cluster(stores):
     bin_cluster("up")
     running = Cluster()
     running.relax_sms_limits()

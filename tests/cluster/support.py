@@ -9,6 +9,7 @@ passive replies and customer-service pushes alike.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -34,10 +35,15 @@ SUBMITTED = "退保申请已提交"
 _FROM = re.compile(r"<FromUserName><!\[CDATA\[(.*?)\]\]></FromUserName>")
 
 
+# The stores' addresses the session's cluster runs on (tests/cluster/conftest.py: a private
+# redis-server and a proxy in front of PostgreSQL, so that faults can be made), for every call.
+CLUSTER_ENV: Dict[str, str] = {}
+
+
 def bin_cluster(*args: str, timeout: float = 420) -> str:
     """Run ``bin/cluster ARGS``; its stdout. A failure raises with its stderr."""
     done = subprocess.run([str(ROOT / "bin" / "cluster"), *args], cwd=ROOT, timeout=timeout,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env={**os.environ, **CLUSTER_ENV})
     if done.returncode != 0:
         raise AssertionError(f"bin/cluster {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout
