@@ -199,7 +199,10 @@ def test_complete_surrenders_leave_no_personal_data_or_token_in_clear(privacy_st
     # The scan is meaningful: every store and log has content, and the user's turns are there.
     assert len(sources["tracker store"]) > 40
     assert len(ps.handoff_rows(first, tables=("handoff_chats",))) == 1
-    assert len(sources["credentials store"]) == 2 and sources["connector state (Redis)"]
+    # Per user: the sealed token and which challenge gave it (a lost turn's re-run, issue 20).
+    purposes = sorted(json.loads(row)[1] for row in sources["credentials store"])
+    assert purposes == ["held:exchanged_challenge"] * 2 + ["holder"] * 2, purposes
+    assert sources["connector state (Redis)"]
     logs = ps.log_texts()
     assert len(logs) == 4, list(logs)
     assert len(logs[f"{ps.log_label}-rasa.log"]) > 100_000 and len(logs[f"{ps.log_label}-actions.log"]) > 5_000
