@@ -45,8 +45,11 @@ def resilient(asyncio: bool = False, outage_s: float = 0.0, **settings: Any) -> 
         from redis.retry import Retry
     return {
         **settings,
+        # Connection errors only: redis-py's Retry would also retry timeouts (a health-check
+        # PING, a connect) and make a Redis that never answers hang for several timeouts.
         "retry": Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S),
-                       max(RETRIES, _retries_for(outage_s))),
+                       max(RETRIES, _retries_for(outage_s)),
+                       supported_errors=(ConnectionError, ConnectionRefusedError)),
         # (ConnectionRefusedError: connecting to a Redis still down raises the OS's error,
         # which redis-py's retry does not know as a connection error)
         "retry_on_error": [ConnectionError, ConnectionRefusedError],

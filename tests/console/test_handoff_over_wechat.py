@@ -88,7 +88,7 @@ def test_a_surrender_handed_to_a_person_and_back(desk):
     assert pauses(desk, user.openid) == ["pause", "resume"]
     done = user.say("确认", "TB2026")
     assert re.search(r"TB20261125\d{6}", done)
-    assert "谢谢您的评价" in user.tap(resumed, "满意", "谢谢")
+    assert "谢谢您的肯定" in user.tap(resumed, "满意", "谢谢")
 
     actions = [e["action"] for e in lead.get(f"/api/v1/audit?chat_id={user.openid}").json()]
     for expected in ("take", "view", "reply", "note", "handback"):

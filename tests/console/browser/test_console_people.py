@@ -123,7 +123,7 @@ def test_the_supervisor_sees_satisfaction_reassigns_on_purpose_and_reads_the_aud
     seen = rated._last_seq()
     assert agent.post(f"/api/v1/chats/{rated.openid}/handback").status_code == 200
     rated.wait_for("满意", seen)
-    rated.say("对人工客服很满意", "谢谢您的评价")
+    rated.say("对人工客服很满意", "谢谢您的肯定")
     # A chat agent1 has now, which the supervisor will move.
     waiting = SimUser(desk)
     waiting.say("转人工", "排在第")
