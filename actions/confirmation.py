@@ -49,8 +49,8 @@ ASK_AGAIN = {
 # The bot messages that put the question of each prompt (the first time, again, or after a
 # question answered meanwhile): a yes counts only when one of them was the bot's last turn.
 PROMPTS = {
-    "quote_ready": {"utter_ask_confirm_surrender", "utter_confirm_surrender_again",
-                    "utter_confirm_surrender_stale"},
+    "quote_ready": {"utter_ask_confirm_surrender", "utter_ask_confirm_surrender_cover_ends",
+                    "utter_confirm_surrender_again", "utter_confirm_surrender_stale"},
     "withdraw_ready": {"utter_ask_confirm_withdraw", "utter_confirm_withdraw_again",
                        "utter_confirm_withdraw_stale"},
     "confirm_erasure": {"utter_confirm_erasure", "utter_confirm_erasure_again"},

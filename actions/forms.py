@@ -18,6 +18,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -141,6 +142,27 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
     def slots_to_ask(self, domain_slots: List[Text], tracker: Tracker) -> List[Text]:
         """The form's questions, in order, once no dead end has stopped it."""
         return domain_slots
+
+    # The form's own request said again while it waits for an answer ("那我现在怎么退" after a
+    # hand-back, issue 19.8): the answer is the form's next step.
+    GOES_ON_INTENTS: Tuple[str, ...] = ()
+
+    async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[Dict[Text, Any]]:
+        """Besides the custom extractions: a message that asks for what the form is already
+        doing, and carries nothing it asks for, is answered with "we are on it" and the same
+        question again, instead of being rejected (which left the user with "这一步我不知道该
+        怎么接")."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        requested = tracker.get_slot("requested_slot")
+        message = tracker.latest_message or {}
+        if (events or not requested or message.get("entities")
+                or (message.get("intent") or {}).get("name") not in self.GOES_ON_INTENTS
+                or requested in tracker.slots_to_validate()):
+            return events
+        dispatcher.utter_message(response="utter_form_goes_on")
+        # The requested slot, still empty, validated as such: the form asks it again.
+        return events + [SlotSet(requested, None)]
 
     # ------------------------------------------------------------ ID suffix
     async def validate_id_suffix(
@@ -290,6 +312,8 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
 
 class ValidateSurrenderForm(IdentityFormValidation):
     """surrender_form: policy number → ID suffix → SMS code."""
+
+    GOES_ON_INTENTS = ("request_surrender",)
 
     async def extract_policy_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> Dict[Text, Any]:

@@ -103,7 +103,16 @@ class ActionStartLookup(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         await credential_store().release_async(tracker.sender_id, *HELD_PARTS)
-        return [SlotSet("stage", None)] + [SlotSet(k, v) for k, v in _cleared().items()]
+        events = [SlotSet("stage", None)] + [SlotSet(k, v) for k, v in _cleared().items()]
+        # A phone (or ID suffix) that started the lookup by itself, outside any form (王芳 typed
+        # hers after the "where is my policy number" answer, issue 19.6): the form takes it at
+        # activation, as if it had been sent in answer to its question.
+        given = {slot: next(tracker.get_latest_entity_values(entity), None)
+                 for slot, entity in (("lookup_phone", "phone_number"), ("lookup_id_suffix", "id_number"))}
+        if given["lookup_phone"]:
+            dispatcher.utter_message(response="utter_lookup_from_message")
+            events += [SlotSet(slot, value) for slot, value in given.items() if value]
+        return events
 
 
 class ActionAskLookupSmsCode(Action):

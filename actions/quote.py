@@ -3,7 +3,7 @@ before any confirmation; fee and timing questions answered from it."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -33,9 +33,13 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
         loss = wording.loss_values(outcome.lines, outcome.refund)
         if loss:
             dispatcher.utter_message(response="utter_surrender_loss", **loss)
+        cover_end = None
         if outcome.refund == 0 and outcome.basis == "unearned_premium":
-            await say_cover_used_up(dispatcher, adapter, session)
-        dispatcher.utter_message(response="utter_ask_confirm_surrender")
+            cover_end = await say_cover_used_up(dispatcher, adapter, session)
+        if cover_end:
+            dispatcher.utter_message(response="utter_ask_confirm_surrender_cover_ends", cover_end=cover_end)
+        else:
+            dispatcher.utter_message(response="utter_ask_confirm_surrender")
         return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
     if isinstance(outcome, NotEligible):
         return common.not_eligible(dispatcher, outcome)
@@ -45,15 +49,17 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
 
 
 async def say_cover_used_up(dispatcher: CollectingDispatcher, adapter: InsurerAdapter,
-                            session: HolderSession) -> None:
+                            session: HolderSession) -> Optional[str]:
     """¥0 because the cover period is used up (it ends today, issue 19): say so before the
-    confirmation, with the day it ends, and that an expiring policy needs no surrender."""
+    confirmation, with the day it ends, and that an expiring policy needs no surrender. The
+    day, as said, or None when the insurer did not tell it."""
     summary = await adapter.policy_summary(session)
     if isinstance(summary, PolicySummary) and summary.cover_end is not None:
-        dispatcher.utter_message(response="utter_quote_cover_used_up",
-                                 cover_end=wording.day(summary.cover_end))
-    else:
-        dispatcher.utter_message(response="utter_quote_cover_used_up_no_date")
+        day = wording.day(summary.cover_end)
+        dispatcher.utter_message(response="utter_quote_cover_used_up", cover_end=day)
+        return day
+    dispatcher.utter_message(response="utter_quote_cover_used_up_no_date")
+    return None
 
 
 class ActionQuoteSurrender(Action):

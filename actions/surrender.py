@@ -38,7 +38,10 @@ class ActionStartSurrender(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         acknowledge_complaint(dispatcher, tracker)  # "烦死了，帮我退掉": heard, then done
-        dispatcher.utter_message(response="utter_start_surrender")
+        # "恒信那张呢 能退多少钱" after the lookup's list (issue 19.2): the figures of that policy,
+        # read back like a tap on it would, and said to be a reckoning, not a surrender.
+        asked_fee = (tracker.latest_message or {}).get("intent", {}).get("name") == "ask_surrender_fee"
+        dispatcher.utter_message(response="utter_start_quote_only" if asked_fee else "utter_start_surrender")
         events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
         given = next(tracker.get_latest_entity_values("policy_number"), None)
         listed = choosing.surrenderable(tracker.get_slot("lookup_found"))

@@ -212,3 +212,36 @@ def test_a_policy_chosen_by_its_words_after_the_lookup_is_verified_and_quoted(in
     events, said = asyncio.run(conv.run(ActionQuoteSurrender()))
     assert slot_values(events)["stage"] == "quote_ready", said
     assert "SBX2********0035" in conv.render(said[0])
+
+
+def test_a_phone_sent_outside_any_form_starts_the_lookup_and_is_kept(insurer, domain):
+    """王芳 typed her phone after the "where is my policy number" answer (the journeys' finding
+    1): the lookup starts with it, the form keeps it sealed at activation and says what is
+    missing; the suffix that follows completes the lookup."""
+    from actions.lookup import ActionStartLookup
+
+    conv = Conversation("wx-lookup-outside", domain)
+    events, messages = asyncio.run(conv.run(
+        ActionStartLookup(), intent="inform", text=PHONE,
+        entities=[{"entity": "phone_number", "value": PHONE}]))
+    assert responses(messages) == ["utter_lookup_from_message"]
+    assert slot_values(events)["lookup_phone"] == PHONE
+    # Rasa activates lookup_form and validates the prefilled phone.
+    conv.active_loop = None
+    events, messages = lookup_turn(conv, {"lookup_phone": PHONE})
+    assert responses(messages) == ["utter_lookup_kept"]
+    assert slot_values(events)["lookup_phone"] is None and PHONE not in repr(events)
+    conv.active_loop = "lookup_form"
+    conv.slots["requested_slot"] = "lookup_phone"
+    events, messages = lookup_turn(conv, {"lookup_id_suffix": SUFFIX})
+    assert messages == [] and len(insurer.sms(PHONE)) == 2
+
+
+def test_a_six_digit_number_alone_does_not_start_a_lookup(insurer, domain):
+    from actions.lookup import ActionStartLookup
+
+    conv = Conversation("wx-lookup-outside-2", domain)
+    events, messages = asyncio.run(conv.run(
+        ActionStartLookup(), intent="find_policy", text="我没有保单号 482913",
+        entities=[{"entity": "id_number", "value": "482913"}]))
+    assert messages == [] and slot_values(events)["lookup_id_suffix"] is None

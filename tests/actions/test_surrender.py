@@ -194,17 +194,24 @@ def test_five_wrong_suffixes_lock_the_check_and_a_person_takes_over(insurer, dom
     assert "999999" not in (queued.last_user_message or "")
 
 
-def test_wrong_sms_code_says_how_many_tries_are_left(insurer, domain):
-    conv = Conversation("wx-user-code", domain)
+def _wrong(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+async def _code_asked(conv: Conversation, insurer) -> str:
+    """Policy 1's number known, its ID suffix answered: the SMS code is asked. The code sent."""
     conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
     conv.slots["policy_number"] = POLICY_1[0]
+    await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
+    conv.slots["requested_slot"] = "sms_code"
+    return insurer.latest_code(POLICY_1[2])
+
+
+def test_wrong_sms_code_says_how_many_tries_are_left(insurer, domain):
+    conv = Conversation("wx-user-code", domain)
 
     async def flow():
-        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
-        conv.slots["requested_slot"] = "sms_code"
-        real = insurer.latest_code(POLICY_1[2])
-        wrong = "000000" if real != "000000" else "111111"
-        return await conv.run(FORM, extracted={"sms_code": wrong})
+        return await conv.run(FORM, extracted={"sms_code": _wrong(await _code_asked(conv, insurer))})
 
     events, messages = asyncio.run(flow())
     # The sandbox allows five failures; this is the first, so four tries are left, and said.
@@ -329,13 +336,9 @@ def test_a_code_turn_run_again_after_its_replica_died_goes_on_verified(insurer, 
     the user must not be told their code is wrong for ever (the cluster's replica-kill test
     found a user stuck so): the session the first run kept is this turn's answer."""
     conv = Conversation("wx-user-lost-turn", domain)
-    conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
-    conv.slots["policy_number"] = POLICY_1[0]
 
     async def flow():
-        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
-        conv.slots["requested_slot"] = "sms_code"
-        code = insurer.latest_code(POLICY_1[2])
+        code = await _code_asked(conv, insurer)
         before = dict(conv.slots)
         first, _ = await conv.run(FORM, extracted={"sms_code": code})
         conv.slots.clear()
@@ -343,7 +346,7 @@ def test_a_code_turn_run_again_after_its_replica_died_goes_on_verified(insurer, 
         again = await conv.run(FORM, extracted={"sms_code": code})
         conv.slots.clear()
         conv.slots.update(before)
-        wrong = await conv.run(FORM, extracted={"sms_code": "000000" if code != "000000" else "111111"})
+        wrong = await conv.run(FORM, extracted={"sms_code": _wrong(code)})
         return first, again, wrong
 
     first, (events, messages), (wrong_events, wrong_messages) = asyncio.run(flow())
@@ -358,17 +361,10 @@ def test_a_code_turn_run_again_after_its_replica_died_goes_on_verified(insurer, 
 def test_a_spent_code_without_a_session_of_this_conversation_is_still_wrong(insurer, domain):
     """Another conversation's spent code verifies nobody here."""
     owner, other = Conversation("wx-owner", domain), Conversation("wx-other", domain)
-    for conv in (owner, other):
-        conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
-        conv.slots["policy_number"] = POLICY_1[0]
 
     async def flow():
-        await other.run(FORM, extracted={"id_suffix": POLICY_1[1]})
-        other.slots["requested_slot"] = "sms_code"
-        stale = insurer.latest_code(POLICY_1[2])
-        await owner.run(FORM, extracted={"id_suffix": POLICY_1[1]})
-        owner.slots["requested_slot"] = "sms_code"
-        await owner.run(FORM, extracted={"sms_code": insurer.latest_code(POLICY_1[2])})
+        stale = await _code_asked(other, insurer)
+        await owner.run(FORM, extracted={"sms_code": await _code_asked(owner, insurer)})
         return await other.run(FORM, extracted={"sms_code": stale})
 
     events, messages = asyncio.run(flow())
@@ -383,14 +379,37 @@ def test_a_new_challenge_is_not_passed_by_an_earlier_session(insurer, domain):
 
     async def check(code_of):
         conv.slots.update({name: None for name in conv.slots})
-        conv.active_loop, conv.slots["requested_slot"] = "surrender_form", "id_suffix"
-        conv.slots["policy_number"] = POLICY_1[0]
-        await conv.run(FORM, extracted={"id_suffix": POLICY_1[1]})
-        conv.slots["requested_slot"] = "sms_code"
-        return await conv.run(FORM, extracted={"sms_code": code_of(insurer.latest_code(POLICY_1[2]))})
+        return await conv.run(FORM, extracted={"sms_code": code_of(await _code_asked(conv, insurer))})
 
     first, _ = asyncio.run(check(lambda code: code))
     assert slot_values(first)["stage"] == "verified"
-    events, messages = asyncio.run(check(lambda code: "000000" if code != "000000" else "111111"))
+    events, messages = asyncio.run(check(_wrong))
     assert responses(messages) == ["utter_sms_code_wrong_attempts"]
     assert slot_values(events)["sms_code"] is None
+
+
+@pytest.mark.parametrize("asked", ["policy_number", "id_suffix", "sms_code"])
+def test_asking_again_how_to_surrender_inside_the_form_is_answered_with_its_next_step(domain, asked):
+    """The angry user, just handed back by a person: "那我现在怎么退" while the ID suffix is asked
+    (the journeys' finding 5). The form is not rejected (that left "这一步我不知道该怎么接"): the
+    user hears that it goes on, and the same question comes next."""
+    conv = Conversation("wx-goes-on", domain)
+    conv.active_loop = "surrender_form"
+    conv.slots.update({"requested_slot": asked, "policy_number": None if asked == "policy_number"
+                       else POLICY_1[0]})
+    events, messages = asyncio.run(conv.run(FORM, intent="request_surrender", text="那我现在怎么退"))
+    assert responses(messages) == ["utter_form_goes_on"]
+    assert any(e.get("event") == "slot" and e["name"] == asked and e["value"] is None for e in events)
+    assert all(e["name"] in (asked, "requested_slot") for e in events if e.get("event") == "slot")
+
+
+def test_a_surrender_request_with_a_number_inside_the_form_is_taken_as_the_number(insurer, domain):
+    conv = Conversation("wx-goes-on-number", domain)
+    conv.active_loop = "surrender_form"
+    conv.slots["requested_slot"] = "policy_number"
+    events, messages = asyncio.run(conv.run(
+        FORM, intent="request_surrender", text=f"我要退保 {POLICY_1[0]}",
+        extracted={"policy_number": POLICY_1[0]},
+        entities=[{"entity": "policy_number", "value": POLICY_1[0]}]))
+    assert "utter_form_goes_on" not in responses(messages)
+    assert slot_values(events)["policy_number"] == POLICY_1[0]

@@ -262,12 +262,15 @@ def test_a_zero_refund_because_the_cover_ends_today_says_so_before_the_confirmat
 
     _, messages = asyncio.run(flow())
     assert responses(messages) == ["utter_quote_readback_no_refund", "utter_quote_cover_used_up",
-                                   "utter_ask_confirm_surrender"]
+                                   "utter_ask_confirm_surrender_cover_ends"]
     assert "¥0.00" in conv.render(messages[0])
     today = insurer.today()
     note = conv.render(messages[1])
     assert f"保障到{today.year}年{today.month}月{today.day}日就结束了" in note, note
     assert "自然终止" in note and "自动续费" in note
+    # The policy ends either way: the question must not promise it stays in force.
+    asked = conv.render(messages[2])
+    assert "继续有效" not in asked and f"{today.month}月{today.day}日自然结束" in asked, asked
 
 
 def test_a_zero_refund_for_a_paid_claim_carries_no_cover_end_note(insurer, domain):

@@ -92,6 +92,18 @@ def test_after_filing_a_case_the_insurer_named_is_the_policy_surrendered(domain)
     assert "utter_ask_confirm_withdraw" not in responses(said)
 
 
+def test_a_fee_question_naming_a_listed_policy_starts_its_read_back_not_a_surrender(domain):
+    """王芳, right after the list: "恒信那张呢 能退多少钱" (the journeys' finding 2). The policy the
+    words name is taken, and the opener says this is a reckoning, not "我来帮您办理退保"."""
+    conversation = _conversation(domain, stage="policies_found")
+    events, said = asyncio.run(conversation.run(ActionStartSurrender(), intent="ask_surrender_fee",
+                                                text="恒信那张呢 能退多少钱"))
+    assert slot_values(events)["policy_number"] == "HX202600000121"
+    assert responses(said) == ["utter_start_quote_only"]
+    opener = conversation.render(said[0])
+    assert "不会直接提交" in opener and "办理退保" not in opener
+
+
 @pytest.mark.parametrize("text", ["我要退保", "意外险还是要退"])
 def test_several_policies_in_play_and_none_named_the_last_quoted_is_forgotten(domain, text):
     conversation = _conversation(domain, stage=None, policy_number="HX202600000121")

@@ -1,6 +1,7 @@
 """Irreversible answers and which policy, as the user lives them, end to end over HTTP (Rasa with
 the trained model on the REST channel, the action server, the sandbox insurer playing both
-insurers). Issues 17, 18.1, 19.1, 19.2, 19.6.
+insurers). Issues 17, 18.1, 19.1, 19.2, 19.6, and the findings of the journeys replayed in
+docs/journeys.md.
 
 Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_MODEL).
 """
@@ -45,7 +46,7 @@ def test_cancel_at_the_erasure_prompt_keeps_the_data(stack):
     assert "确认要删除吗" in asked
     kept = say(stack, user, "取消")
     assert "没有删除" in kept and "保单号" not in kept and "退保" not in kept
-    assert stack.tracker(user)["slots"]["stage"] is None
+    assert stack.tracker(f"rest:{user}")["slots"]["stage"] is None
 
 
 def test_a_later_yes_does_not_submit_a_quote_the_conversation_moved_away_from(stack):
@@ -104,3 +105,53 @@ def test_dont_know_at_the_policy_number_question_leads_to_the_lookup(stack):
     short = say(stack, user, "1380013800 31002X")
     assert "少了一位" in short and "没太明白" not in short, short
     assert short.count("后六位") == 1  # said once, not the paragraph again beneath it
+
+
+def test_a_phone_sent_alone_after_the_where_is_my_number_answer_starts_the_lookup(stack):
+    """The journeys' finding 1: 王芳's typo sent her first message to the FAQ answer, which offers
+    the lookup by phone; the phone she then sent alone was answered 「您想办理…」 twice."""
+    reset(stack)
+    user = "live-phone-alone"
+    say(stack, user, "我想退保 可是保单号不知到在哪")
+    kept = say(stack, user, "13700137000")
+    assert "137****7000" in kept and "后六位" in kept and "您想办理" not in kept, kept
+    asked = say(stack, user, "01001X")
+    assert "验证码" in asked and "您想办理" not in asked, asked
+    # Kept sealed for the message with the suffix, never in the conversation's slots.
+    assert "13700137000" not in str(stack.tracker(f"rest:{user}")["slots"])
+
+
+def test_a_fee_question_naming_a_listed_policy_reads_back_its_figures(stack):
+    """The journeys' finding 2: "恒信那张呢 能退多少钱" right after the list got the general
+    paragraph; the holder is verified already, so it is that policy's read-back."""
+    reset(stack)
+    user = "live-fee-after-list"
+    say(stack, user, "我不知道保单号")
+    say(stack, user, f"{PHONE} {SUFFIX}")
+    say(stack, user, sms(stack, "沙箱保险")[0]["code"])
+    assert "HX202600000121" in say(stack, user, sms(stack, "恒信人寿")[0]["code"])
+    answer = say(stack, user, "恒信那张呢 能退多少钱")
+    assert "¥94.38" in answer and "不会直接提交" in answer and "验证码" not in answer, answer
+    assert not case_numbers(answer)
+    cases = requests.get(f"{stack.sandbox_url}/sandbox/cases", params={"policy_number": "HX202600000121"},
+                         timeout=10)
+    cases.raise_for_status()
+    assert cases.json() == []  # a reckoning, nothing submitted
+
+
+def test_how_do_i_surrender_after_the_hand_back_gets_the_forms_next_step(stack):
+    """The journeys' finding 5: handed back by a person while the surrender waited for the ID
+    suffix, the angry user's 「那我现在怎么退」 got 「这一步我不知道该怎么接」."""
+    reset(stack)
+    user = "live-after-handback"
+    assert "后六位" in say(stack, user, "我要退保 SBX1000000000012")
+    say(stack, user, "转人工")
+    back = requests.post(f"{stack.rasa_url}/conversations/rest:{user}/execute",
+                         params={"token": stack.api_token}, json={"name": "action_handback"}, timeout=60)
+    back.raise_for_status()
+    handed_back = " ".join(m.get("text", "") for m in back.json().get("messages", []))
+    assert "后六位" in handed_back, handed_back
+    goes_on = say(stack, user, "那我现在怎么退")
+    assert "接着办退保" in goes_on and "后六位" in goes_on and "不知道该怎么接" not in goes_on, goes_on
+    readback = say(stack, user, SUFFIX)
+    assert "验证码" in readback, readback
