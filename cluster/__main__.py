@@ -1,12 +1,15 @@
-"""``python -m cluster up|status|kill NAME|start NAME|down [--wipe]`` (bin/cluster)."""
+"""``python -m cluster up|status|kill NAME|start NAME|promote [--model M]|down [--wipe]``
+(bin/cluster)."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from cluster import control
 from cluster.settings import ClusterSettings
+from training.deploy import DeployError
 
 
 def main(argv=None) -> int:
@@ -17,6 +20,13 @@ def main(argv=None) -> int:
     for name, text in (("kill", "SIGKILL one process at once"),
                        ("start", "start one process; return when it is healthy")):
         commands.add_parser(name, help=text).add_argument("name")
+    promote = commands.add_parser(
+        "promote", help="restart the Rasa replicas on a model one at a time, each out of the "
+                        "ingress's rotation while it loads; then move models/current.tar.gz")
+    promote.add_argument("--model", default="models/tuibao.tar.gz",
+                         help="the gated model (default: the newest trained, models/tuibao.tar.gz)")
+    promote.add_argument("--skip-gate", action="store_true",
+                         help="promote a model whose gate failed or never ran, on purpose")
     stop = commands.add_parser("down", help="stop everything (data stays)")
     stop.add_argument("--wipe", action="store_true", help="also drop the cluster's data")
     args = parser.parse_args(argv)
@@ -30,9 +40,12 @@ def main(argv=None) -> int:
             control.kill(settings, args.name)
         elif args.command == "start":
             print(json.dumps(control.start(settings, args.name)))
+        elif args.command == "promote":
+            for line in control.promote(settings, Path(args.model), skip_gate=args.skip_gate):
+                print(line)
         elif args.command == "down":
             control.down(settings, wipe=args.wipe)
-    except control.ClusterError as error:
+    except (control.ClusterError, DeployError) as error:
         print(f"bin/cluster: {error}", file=sys.stderr)
         return 1
     return 0

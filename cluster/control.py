@@ -73,7 +73,7 @@ def _part(settings: ClusterSettings, name: str) -> Part:
     raise ClusterError(f"no process named {name!r} (known: {known})")
 
 
-def _spawn(settings: ClusterSettings, part: Part) -> int:
+def _spawn(settings: ClusterSettings, part: Part, nice: int = 0) -> int:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     _pid_file(settings, part.name).parent.mkdir(parents=True, exist_ok=True)
     if part.name == "nginx":
@@ -84,11 +84,20 @@ def _spawn(settings: ClusterSettings, part: Part) -> int:
         proc = subprocess.Popen(part.argv, cwd=ROOT, env={**os.environ, **part.env},
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+    if nice:
+        _renice(proc.pid, nice)
     _pid_file(settings, part.name).write_text(f"{proc.pid}\n")
     return proc.pid
 
 
-def _ensure(settings: ClusterSettings, part: Part) -> str:
+def _renice(pid: int, nice: int) -> None:
+    """Set the niceness of ``pid``'s process group (its workers fork later and inherit it).
+    Best effort: lowering it again needs root; unprivileged, the part stays as it is."""
+    with contextlib.suppress(PermissionError, ProcessLookupError):
+        os.setpriority(os.PRIO_PGRP, pid, nice)
+
+
+def _ensure(settings: ClusterSettings, part: Part, nice: int = 0) -> str:
     """Start ``part`` unless it runs; wait until it is healthy. Returns what was done."""
     pid = recorded_pid(settings, part.name)
     action = "running"
@@ -96,7 +105,7 @@ def _ensure(settings: ClusterSettings, part: Part) -> str:
         if _port_taken(part.port):
             raise ClusterError(f"{part.name}: port {part.port} is taken by a process the "
                                "cluster did not start")
-        pid = _spawn(settings, part)
+        pid = _spawn(settings, part, nice)
         action = "started"
     deadline = time.monotonic() + part.start_timeout_s
     while not healthy(part):
@@ -215,3 +224,102 @@ def status(settings: ClusterSettings) -> List[Dict]:
     everything = parts(settings)
     with ThreadPoolExecutor(max_workers=len(everything)) as pool:
         return list(pool.map(lambda p: _status_of(settings, p), everything))
+
+
+# ---------------------------------------------------------------- rolling promote
+# A replica taken out of rotation still finishes what it holds: a WeChat turn answers within
+# 4.5 s (later ones are pushed), so it stops this long after nginx stopped sending it work.
+DRAIN_S = 6.0
+# While the new model loads, the restarted replica runs at this niceness, so the replica that
+# carries the traffic keeps the cores first (a separate process: unlike a loading thread, it
+# shares no interpreter lock with the one serving).
+LOADING_NICE = 19
+WARM_TURNS = 6
+
+
+def _route(settings: ClusterSettings, drained=()) -> None:
+    """Render the ingress's configuration with ``drained`` out of rotation, and reload nginx
+    (its new workers take the new configuration; the old ones finish their requests)."""
+    render_nginx_conf(settings, drained)
+    pid = recorded_pid(settings, "nginx")
+    if pid is None:
+        raise ClusterError("nginx is not running: bin/cluster up first")
+    os.kill(pid, signal.SIGHUP)
+    time.sleep(1.0)
+
+
+def _serves(part: Part, model_name: str, checks: int = 6) -> bool:
+    """Every answer of ``part``'s workers names ``model_name``."""
+    from cluster.settings import API_TOKEN
+
+    seen = set()
+    for _ in range(checks):
+        try:
+            answer = requests.get(f"http://127.0.0.1:{part.port}/status",
+                                  params={"token": API_TOKEN}, timeout=10)
+            seen.add(Path(answer.json().get("model_file") or "").name)
+        except (requests.RequestException, ValueError):
+            return False
+    return seen == {model_name}
+
+
+def _warm(part: Part) -> None:
+    """First turns on a fresh process are slow (graphs, caches): take them before users do."""
+    for number in range(WARM_TURNS):
+        with contextlib.suppress(requests.RequestException):
+            requests.post(f"http://127.0.0.1:{part.port}/webhooks/rest/webhook",
+                          json={"sender": f"cluster-promote-warmup-{number % 2}", "message": "你好"},
+                          timeout=60)
+
+
+def promote(settings: ClusterSettings, model: Path, skip_gate: bool = False) -> List[str]:
+    """Rasa's replicas onto ``model``, one at a time: out of the ingress's rotation, drained,
+    restarted on the model (at low CPU priority while it loads), checked and warmed, back in
+    rotation; then the next. The others carry the traffic meanwhile, so no answer waits for a
+    load. Then ``models/current`` and ``previous`` move as ``tuibao model promote`` moves them.
+
+    ``PUT /model`` is not used: it reaches one of a replica's Sanic workers."""
+    from dataclasses import replace
+
+    from bot.model import CURRENT, PREVIOUS, point
+    from training import deploy
+
+    target = deploy.version_of(ROOT, model)
+    lines: List[str] = []
+    note = deploy.check_verdict(target, skip_gate)
+    if note:
+        lines.append(note)
+    before = deploy.pointer(ROOT, CURRENT)
+    replicas = [p for p in parts(replace(settings, model=target)) if p.name.startswith("rasa-")]
+    if len(replicas) < 2:
+        raise ClusterError("a rolling promote needs two Rasa replicas: with one, every answer "
+                           "would wait for the load")
+    for part in replicas:
+        others = [p for p in replicas if p is not part]
+        if not any(recorded_pid(settings, p.name) and healthy(p) for p in others):
+            raise ClusterError(f"no other replica is healthy to carry the traffic while {part.name} "
+                               "loads: bin/cluster status")
+        started = time.monotonic()
+        _route(settings, drained={part.port})
+        try:
+            time.sleep(DRAIN_S)
+            _stop(settings, part)
+            _ensure(settings, part, nice=LOADING_NICE)
+            if not _serves(part, target.name):
+                raise ClusterError(f"{part.name} restarted but does not answer with {target.name}; "
+                                   f"see {settings.log_dir / (part.name + '.log')}")
+            _warm(part)
+            _renice(recorded_pid(settings, part.name) or 0, 0)
+        finally:
+            _route(settings)  # back in rotation (a failed replica is left to nginx's failover)
+        lines.append(f"{part.name} now runs {target.name} ({time.monotonic() - started:.0f} s out of rotation)")
+    if before is not None and before == target:
+        lines.append(f"{target.name} was already current; pointers unchanged")
+        return lines
+    if before is not None:
+        point(deploy.models_dir(ROOT) / PREVIOUS, before)
+    point(deploy.models_dir(ROOT) / CURRENT, target)
+    deploy.log_deployment(ROOT, "promote", target, before)
+    lines.append(f"models/{CURRENT} -> {target.name}; models/{PREVIOUS} -> "
+                 f"{before.name if before else 'none'}")
+    return lines

@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterable, List
 
 import yaml
 
@@ -61,8 +61,10 @@ def endpoints_file(settings: ClusterSettings) -> Path:
     return path
 
 
-def render_nginx_conf(settings: ClusterSettings) -> Path:
-    """var/cluster/nginx.conf from deploy/nginx/cluster.conf.template."""
+def render_nginx_conf(settings: ClusterSettings, drained: Iterable[int] = ()) -> Path:
+    """var/cluster/nginx.conf from deploy/nginx/cluster.conf.template. Rasa replicas on a port
+    in ``drained`` are marked ``down``: nginx sends them nothing new (a rolling promote)."""
+    drained = set(drained)
     state = settings.state_dir
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (state / "nginx" / temp).mkdir(parents=True, exist_ok=True)
@@ -72,8 +74,8 @@ def render_nginx_conf(settings: ClusterSettings) -> Path:
     user = "user root;" if os.geteuid() == 0 else ""
 
     def servers(ports) -> str:
-        return "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;"
-                         for port in ports)
+        return "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s"
+                         f"{' down' if port in drained else ''};" for port in ports)
 
     values = {"user": user, "state": str(state), "ingress_port": str(settings.ingress_port),
               "action_port": str(settings.action_ingress_port),

@@ -182,7 +182,7 @@ def promote(root: Path, servers: Sequence[RasaServer], model: Path, skip_gate: b
     if before is not None:
         point(models_dir(root) / PREVIOUS, before)
     point(models_dir(root) / CURRENT, target)
-    _log(root, "promote", target, before)
+    log_deployment(root, "promote", target, before)
     lines.append(f"models/{CURRENT} -> {target.name}; models/{PREVIOUS} -> "
                  f"{before.name if before else 'none (nothing to roll back to)'}")
     return "\n".join(lines)
@@ -200,7 +200,7 @@ def rollback(root: Path, servers: Sequence[RasaServer]) -> str:
     if current is not None:
         point(models_dir(root) / PREVIOUS, current)
     point(models_dir(root) / CURRENT, previous)
-    _log(root, "rollback", previous, current)
+    log_deployment(root, "rollback", previous, current)
     return (f"{', '.join(s.url for s in servers)} rolled back to {previous.name}; "
             f"models/{PREVIOUS} -> {current.name if current else 'none'}")
 
@@ -214,7 +214,7 @@ def status(root: Path, server: RasaServer) -> str:
             f"models/tuibao.tar.gz (newest trained) -> {latest.name if latest else '-'}")
 
 
-def _log(root: Path, action: str, now: Path, before: Optional[Path]) -> None:
+def log_deployment(root: Path, action: str, now: Path, before: Optional[Path]) -> None:
     with (models_dir(root) / LOG).open("a", encoding="utf-8") as log:
         log.write(f"{_now()} {action} {now.name} (was {before.name if before else '-'})\n")
 
