@@ -120,12 +120,16 @@ def main() -> None:
     timeline, stop = Timeline(), threading.Event()
     driver = threading.Thread(target=lambda: asyncio.run(drive(args, settings, stop, timeline)))
     driver.start()
+    # The promote's steps on the same clock as the answers.
+    control._say = lambda message: print(f"  [{time.monotonic() - timeline.marks[0][1]:6.1f} s] {message}",
+                                         flush=True)
     took = {}
     try:
         time.sleep(args.lead)
         for phase, model in (("promote", copy), ("rollback", running)):
             timeline.mark(phase)
             started = time.monotonic()
+            print(f"{phase} starts at {time.monotonic() - timeline.marks[0][1]:.1f} s", flush=True)
             for line in control.promote(settings, model, skip_gate=True):
                 print(f"  {line}", flush=True)
             took[phase] = time.monotonic() - started
@@ -160,6 +164,10 @@ def main() -> None:
               f"{sum(1 for t in times if t > LATE_S)} |")
     for line in timeline.lost:
         print(f"lost: {line}")
+    start = timeline.marks[0][1]
+    for asked, elapsed, _ in timeline.answers:
+        if elapsed > LATE_S:
+            print(f"over 1 s: asked at {asked - start:.1f} s ({timeline.phase_of(asked)}), took {elapsed:.2f} s")
 
 
 if __name__ == "__main__":

@@ -301,17 +301,21 @@ def promote(settings: ClusterSettings, model: Path, skip_gate: bool = False) -> 
                                "loads: bin/cluster status")
         started = time.monotonic()
         _route(settings, drained={part.port})
+        _say(f"{part.name}: out of rotation, draining")
         try:
             time.sleep(DRAIN_S)
             _stop(settings, part)
+            _say(f"{part.name}: stopped, starting on {target.name}")
             _ensure(settings, part, nice=LOADING_NICE)
             if not _serves(part, target.name):
                 raise ClusterError(f"{part.name} restarted but does not answer with {target.name}; "
                                    f"see {settings.log_dir / (part.name + '.log')}")
+            _say(f"{part.name}: serves {target.name}, warming up")
             _warm(part)
             _renice(recorded_pid(settings, part.name) or 0, 0)
         finally:
             _route(settings)  # back in rotation (a failed replica is left to nginx's failover)
+            _say(f"{part.name}: back in rotation")
         lines.append(f"{part.name} now runs {target.name} ({time.monotonic() - started:.0f} s out of rotation)")
     if before is not None and before == target:
         lines.append(f"{target.name} was already current; pointers unchanged")
