@@ -48,6 +48,10 @@ from training.lint import load_project, normalise_example
 FALLBACK_ACTIONS = {"action_default_fallback", "action_ask_to_rephrase", "action_two_stage_fallback"}
 FALLBACK_INTENT = "nlu_fallback"
 HANDOFF_PREFIXES = ("action_handoff", "utter_handoff")
+# Understood as an intent, yet the dialogue had no use for it: the bot asked what the user wants
+# (the journeys of issue 19: a phone sent alone, "您想办理…" twice), or said again, word for
+# word, what it had just said. The queue shows these too: the fix may be a rule or a story.
+DEAD_END_RESPONSES = {"utter_how_can_i_help"}
 STATUSES = ("new", "labelled", "rejected", "imported")
 FIELDS = ["id", "text", "predicted_intent", "confidence", "reasons", "count", "conversations",
           "first_seen", "last_seen", "label"]
@@ -188,6 +192,7 @@ def _reasons(events: List[Dict[str, Any]], index: int, min_confidence: float) ->
     if intent.get("confidence") is not None and float(intent["confidence"]) < min_confidence:
         reasons.add("low_score")
     last_bot_text = ""
+    said_before = next((e.get("text") for e in reversed(events[:index]) if e.get("event") == "bot"), None)
     for later in events[index + 1:]:
         kind = later.get("event")
         if kind == "user":
@@ -200,6 +205,9 @@ def _reasons(events: List[Dict[str, Any]], index: int, min_confidence: float) ->
             reasons.add("corrected")
         if kind == "bot":
             last_bot_text = later.get("text") or ""
+            if (later.get("metadata") or {}).get("utter_action") in DEAD_END_RESPONSES \
+                    or (last_bot_text and last_bot_text == said_before):
+                reasons.add("dead_end")
         if kind == "action":
             name = later.get("name") or ""
             if name in FALLBACK_ACTIONS:

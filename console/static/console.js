@@ -242,7 +242,8 @@ function listen(chatId) {
 }
 
 // ---------------------------------------------------------------- review (trainers, supervisors)
-const REVIEW_REASONS = {fallback: "没听懂", low_score: "把握不大", corrected: "用户纠正", handoff: "转了人工"};
+const REVIEW_REASONS = {fallback: "没听懂", low_score: "把握不大", corrected: "用户纠正", handoff: "转了人工",
+                        dead_end: "听懂了却没接上"};
 const LONG_TEXT = 80;  // characters of a message shown before 展开
 let reviewStatus = "new", labelGroups = null, labelNames = {};
 

@@ -1,5 +1,5 @@
-"""Review from real conversations: messages that fell back, scored low, were corrected or led to a
-handoff come out of the tracker store (SQLite and PostgreSQL) masked, deduplicated and counted;
+"""Review from real conversations: messages that fell back, scored low, were corrected, led to a
+handoff or were understood but left the dialogue at a dead end come out of the tracker store (SQLite and PostgreSQL) masked, deduplicated and counted;
 trainers' labels (console API or the exported file) go into the right data folder with their
 provenance."""
 from __future__ import annotations
@@ -21,6 +21,7 @@ from training.review import ReviewQueue, label_choices
 from tests.support.postgres import postgres_database
 
 PHONE = "13912345678"
+HOW_CAN_I_HELP = "好的。您想办理退保、查询进度，还是有问题想问？"
 
 
 def _user(text, intent, confidence):
@@ -44,6 +45,11 @@ CONVERSATIONS = {
                  _user("我要退保", "request_surrender", 0.97), BotUttered("请问确认提交吗？"),
                  _user("不", "deny", 0.95),
                  _user("退保有手续费吗", "ask_surrender_fee", 0.5)],  # a held-out line
+    # Understood, yet the dialogue had no use for it (the journeys of issue 19, finding 13).
+    "wx_wang": [_user("13700137000", "inform", 0.99),
+                BotUttered(HOW_CAN_I_HELP, metadata={"utter_action": "utter_how_can_i_help"}),
+                _user("在吗", "greet", 0.96), BotUttered(HOW_CAN_I_HELP),  # the same words again
+                _user("谢谢", "thank", 0.99), BotUttered("不客气。")],
 }
 
 
@@ -89,7 +95,9 @@ def test_export_picks_masks_dedupes_and_counts(kind, project, tmp_path):
     assert rows["我要投诉"]["reasons"] == "handoff"
     assert rows["自动扣费怎么关掉呀"]["reasons"] == "fallback,low_score"
     assert "你好" not in rows and "我要退保" not in rows  # answered well; a "不" to a question is no correction
-    assert "6 distinct messages (7 in all)" in done.stdout
+    assert rows["137****7000"]["reasons"] == "dead_end" and rows["在吗"]["reasons"] == "dead_end"
+    assert "谢谢" not in rows
+    assert "8 distinct messages (9 in all)" in done.stdout
     queue = ReviewQueue(review_db)
     assert {i.text for i in queue.items(status="new")} == set(rows)
     assert all(PHONE not in i.text for i in queue.items())
