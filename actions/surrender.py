@@ -41,7 +41,6 @@ class ActionStartSurrender(Action):
         # "恒信那张呢 能退多少钱" after the lookup's list (issue 19.2): the figures of that policy,
         # read back like a tap on it would, and said to be a reckoning, not a surrender.
         asked_fee = (tracker.latest_message or {}).get("intent", {}).get("name") == "ask_surrender_fee"
-        dispatcher.utter_message(response="utter_start_quote_only" if asked_fee else "utter_start_surrender")
         events: List[EventType] = [SlotSet("stage", None), SlotSet("quote", None)]
         given = next(tracker.get_latest_entity_values("policy_number"), None)
         listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
@@ -58,8 +57,15 @@ class ActionStartSurrender(Action):
             # The policy of a finished flow is not assumed to be the one meant now.
             events.append(SlotSet("policy_number", None))
         # A policy tapped in the holder lookup's list is already verified: no second code.
-        events += common.slot_events(await verified_by_lookup(tracker, given))
-        return events
+        verified = common.slot_events(await verified_by_lookup(tracker, given))
+        if asked_fee:
+            dispatcher.utter_message(response="utter_start_quote_only")
+        elif not verified:
+            # Verified, the insurer's answer comes next (the read-back, or why this policy
+            # cannot be surrendered, e.g. a case already open): "我来帮您办理退保" before a
+            # "cannot" would contradict it (the journeys' finding 8).
+            dispatcher.utter_message(response="utter_start_surrender")
+        return events + verified
 
 
 class ActionSubmitSurrender(Action):

@@ -72,11 +72,14 @@ def test_codes_in_turn_then_the_policies_then_a_tap_is_already_verified(insurer,
     assert "一年期意外险 HX202600000121，恒信人寿" in text
     assert [b["payload"] for b in listed[0]["buttons"]][-1] == '/request_surrender{"policy_number":"HX202600000121"}'
 
-    events, _ = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
-                                     extracted={"policy_number": "HX202600000121"},
-                                     entities=[{"entity": "policy_number", "value": "HX202600000121"}]))
+    events, said = asyncio.run(conv.run(ActionStartSurrender(), intent="request_surrender",
+                                        extracted={"policy_number": "HX202600000121"},
+                                        entities=[{"entity": "policy_number", "value": "HX202600000121"}]))
     values = slot_values(events)
     assert values["id_suffix"] == MASKED and values["sms_code"] == MASKED
+    # The insurer's answer comes next (a read-back, or why not): no "我来帮您办理退保" before a
+    # possible "cannot" (the journeys' finding 8).
+    assert "utter_start_surrender" not in responses(said)
     assert values["holder_policy"] == "HX202600000121" and values["identity_reference"] == "policy:HX202600000121"
 
 
