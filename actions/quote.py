@@ -112,6 +112,19 @@ class ActionAnswerFee(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         kept: Dict[str, Any] = tracker.get_slot("quote") or {}
+        named = await self._listed_policy_named(tracker, kept)
+        if named:
+            # "恒信那张呢 能退多少钱" after the holder lookup (the journeys' finding 2): that
+            # policy's own figures, read back as a tap on it would, said to be a reckoning.
+            from actions.lookup import lookup_session_for, verified_by_lookup
+
+            session = await lookup_session_for(tracker, named)
+            adapter = insurer_calls.adapter_for_policy(named)
+            if session is not None and adapter is not None:
+                dispatcher.utter_message(response="utter_start_quote_only")
+                events: List[EventType] = [SlotSet("policy_number", named)]
+                events += common.slot_events(await verified_by_lookup(tracker, named))
+                return events + await quote_and_read_back(dispatcher, adapter, session)
         if kept:
             # Every line again, not a summary ("nothing deducted" would hide that a cash value
             # can be far below the premiums paid), then why each amount is taken off, in the
@@ -123,6 +136,19 @@ class ActionAnswerFee(Action):
             offer_quote_for_named_policy(dispatcher, tracker)
         common.ask_pending_confirmation(dispatcher, tracker)
         return []
+
+    @staticmethod
+    async def _listed_policy_named(tracker: Tracker, kept: Dict[str, Any]) -> Optional[str]:
+        """Outside any form: the policy of the lookup's list that the words name, when it is not
+        the one whose quote is in hand."""
+        if tracker.active_loop_name:
+            return None  # the form goes on where it was
+        from actions import choosing
+
+        listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
+        named = choosing.match_listed_policy((tracker.latest_message or {}).get("text"), listed,
+                                             tracker.get_slot("lookup_found"))
+        return named if named and named != kept.get("policy_number") else None
 
 
 _ABOUT_MONEY = re.compile(r"钱|款|到账|退回|打回|多少")

@@ -248,3 +248,31 @@ def test_a_six_digit_number_alone_does_not_start_a_lookup(insurer, domain):
         ActionStartLookup(), intent="find_policy", text="我没有保单号 482913",
         entities=[{"entity": "id_number", "value": "482913"}]))
     assert messages == [] and slot_values(events)["lookup_id_suffix"] is None
+
+
+def test_a_fee_question_naming_a_listed_policy_reads_back_its_quote_whatever_came_between(insurer, domain):
+    """王芳 (the journeys' finding 2, replayed): after the list she tapped a policy with an open
+    case, then asked 「恒信那张呢 能退多少钱」. The fee answer is that policy's read-back, opened as
+    a reckoning, with the usual confirmation question; nothing is submitted."""
+    from actions.quote import ActionAnswerFee
+
+    conv = Conversation("wx-lookup-fee", domain)
+    conv.slots["requested_slot"] = "lookup_phone"
+    lookup_turn(conv, {"lookup_phone": PHONE, "lookup_id_suffix": SUFFIX})
+    conv.slots["requested_slot"] = "lookup_sms_code"
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "沙箱保险")})
+    lookup_turn(conv, {"lookup_sms_code": code_from(insurer, "恒信人寿")})
+    conv.active_loop, conv.slots["requested_slot"] = None, None
+    conv.slots["stage"] = "not_eligible"  # what the tap on the policy with an open case left
+    events, said = asyncio.run(conv.run(ActionAnswerFee(), intent="ask_surrender_fee",
+                                        text="恒信那张呢 能退多少钱"))
+    values = slot_values(events)
+    assert responses(said)[0] == "utter_start_quote_only" and "utter_fee_general" not in responses(said)
+    assert responses(said)[-1] == "utter_ask_confirm_surrender"
+    assert values["policy_number"] == "HX202600000121" and values["stage"] == "quote_ready"
+    assert values["quote"]["policy_number"] == "HX202600000121"
+    assert "¥94.38" in conv.render(said[1])
+    # A question that names nothing listed still gets the general answer.
+    conv.slots.update({"quote": None, "stage": None})
+    _, said = asyncio.run(conv.run(ActionAnswerFee(), intent="ask_surrender_fee", text="退保扣多少钱"))
+    assert responses(said)[0] == "utter_fee_general"
