@@ -54,7 +54,6 @@ MENU_INTENTS = {
     "HUMAN": "request_human",
 }
 
-HOW_TO_SURRENDER = "想退保，直接发送“我要退保”，或点击下方菜单“退保”。查进度请发送“退保进度”。"
 NOT_UNDERSTOOD_TYPE = "抱歉，我目前只能看懂文字和语音。想退保，请直接发送“我要退保”，或点击下方菜单。"
 VOICE_NOT_RECOGNISED = "抱歉，没能听清这段语音，请再说一次，或直接打字告诉我。"
 UNKNOWN_MENU = "抱歉，这个菜单暂时不可用。想退保，请直接发送“我要退保”。"
@@ -449,8 +448,6 @@ class WeChatInput(InputChannel):
                         metadata=self._metadata(message))
                     reply = instead if instead is not None else \
                         await self.render(openid, collector.messages)
-                if message.event.startswith("subscribe"):
-                    reply = "\n\n".join(p for p in (reply, HOW_TO_SURRENDER) if p)
             except Exception:
                 logger.exception("wechat turn for %s failed", mask_openid(openid))
                 reply = TURN_FAILED

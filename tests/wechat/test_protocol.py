@@ -131,8 +131,11 @@ def test_unknown_types_and_events_get_a_polite_answer(stack, wechat):
 def test_subscribe_greets_and_shows_how_to_surrender(stack, wechat):
     openid = new_openid()
     delivery = wechat.send(event_xml(openid, "subscribe"))
-    assert delivery.status == 200 and "我要退保" in delivery.reply_text
+    assert delivery.status == 200 and "我要退保" in delivery.reply_text and "下方菜单" in delivery.reply_text
     assert [e["parse_data"]["intent"]["name"] for e in stack.user_turns(openid)] == ["greet"]
+    # The greeting the agent's console shows (the tracker's) is the whole one the user read.
+    said = [e["text"] for e in stack.tracker(openid)["events"] if e.get("event") == "bot"]
+    assert "\n\n".join(said) == delivery.reply_text
 
 
 def test_menu_click_starts_the_matching_intent(stack, wechat):
