@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 from actions import choosing, insurer_calls
 from actions.credentials import credential_store
 from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
-from bot import identifiers
+from ground import identifiers
 from insurers.base import (
     Challenge,
     CodeRejected,

@@ -26,7 +26,7 @@ from actions import insurer_calls, wording
 from actions.credentials import credential_store
 from actions.forms import (MASKED, STOPPING_STAGES, locked_until_text, retry_at_text,
                            say_code_rejected)
-from bot import identifiers
+from ground import identifiers
 from insurers.base import (
     Challenge,
     CodeRejected,
