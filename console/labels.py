@@ -2,7 +2,8 @@
 example from the training data), handoff reasons and the bot's stages as an agent says them.
 
 Every intent a trainer may give (``training.review.label_choices``) has a Chinese name here, and
-every stage of domain.yml a text in ``handoff.transcript.STAGE_TEXT``;
+every stage (``ground.stages.Stage``, equal to domain.yml) a text in
+``handoff.transcript.STAGE_TEXT``;
 tests/console/test_labels.py keeps both complete, so a new intent or stage fails a test until it
 is named. A name missing at run time still never shows a bare code alone: the page falls back
 to the training data's example.
