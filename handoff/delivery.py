@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Protocol
 
-from handoff.store import channel_of
+from ground.conversation_ids import channel_of
 from handoff import wording
 
 log = logging.getLogger(__name__)
