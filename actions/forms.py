@@ -23,7 +23,6 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import choosing, insurer_calls
-from actions.credentials import credential_store
 from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
 from ground import identifiers
 from ground.stages import Stage
@@ -37,6 +36,7 @@ from insurers.base import (
     VerifyPurpose,
     SurrenderCase,
 )
+from privacy.credentials import credential_store
 from redaction import mask_policy_number
 
 # The challenge whose code this conversation exchanged last (sealed, like a held phone).

@@ -23,7 +23,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
-from actions.credentials import credential_store
 from actions.forms import (MASKED, STOPPING_STAGES, locked_until_text, retry_at_text,
                            say_code_rejected)
 from ground import identifiers
@@ -37,6 +36,7 @@ from insurers.base import (
     Locked,
     TooManyCodes,
 )
+from privacy.credentials import credential_store
 from redaction import mask_phone
 
 log = logging.getLogger(__name__)

@@ -22,18 +22,17 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from console import routes_ui
+from console import routes_ui, transcript, wording
 from console.auth import (
     COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
 )
 from console import figures as figures_page
-from console.settings import ROOT, ConsoleSettings
-from handoff import transcript, wording
-from observability.web import TraceAndMetrics
-from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
+from console.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
+from console.rasa_api import RasaApi, RasaUnavailable
+from console.settings import ROOT, ConsoleSettings
+from observability.web import TraceAndMetrics
 from handoff.desk import SHANGHAI, Desk
-from handoff.rasa_api import RasaApi, RasaUnavailable
 from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
 from redaction import redact
 from training.review import ReviewItem, ReviewQueue, flag_agent_reply, label_choices

@@ -29,10 +29,10 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
     func, inspect, select
 from sqlalchemy.engine import Engine
 
-from actions.credentials import CredentialStore
 from handoff.store import audit_log, chat_ref, engine_for as handoff_engine, handoff_chats, \
     handoff_feed, handoff_turns, purge_audit_before
 from ground.redis_options import resilient
+from privacy.credentials import CredentialStore
 from privacy.settings import PrivacySettings
 
 _tracker_metadata = MetaData()

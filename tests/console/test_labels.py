@@ -6,10 +6,10 @@ import re
 
 import yaml
 
-from console.labels import INTENT_NAMES, described_labels
+from console.labels import INTENT_NAMES, STAGE_TEXT, described_labels
+from console.transcript import bot_knowledge
 from ground.stages import Stage
 from handoff.store import HANDOFF_REASONS
-from handoff.transcript import STAGE_TEXT, bot_knowledge
 from tests.support.services import ROOT
 from training.review import label_choices
 

@@ -8,7 +8,7 @@ import re
 import yaml
 
 from ground.stages import Stage
-from handoff.transcript import STAGE_TEXT
+from console.labels import STAGE_TEXT
 from tests.support.services import ROOT
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from actions.credentials import CredentialStore
+from privacy.credentials import CredentialStore
 from handoff.store import HandoffStore, audit_log, chat_ref, handoff_chats, handoff_feed, \
     handoff_turns
 from bot.tracker_store import RedactingSQLTrackerStore

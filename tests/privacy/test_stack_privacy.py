@@ -30,7 +30,7 @@ import requests
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from actions.credentials import CredentialStore
+from privacy.credentials import CredentialStore
 from tests.privacy.conftest import postgres_database
 from tests.privacy.leaks import scan
 from tests.support.services import ROOT

@@ -6,30 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Dict, List, Optional
 
+from console.labels import STAGE_TEXT
 from ground.stages import Stage
 from redaction import redact
 from redaction import mask_policy_number
 
-# Where the conversation stands as the agent reads it, from the ``stage`` slot: every value of
-# domain.yml has its words (tests/console/test_labels.py), and an unknown one reads as 进行中.
-STAGE_TEXT = {
-    None: "进行中",
-    Stage.VERIFIED: "身份已验证",
-    Stage.QUOTE_READY: "已报价，等待用户确认",
-    Stage.SUBMITTED: "退保申请已提交",
-    Stage.NOT_ELIGIBLE: "保险公司不予受理",
-    Stage.CASE_SHOWN: "已告知案件进度",
-    Stage.WITHDRAW_READY: "等待确认撤销",
-    Stage.WITHDRAWN: "申请已撤销",
-    Stage.LOCKED: "身份验证已锁定",
-    Stage.INSURER_DOWN: "保险公司系统无响应",
-    Stage.REVERIFY: "验证已过期，需重新验证",
-    Stage.CASE_NOT_FOUND: "没查到用户说的案件",
-    Stage.POLICIES_FOUND: "已按手机号查到保单，等用户选择",
-    Stage.ERASURE_VERIFY: "要求删除信息，正在验证身份",
-    Stage.CONFIRM_ERASURE: "要求删除信息，等待用户确认",
-    Stage.LOOKUP_WANTED: "不知道保单号，改用手机号查找保单",
-}
 # The intent of a user message that says the user is upset (the side panel's flag).
 UPSET_INTENTS = ("complain",)
 
