@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ground import number_formats as formats
 
@@ -386,9 +386,3 @@ def find_identifiers(text: str) -> List[IdentifierSpan]:
             if not taken:
                 i += 1
     return spans
-
-
-def spans_of(text: str, entities: Iterable[str] = IDENTIFIER_ENTITIES) -> List[IdentifierSpan]:
-    """:func:`find_identifiers` restricted to some entity names."""
-    wanted = set(entities)
-    return [span for span in find_identifiers(text) if span.entity in wanted]

@@ -136,17 +136,6 @@ class ProjectStores:
             return None  # the desk never ran here
         return handoff_engine(self.settings.handoff_db_url)  # its tables and triggers, ensured
 
-    def handoff_records(self, conversation_id: str) -> List[Dict[str, object]]:
-        """The conversation's handoffs as the console stores them (already masked)."""
-        engine = self._handoff()
-        if engine is None:
-            return []
-        with engine.connect() as conn:
-            rows = conn.execute(select(handoff_chats).where(
-                handoff_chats.c.conversation_id == conversation_id)
-                .order_by(handoff_chats.c.id))
-            return [dict(row._mapping) for row in rows]
-
     def _handoff_counts(self, conversation_id: str, counts: StoreCounts) -> None:
         engine = self._handoff()
         if engine is None:
