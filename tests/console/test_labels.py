@@ -10,7 +10,7 @@ from console.labels import INTENT_NAMES, STAGE_TEXT, described_labels
 from console.transcript import bot_knowledge
 from ground.stages import Stage
 from handoff.store import HANDOFF_REASONS
-from tests.support.services import ROOT
+from harness.services import ROOT
 from training.review import label_choices
 
 SCRIPT = (ROOT / "console" / "static" / "console.js").read_text(encoding="utf-8")

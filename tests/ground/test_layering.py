@@ -1,6 +1,6 @@
 """The layering of docs/architecture.md ("Layers: who may import whom"), checked over the code's
 import graph: each top-level package imports only packages of a lower layer (so the ground floor
-imports nothing of ours and no two packages import each other), bench/ never imports tests/.
+imports nothing of ours and no two packages import each other); bench/ never imports tests/.
 
 The graph is read with ``ast`` (nothing is imported), every import counted: at the top of a
 module, inside a function (lazy), under ``if TYPE_CHECKING``."""
@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterator, List, Set, Tuple
 
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 # Folders of Python that are no package (no __init__.py) but belong to the graph all the same.
@@ -28,14 +28,6 @@ KNOWN_EXCEPTIONS: Dict[Tuple[str, str], Tuple[Set[str], str]] = {
         "yes or no with the same words, actions/yes_no.py. They belong on the ground floor; "
         "actions/yes_no.py is being changed on main at the same time, so it moves once that "
         "work is in.",
-    ),
-    ("bench", "tests"): (
-        {"bench/lock_handover.py", "bench/long_texts.py", "bench/nlu_latency.py",
-         "bench/observability_overhead.py", "bench/telegram_vs_rest.py", "bench/wechat_vs_rest.py"},
-        "These benchmarks drive a whole stack with the tests' harness (tests/support/stack.py and "
-        "services.py, the signed WeChat and Telegram callers, the lock-store contenders, the long "
-        "texts' probe), which some 70 test files use; it is to become a product package that "
-        "tests and benchmarks both import.",
     ),
 }
 
@@ -143,9 +135,8 @@ def test_no_cycle_between_top_level_packages():
     assert not cycles(EDGES)
 
 
-def test_benchmarks_import_tests_only_where_listed():
-    listed, _why = KNOWN_EXCEPTIONS[("bench", "tests")]
-    assert EDGES.get(("bench", "tests"), set()) <= listed
+def test_benchmarks_never_import_tests():
+    assert not EDGES.get(("bench", "tests")), "bench/ imports product code (harness/), never tests/"
 
 
 def test_every_known_exception_is_still_needed():

@@ -9,7 +9,7 @@ import yaml
 
 from ground.stages import Stage
 from console.labels import STAGE_TEXT
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 
 def test_the_enum_holds_exactly_the_stages_of_domain_yml():

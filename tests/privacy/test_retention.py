@@ -24,8 +24,8 @@ from handoff.store import HandoffStore, audit_log, chat_ref, handoff_chats, hand
     handoff_turns
 from bot.tracker_store import RedactingSQLTrackerStore
 from insurers.base import HolderSession
-from tests.support.services import ROOT
-from tests.support.stack import REDIS_URL, forget_redis_prefix
+from harness.services import ROOT
+from harness.stack import REDIS_URL, forget_redis_prefix
 
 DAY = 86400.0
 

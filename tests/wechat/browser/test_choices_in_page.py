@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from console.transcript import tracker_turns
-from tests.support.services import ROOT
+from harness.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: four policies at two insurers
