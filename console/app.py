@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from console import routes_ui, transcript, wording
+from console import routes_review, routes_ui, transcript, wording
 from console.auth import (
     COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
 )
@@ -30,19 +30,16 @@ from console import figures as figures_page
 from console.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
 from console.rasa_api import RasaApi, RasaUnavailable
+from console.routes_review import LabelChoices, review_json
 from console.settings import ROOT, ConsoleSettings
 from observability.web import TraceAndMetrics
 from handoff.desk import SHANGHAI, Desk
 from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
-from redaction import redact
-from training.review import ReviewItem, ReviewQueue, flag_agent_reply, label_choices
+from training.review import ReviewQueue, flag_agent_reply
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
-REVIEW_ROLES = (Role.TRAINER.value, Role.SUPERVISOR.value)
-REVIEW_ITEM_ID = re.compile(r"^[0-9a-f]{1,16}$")
-LABELS_FRESH_S = 60.0  # a new intent (tuibao intent new) shows up in the dropdown within a minute
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -70,20 +67,6 @@ class Assignment(BaseModel):
     username: Optional[str] = Field(default=None, max_length=64)
 
 
-class ReviewLabel(BaseModel):
-    label: str = Field(min_length=1, max_length=100)
-
-
-def _review_json(item: ReviewItem) -> Dict[str, Any]:
-    """A review item as the trainer page shows it; its text was masked at export (and is
-    again, for rows exported before a masking rule was added)."""
-    return {"id": item.item_id, "text": redact(item.text), "predicted_intent": item.predicted_intent,
-            "confidence": item.confidence, "reasons": item.reasons, "count": item.count,
-            "conversations": item.conversations, "first_seen": item.first_seen,
-            "last_seen": item.last_seen, "status": item.status, "label": item.label,
-            "labelled_by": item.labelled_by}
-
-
 def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
@@ -102,7 +85,6 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                          source_throttle_s=settings.source_throttle_s)
     desk = Desk.from_settings(settings.handoff)
     state: Dict[str, Any] = {}
-    labels_cache: Dict[str, Any] = {"at": -LABELS_FRESH_S, "choices": {}}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -331,7 +313,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         except ValueError:
             raise HTTPException(422, "这条回复前没有用户的消息，不能作为训练样本")
         await audit(session, "review_flag", chat.conversation_id, review_ref(item))
-        return {"item": _review_json(item)}
+        return {"item": review_json(item)}
 
     @app.post("/api/v1/chats/{chat_id}/notes")
     async def note(chat_id: str, body: AgentText, session: Session = Depends(changing)):
@@ -444,69 +426,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         return entries
 
     # ------------------------------------------------------------------ review (trainers)
-    async def choices() -> Dict[str, str]:
-        """Every label a trainer may give (intent -> ``core`` or an insurer id), re-read from
-        the project's data at most once a minute (reading it takes about half a second)."""
-        if time.monotonic() - labels_cache["at"] >= LABELS_FRESH_S:
-            try:
-                labels_cache["choices"] = await run_sync(lambda: label_choices(ROOT))
-            except Exception:  # a broken data file: say so, the trainer cannot fix it here
-                log.exception("could not read the label choices")
-                raise HTTPException(503, "读不到意图列表，请让维护训练数据的同事运行 tuibao data lint")
-            labels_cache["at"] = time.monotonic()
-        return labels_cache["choices"]
-
-    def review_ref(item: ReviewItem) -> str:
-        """The audit log's reference of a review item, like a chat's: its detail column is
-        redacted, and an item id's digit runs would be masked there as if they were a code."""
-        return f"review:{item.item_id}"
-
-    async def known_item(item_id: str) -> ReviewItem:
-        item = (await run_sync(lambda: state["review"].get(item_id))
-                if REVIEW_ITEM_ID.match(item_id) else None)
-        if item is None:
-            raise HTTPException(404, "没有这条待标注的消息")
-        return item
-
-    @app.get("/api/v1/review/items")
-    async def review_items(status: Literal["new", "labelled", "rejected", "imported"] = "new",
-                           limit: int = Query(default=100, ge=1, le=500),
-                           session: Session = Depends(session_of)):
-        require_role(session, *REVIEW_ROLES)
-        items = await run_sync(lambda: state["review"].items(status=status, limit=limit))
-        return {"status": status, "count": len(items), "items": [_review_json(i) for i in items]}
-
-    @app.get("/api/v1/review/labels")
-    async def review_labels(session: Session = Depends(session_of)):
-        require_role(session, *REVIEW_ROLES)
-        grouped: Dict[str, Any] = {"core": [], "insurers": {}}
-        for intent, owner in sorted((await choices()).items()):
-            if owner == "core":
-                grouped["core"].append(intent)
-            else:
-                grouped["insurers"].setdefault(owner, []).append(intent)
-        return grouped
-
-    @app.post("/api/v1/review/items/{item_id}/label")
-    async def review_label(item_id: str, body: ReviewLabel, session: Session = Depends(changing)):
-        require_role(session, *REVIEW_ROLES)
-        item = await known_item(item_id)
-        label = body.label.strip()
-        if label not in await choices():
-            raise HTTPException(422, f"没有这个意图：{label[:100]}")
-        labelled = await run_sync(lambda: state["review"].set_label(
-            item.item_id, label, labelled_by=session.user.name))
-        await audit(session, "review_label", review_ref(item), f"label {label}")
-        return {"item": _review_json(labelled)}
-
-    @app.post("/api/v1/review/items/{item_id}/reject")
-    async def review_reject(item_id: str, session: Session = Depends(changing)):
-        require_role(session, *REVIEW_ROLES)
-        item = await known_item(item_id)
-        rejected = await run_sync(lambda: state["review"].reject(
-            item.item_id, labelled_by=session.user.name))
-        await audit(session, "review_reject", review_ref(item))
-        return {"item": _review_json(rejected)}
+    choices = LabelChoices(ROOT)
+    app.include_router(routes_review.router(
+        session_of=session_of, changing=changing, require_role=require_role, audit=audit,
+        review_queue=lambda: state["review"], choices=choices))
 
     routes_ui.register(app, store=store, state=state, session_of=session_of, changing=changing,
                        require_role=require_role, audit=audit, choices=choices)
