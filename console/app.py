@@ -1,5 +1,12 @@
 """The console's HTTP app: the contract's JSON API, server-sent events, the page.
 
+``create_app`` wires the stores and the checks every route shares (who is asking, which chat,
+the audit log) and includes the routers by concern: pages and session
+(``console.routes_session``), the supervisors' (``console.routes_supervisor``), the figures page
+(``console.figures``), the trainers' review queue (``console.routes_review``) and the calls the
+trainer and supervisor pages add (``console.routes_ui``); the desk's chat routes and the live
+updates are here.
+
 Every call but sign-in needs a session (401), every state change the session's CSRF token in
 ``X-CSRF-Token`` (403), and a role that may do it (403). Every access to a chat is written to
 the audit log. Chats are only those in the handoff queue: the console cannot open any other
@@ -9,37 +16,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import re
-import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Literal, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from console import routes_review, routes_ui, transcript, wording
-from console.auth import (
-    COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
-)
+from console import routes_review, routes_session, routes_supervisor, routes_ui, transcript, wording
+from console.auth import COOKIE, Authenticator, Session
 from console import figures as figures_page
 from console.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
 from console.rasa_api import RasaApi, RasaUnavailable
 from console.routes_review import LabelChoices, review_json
+from console.routes_session import error
+from console.routes_supervisor import DESK_ROLES
 from console.settings import ROOT, ConsoleSettings
 from observability.web import TraceAndMetrics
-from handoff.desk import SHANGHAI, Desk
+from handoff.desk import Desk
 from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
 from training.review import ReviewQueue, flag_agent_reply
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -50,25 +54,12 @@ SECURITY_HEADERS = {
 }
 
 
-class SignIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
-
-
 class AgentText(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
 class FlagReply(BaseModel):
     at: str = Field(min_length=1, max_length=64)  # the agent turn's time, as the transcript has it
-
-
-class Assignment(BaseModel):
-    username: Optional[str] = Field(default=None, max_length=64)
-
-
-def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
 
 
 def create_app(settings: Optional[ConsoleSettings] = None, *,
@@ -177,51 +168,10 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         if chat.assignee != session.user.name and session.user.role != Role.SUPERVISOR.value:
             raise HTTPException(403, f"这个对话由 {chat.assignee} 处理")
 
-    # ------------------------------------------------------------------ pages
-    @app.get("/", include_in_schema=False)
-    async def index(request: Request):
-        if await run_sync(lambda: auth.session(request.cookies.get(COOKIE))) is None:
-            return RedirectResponse("/signin", status_code=303)
-        return FileResponse(STATIC / "index.html")
-
-    @app.get("/signin", include_in_schema=False)
-    async def signin_page():
-        return FileResponse(STATIC / "signin.html")
-
-    @app.get("/health", include_in_schema=False)
-    async def health():
-        return {"status": "ok"}
-
-    # ------------------------------------------------------------------ session
-    @app.post("/api/v1/session")
-    async def sign_in(body: SignIn, request: Request, response: Response):
-        source = request.client.host if request.client else None
-        try:
-            opened = await run_sync(lambda: auth.sign_in(body.username, body.password, source))
-        except SignInLocked as locked:
-            retry = max(1, int((locked.until - dt.datetime.now(dt.timezone.utc)).total_seconds()))
-            return _error(429, "登录失败次数过多，请稍后再试", retry_after_s=retry)
-        if opened is None:
-            return _error(401, "用户名或密码不对")
-        session, token = opened
-        await audit(session, "sign_in")
-        response.set_cookie(COOKIE, token, max_age=settings.session_ttl_s, httponly=True,
-                            samesite="strict", secure=settings.cookie_secure, path="/")
-        return {"csrf_token": session.csrf_token,
-                "user": {"name": session.user.name, "role": session.user.role}}
-
-    @app.get("/api/v1/session")
-    async def who_am_i(session: Session = Depends(session_of)):
-        """The signed-in user and the CSRF token (for a page that was reloaded)."""
-        return {"csrf_token": session.csrf_token,
-                "user": {"name": session.user.name, "role": session.user.role}}
-
-    @app.delete("/api/v1/session")
-    async def sign_out(response: Response, session: Session = Depends(changing)):
-        await run_sync(lambda: auth.sign_out(session))
-        await audit(session, "sign_out")
-        response.delete_cookie(COOKIE, path="/")
-        return {"signed_out": True}
+    # ------------------------------------------------------------------ pages and session
+    app.include_router(routes_session.router(
+        auth=auth, settings=settings, static_dir=STATIC, session_of=session_of,
+        changing=changing, audit=audit))
 
     # ------------------------------------------------------------------ chats
     @app.get("/api/v1/chats")
@@ -238,7 +188,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         try:
             tracker = await state["rasa"].tracker(chat.conversation_id)
         except RasaUnavailable:
-            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
+            return error(502, "暂时读不到机器人的对话记录，请稍后再试")
         turns_rows = await run_sync(lambda: store.turns(chat.conversation_id))
         turns = transcript.merged(tracker, turns_rows, until=chat.closed_at)
         last_user = next((t["text"] for t in reversed(turns) if t["who"] == "user"), None)
@@ -260,13 +210,13 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                 return {"chat": current.as_json()}
             holder = current.assignee if current else None
             await audit(session, "take_refused", chat.conversation_id)
-            return _error(409, f"这个对话已由 {holder} 接手" if holder else "这个对话已经结束",
+            return error(409, f"这个对话已由 {holder} 接手" if holder else "这个对话已经结束",
                           assignee=holder)
         try:
             await state["rasa"].pause(chat.conversation_id)
         except RasaUnavailable:
             await run_sync(lambda: store.release(chat.conversation_id, me))
-            return _error(502, "没能暂停机器人，对话仍在排队，请重试")
+            return error(502, "没能暂停机器人，对话仍在排队，请重试")
         await audit(session, "take", chat.conversation_id)
         joined = await tell_user(taken, me, wording.USER_AGENT_JOINED)
         return {"chat": taken.as_json(), "delivered": joined.delivered,
@@ -292,7 +242,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         await audit(session, "reply", chat.conversation_id,
                     None if result.delivered else f"undelivered:{result.code}")
         if not result.delivered:
-            return _error(502, result.problem or wording.DELIVERY_FAILED, code=result.code,
+            return error(502, result.problem or wording.DELIVERY_FAILED, code=result.code,
                           delivered=False)
         return {"delivered": True, "turn_id": turn["id"]}
 
@@ -305,7 +255,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         try:
             tracker = await state["rasa"].tracker(chat.conversation_id)
         except RasaUnavailable:
-            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
+            return error(502, "暂时读不到机器人的对话记录，请稍后再试")
         rows = await run_sync(lambda: store.turns(chat.conversation_id))
         turns = transcript.merged(tracker, rows)
         try:
@@ -332,7 +282,7 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
             said = (await state["rasa"].execute(chat.conversation_id, "action_handback")
                     if outcome == "handback" else [])
         except RasaUnavailable:
-            return _error(502, "没能恢复机器人，请重试")
+            return error(502, "没能恢复机器人，请重试")
         if said:
             result = await state["delivery"].send(chat.conversation_id, said)
         else:  # closed by the desk: the user hears that the person has left
@@ -368,62 +318,14 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         return list(wording.CANNED_REPLIES)
 
     # ------------------------------------------------------------------ supervisors
-    @app.post("/api/v1/chats/{chat_id}/assign")
-    async def assign(chat_id: str, body: Assignment, session: Session = Depends(changing)):
-        require_role(session, Role.SUPERVISOR.value)
-        chat = await known_chat(chat_id)
-        if body.username is not None:
-            names = {u["name"] for u in await run_sync(
-                lambda: users_with_roles(store, *DESK_ROLES))}
-            if body.username not in names:
-                raise HTTPException(422, "没有这个客服账号")
-        changed = await run_sync(lambda: store.reassign(chat.conversation_id, body.username))
-        if changed is None:
-            return _error(409, "只有人工处理中的对话可以改派")
-        if body.username is None:  # back to the queue: the bot answers while it waits
-            with contextlib.suppress(RasaUnavailable):
-                await state["rasa"].resume(chat.conversation_id)
-        await audit(session, "assign", chat.conversation_id, f"to:{body.username or '-'}")
-        return {"chat": changed.as_json()}
-
-    @app.get("/api/v1/agents")
-    async def agents(session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        return await run_sync(lambda: users_with_roles(store, *DESK_ROLES))
-
-    @app.post("/api/v1/users/{username}/unlock")
-    async def unlock(username: str, session: Session = Depends(changing)):
-        """A supervisor lets a locked-out colleague sign in again (their failures are
-        forgotten); ``python -m console.admin unlock`` does the same from a shell."""
-        require_role(session, Role.SUPERVISOR.value)
-        names = {u["name"] for u in await run_sync(lambda: users_with_roles(
-            store, *(r.value for r in Role)))}
-        if username not in names:
-            raise HTTPException(404, "没有这个账号")
-        was_locked = await run_sync(lambda: auth.unlock(username))
-        await audit(session, "unlock", None, f"user:{username}")
-        return {"unlocked": username, "was_locked": was_locked}
-
-    @app.get("/api/v1/figures")
-    async def figures(session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        today = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-        found = await run_sync(lambda: store.figures(today))
-        return {**found, "desk_open": desk.is_open(), "desk_hours": desk.hours_text()}
-
+    app.include_router(routes_supervisor.router(
+        store=store, auth=auth, desk=desk, rasa=lambda: state["rasa"], session_of=session_of,
+        changing=changing, require_role=require_role, known_chat=known_chat, audit=audit))
     # The supervisor's figures page (funnel, handoffs, not understood): console/figures.py
     app.include_router(figures_page.router(
         static_dir=STATIC, handoff_db_url=settings.handoff.db_url, session_of=session_of,
         changing=changing, require_role=require_role, review_queue=lambda: state["review"],
         audit=audit))
-
-    @app.get("/api/v1/audit")
-    async def audit_log(chat_id: Optional[str] = Query(default=None, max_length=160),
-                        session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        entries = await run_sync(lambda: store.audit_entries(chat_id))
-        await audit(session, "read_audit", chat_id)
-        return entries
 
     # ------------------------------------------------------------------ review (trainers)
     choices = LabelChoices(ROOT)
