@@ -33,7 +33,7 @@ from console import figures as figures_page
 from console.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
 from console.rasa_api import RasaApi, RasaUnavailable
-from console.routes_review import LabelChoices, review_json
+from console.routes_review import LabelChoices, review_json, review_ref
 from console.routes_session import error
 from console.routes_supervisor import DESK_ROLES
 from console.settings import ROOT, ConsoleSettings
