@@ -12,11 +12,10 @@ from pydantic import BaseModel, Field
 
 from console.auth import Authenticator, users_with_roles
 from console.rasa_api import RasaUnavailable
+from console.routes_desk import DESK_ROLES
 from console.routes_session import error
 from handoff.desk import SHANGHAI, Desk
 from handoff.store import HandoffStore, Role, run_sync
-
-DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 
 
 class Assignment(BaseModel):
