@@ -10,6 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import common, insurer_calls, wording
 from actions.confirmation import acknowledge_complaint
+from ground.stages import Stage
 from insurers.base import CaseNotFound, NotRevocable, SessionExpired, SurrenderCase
 
 CASE_REQUESTS = {"check_surrender_status": "status", "withdraw_surrender": "withdraw"}
@@ -63,7 +64,7 @@ class ActionCaseFollowup(Action):
             if isinstance(listed, tuple):
                 if not listed:
                     dispatcher.utter_message(response="utter_no_case")
-                    return [SlotSet("stage", "case_shown")]
+                    return [SlotSet("stage", Stage.CASE_SHOWN)]
                 outcome = listed[0]
             else:
                 outcome = listed
@@ -71,7 +72,7 @@ class ActionCaseFollowup(Action):
             return self._show(dispatcher, tracker, outcome)
         if isinstance(outcome, CaseNotFound):
             dispatcher.utter_message(response="utter_case_not_found", case_number=outcome.case_number)
-            return [SlotSet("case_number", None), SlotSet("stage", "case_not_found")]
+            return [SlotSet("case_number", None), SlotSet("stage", Stage.CASE_NOT_FOUND)]
         if isinstance(outcome, SessionExpired):
             return common.session_expired(dispatcher)
         return common.insurer_down()
@@ -84,18 +85,18 @@ class ActionCaseFollowup(Action):
                                    SlotSet("policy_number", case.policy_number)]
         if tracker.get_slot("case_request") != "withdraw":
             dispatcher.utter_message(response=wording.CASE_STATE_RESPONSES[case.state], **values)
-            return events + [SlotSet("stage", "case_shown")]
+            return events + [SlotSet("stage", Stage.CASE_SHOWN)]
         # A withdrawal: the question (or why there is none) says all that matters; the full
         # status is not printed again before it.
         if case.state == "APPLY":
             dispatcher.utter_message(response="utter_ask_confirm_withdraw", **values)
-            return events + [SlotSet("stage", "withdraw_ready")]
+            return events + [SlotSet("stage", Stage.WITHDRAW_READY)]
         if case.state == "REVOKE":
             dispatcher.utter_message(response="utter_case_already_withdrawn", **values)
         else:
             dispatcher.utter_message(response=wording.CASE_STATE_RESPONSES[case.state], **values)
             dispatcher.utter_message(response="utter_case_not_revocable", **values)
-        return events + [SlotSet("stage", "case_shown")]
+        return events + [SlotSet("stage", Stage.CASE_SHOWN)]
 
 
 class ActionWithdrawCase(Action):
@@ -114,13 +115,13 @@ class ActionWithdrawCase(Action):
         outcome = await adapter.withdraw(session, case_number)
         if isinstance(outcome, SurrenderCase):
             dispatcher.utter_message(response="utter_case_withdrawn", **wording.case_values(outcome))
-            return [SlotSet("stage", "withdrawn"), SlotSet("quote", None)]
+            return [SlotSet("stage", Stage.WITHDRAWN), SlotSet("quote", None)]
         if isinstance(outcome, NotRevocable):
             dispatcher.utter_message(response="utter_case_not_revocable", case_number=case_number)
-            return [SlotSet("stage", "case_shown")]
+            return [SlotSet("stage", Stage.CASE_SHOWN)]
         if isinstance(outcome, CaseNotFound):
             dispatcher.utter_message(response="utter_case_not_found", case_number=case_number)
-            return [SlotSet("case_number", None), SlotSet("stage", "case_not_found")]
+            return [SlotSet("case_number", None), SlotSet("stage", Stage.CASE_NOT_FOUND)]
         if isinstance(outcome, SessionExpired):
             return common.session_expired(dispatcher)
         return common.insurer_down()
@@ -135,4 +136,4 @@ class ActionKeepCase(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(response="utter_case_kept", case_number=tracker.get_slot("case_number") or "")
-        return [SlotSet("stage", "case_shown")]
+        return [SlotSet("stage", Stage.CASE_SHOWN)]

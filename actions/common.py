@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from ground.stages import Stage
 from insurers.base import NotEligible
 
 NOT_ELIGIBLE_RESPONSES = {
@@ -20,8 +21,8 @@ NOT_ELIGIBLE_RESPONSES = {
 # A question answered while a confirmation is pending ends by asking for it again, so the user
 # never has to guess where the conversation stands.
 PENDING_CONFIRMATION = {
-    "quote_ready": "utter_ask_confirm_surrender",
-    "withdraw_ready": "utter_ask_confirm_withdraw",
+    Stage.QUOTE_READY: "utter_ask_confirm_surrender",
+    Stage.WITHDRAW_READY: "utter_ask_confirm_withdraw",
 }
 
 
@@ -46,12 +47,12 @@ def forget_identity_events() -> List[EventType]:
 def session_expired(dispatcher: CollectingDispatcher) -> List[EventType]:
     """The insurer no longer accepts the holder's session: check identity again."""
     dispatcher.utter_message(response="utter_session_expired")
-    return forget_identity_events() + [SlotSet("stage", "reverify")]
+    return forget_identity_events() + [SlotSet("stage", Stage.REVERIFY)]
 
 
 def insurer_down() -> List[EventType]:
     """The handoff action apologises and says what to do next (rules run it right after)."""
-    return [SlotSet("stage", "insurer_down")]
+    return [SlotSet("stage", Stage.INSURER_DOWN)]
 
 
 def not_eligible(dispatcher: CollectingDispatcher, outcome: NotEligible) -> List[EventType]:
@@ -63,7 +64,7 @@ def not_eligible(dispatcher: CollectingDispatcher, outcome: NotEligible) -> List
         dispatcher.utter_message(response=response, case_number=outcome.open_case_number or "")
     else:
         dispatcher.utter_message(response=response)
-    events: List[EventType] = [SlotSet("stage", "not_eligible"), SlotSet("quote", None)]
+    events: List[EventType] = [SlotSet("stage", Stage.NOT_ELIGIBLE), SlotSet("quote", None)]
     if outcome.open_case_number:
         # Lets "查进度" / "撤销" right after go straight to that case.
         events.append(SlotSet("case_number", outcome.open_case_number))

@@ -36,31 +36,32 @@ from rasa_sdk.types import DomainDict
 
 from actions import wording
 from actions.yes_no import CONFIRMATION_STAGES, NO, UNCLEAR, YES, is_plain_answer, read_answer
+from ground.stages import Stage
 
 __all__ = ["YES", "NO", "UNCLEAR", "CONFIRMATION_STAGES", "read_answer", "is_plain_answer",
            "prompt_just_shown", "ActionReadConfirmation"]
 
 # Each confirmation prompt, and how it is asked again when the answer says neither yes nor no.
 ASK_AGAIN = {
-    "quote_ready": "utter_confirm_surrender_again",
-    "withdraw_ready": "utter_confirm_withdraw_again",
-    "confirm_erasure": "utter_confirm_erasure_again",
+    Stage.QUOTE_READY: "utter_confirm_surrender_again",
+    Stage.WITHDRAW_READY: "utter_confirm_withdraw_again",
+    Stage.CONFIRM_ERASURE: "utter_confirm_erasure_again",
 }
 # The bot messages that put the question of each prompt (the first time, again, or after a
 # question answered meanwhile): a yes counts only when one of them was the bot's last turn.
 PROMPTS = {
-    "quote_ready": {"utter_ask_confirm_surrender", "utter_ask_confirm_surrender_cover_ends",
-                    "utter_confirm_surrender_again", "utter_confirm_surrender_stale"},
-    "withdraw_ready": {"utter_ask_confirm_withdraw", "utter_confirm_withdraw_again",
+    Stage.QUOTE_READY: {"utter_ask_confirm_surrender", "utter_ask_confirm_surrender_cover_ends",
+                        "utter_confirm_surrender_again", "utter_confirm_surrender_stale"},
+    Stage.WITHDRAW_READY: {"utter_ask_confirm_withdraw", "utter_confirm_withdraw_again",
                        "utter_confirm_withdraw_stale"},
-    "confirm_erasure": {"utter_confirm_erasure", "utter_confirm_erasure_again"},
+    Stage.CONFIRM_ERASURE: {"utter_confirm_erasure", "utter_confirm_erasure_again"},
 }
 # A yes that comes after the conversation moved on is not a yes to the prompt: the prompt is
 # shown again, naming what it is about, and the next yes counts.
 STALE = {
-    "quote_ready": "utter_confirm_surrender_stale",
-    "withdraw_ready": "utter_confirm_withdraw_stale",
-    "confirm_erasure": "utter_confirm_erasure_again",
+    Stage.QUOTE_READY: "utter_confirm_surrender_stale",
+    Stage.WITHDRAW_READY: "utter_confirm_withdraw_stale",
+    Stage.CONFIRM_ERASURE: "utter_confirm_erasure_again",
 }
 
 
@@ -107,10 +108,10 @@ class ActionReadConfirmation(Action):
 
 def _about(tracker: Tracker, stage: str) -> Dict[str, Any]:
     """What the prompt is about, named the way the product names it (masked)."""
-    if stage == "quote_ready":
+    if stage == Stage.QUOTE_READY:
         quote = tracker.get_slot("quote") or {}
         return wording.quote_summary(quote)
-    if stage == "withdraw_ready":
+    if stage == Stage.WITHDRAW_READY:
         return {"case_number": tracker.get_slot("case_number") or ""}
     return {}
 

@@ -24,9 +24,9 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import choosing, insurer_calls
-from actions.credentials import credential_store
 from actions.insurer_calls import cleared_session_slots, keep_session, verified_marker
-from bot import identifiers
+from ground import identifiers
+from ground.stages import Stage
 from insurers.base import (
     Challenge,
     CodeRejected,
@@ -37,6 +37,7 @@ from insurers.base import (
     VerifyPurpose,
     SurrenderCase,
 )
+from privacy.credentials import credential_store
 from redaction import mask_policy_number
 
 # The challenge whose code this conversation exchanged last (sealed, like a held phone).
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 # What an ID suffix or SMS code slot holds once the value has been used.
 MASKED = "******"
 # Stages at which a form must stop asking: the rules hand over to a person.
-STOPPING_STAGES = ("locked", "insurer_down", "lookup_wanted")
+STOPPING_STAGES = (Stage.LOCKED, Stage.INSURER_DOWN, Stage.LOOKUP_WANTED)
 # "不知道" / "忘了" / "找不到" when the policy number is asked: the holder lookup instead (issue
 # 19.6). Read from the words in the form's own extraction, so it does not hang on the classifier.
 DONT_KNOW = re.compile(
@@ -209,9 +210,9 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         if isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_identity_locked",
                                      locked_until=locked_until_text(outcome.until))
-            return {**_forget_identity(), "stage": "locked"}
+            return {**_forget_identity(), "stage": Stage.LOCKED}
         log.warning("identity check unavailable for %s", mask_policy_number(policy) if policy else "a case")
-        return {**_forget_identity(), "stage": "insurer_down"}
+        return {**_forget_identity(), "stage": Stage.INSURER_DOWN}
 
     # ------------------------------------------------------------ SMS code
     async def validate_sms_code(
@@ -222,7 +223,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             return {"sms_code": None}
         if value == MASKED:
             if verified_marker(tracker) and await self._identity_holds(tracker):
-                return {"sms_code": MASKED, "stage": "verified"}
+                return {"sms_code": MASKED, "stage": Stage.VERIFIED}
             return {"sms_code": None}
         challenge_id = tracker.get_slot("challenge_id")
         if not challenge_id or tracker.get_slot("id_suffix") != MASKED:
@@ -241,7 +242,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             # Which challenge gave it, should this turn be run again (below).
             await credential_store().hold_async(tracker.sender_id, EXCHANGED, challenge_id)
             return {"sms_code": MASKED, "challenge_id": None, **marker,
-                    "stage": "verified"}
+                    "stage": Stage.VERIFIED}
         if isinstance(outcome, CodeRejected):
             kept = await self._session_of_a_lost_turn(tracker, challenge_id)
             if kept is not None:
@@ -250,14 +251,14 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
                 # it gave is in the credentials store. The turn goes on from there.
                 log.info("sms code already exchanged by an earlier run of this turn: verified")
                 return {"sms_code": MASKED, "challenge_id": None,
-                        **await keep_session(tracker.sender_id, kept), "stage": "verified"}
+                        **await keep_session(tracker.sender_id, kept), "stage": Stage.VERIFIED}
             say_code_rejected(dispatcher, outcome)
             return {"sms_code": None}
         if isinstance(outcome, Locked):
             dispatcher.utter_message(response="utter_identity_locked",
                                      locked_until=locked_until_text(outcome.until))
-            return {**_forget_identity(), "stage": "locked"}
-        return {"sms_code": None, "stage": "insurer_down"}
+            return {**_forget_identity(), "stage": Stage.LOCKED}
+        return {"sms_code": None, "stage": Stage.INSURER_DOWN}
 
     @staticmethod
     async def _session_of_a_lost_turn(tracker: Tracker, challenge_id: str) -> Optional[HolderSession]:
@@ -299,7 +300,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
             # verified already, as with its button; no second code.
             by_lookup = await verified_by_lookup(tracker, policy)
             if by_lookup:
-                return {**result, **by_lookup, "stage": "verified"}
+                return {**result, **by_lookup, "stage": Stage.VERIFIED}
         if tracker.get_slot("id_suffix") == MASKED and not self._identity_holds_for(tracker, policy):
             result.update(_forget_identity())
         return result
@@ -324,7 +325,7 @@ class ValidateSurrenderForm(IdentityFormValidation):
             return {}
         text = (tracker.latest_message or {}).get("text") or ""
         if DONT_KNOW.match(text):
-            return {"stage": "lookup_wanted"}  # the form ends; a rule starts the lookup
+            return {"stage": Stage.LOOKUP_WANTED}  # the form ends; a rule starts the lookup
         listed = choosing.surrenderable(tracker.get_slot("lookup_found"))
         chosen = choosing.match_listed_policy(text, listed, tracker.get_slot("lookup_found"))
         return {"policy_number": chosen} if chosen else {}

@@ -24,6 +24,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
 from actions.confirmation import sounds_like_complaint
+from ground.stages import Stage
 from handoff.desk import Desk
 from handoff.settings import HandoffSettings
 from handoff.store import ChatState, HandoffStore, QueuePosition, run_sync
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 INTENT_REASONS = {"request_human": "user_request", "complain": "complaint",
                   "nlu_fallback": "misunderstood"}
-STAGE_REASONS = {"locked": "identity_locked", "insurer_down": "insurer_unavailable"}
+STAGE_REASONS = {Stage.LOCKED: "identity_locked", Stage.INSURER_DOWN: "insurer_unavailable"}
 # The surrender form's questions, in the order the form asks them.
 SURRENDER_QUESTIONS = (
     ("policy_number", "utter_ask_surrender_form_policy_number"),
@@ -41,7 +42,7 @@ SURRENDER_QUESTIONS = (
     ("sms_code", "utter_ask_sms_code"),
 )
 # Stages where a person took over an unfinished surrender: after hand-back it goes on.
-RESUMABLE_STAGES = ("locked", "insurer_down", "reverify")
+RESUMABLE_STAGES = (Stage.LOCKED, Stage.INSURER_DOWN, Stage.REVERIFY)
 RATINGS = {"good": "满意", "ok": "一般", "bad": "不满意"}
 
 
@@ -144,10 +145,10 @@ class ActionHandback(Action):
         dispatcher.utter_message(response="utter_handback_bot_back")
         events: List[EventType] = []
         stage = tracker.get_slot("stage")
-        if stage in ("quote_ready", "withdraw_ready"):
-            dispatcher.utter_message(response="utter_ask_confirm_surrender" if stage == "quote_ready"
+        if stage in (Stage.QUOTE_READY, Stage.WITHDRAW_READY):
+            dispatcher.utter_message(response="utter_ask_confirm_surrender" if stage == Stage.QUOTE_READY
                                      else "utter_ask_confirm_withdraw")
-        elif stage in ("submitted", "case_shown", "withdrawn"):
+        elif stage in (Stage.SUBMITTED, Stage.CASE_SHOWN, Stage.WITHDRAWN):
             dispatcher.utter_message(response="utter_handback_offer_status",
                                      case_number=tracker.get_slot("case_number") or "")
         elif stage in RESUMABLE_STAGES and tracker.get_slot("policy_number"):

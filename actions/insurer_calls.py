@@ -14,9 +14,9 @@ from typing import Any, Dict, Optional
 from rasa_sdk import Tracker
 
 from actions.config import load_settings
-from actions.credentials import credential_store
 from insurers.base import HolderSession, InsurerAdapter, UnknownInsurer
 from insurers.registry import default_registry, reset_default_registry
+from privacy.credentials import credential_store
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def contact_for(policy_number: Optional[str], case_number: Optional[str]) -> Ins
 
 # ---------------------------------------------------------------- the holder's session
 # The tracker keeps a non-secret marker (which policy was verified, until when); the bearer
-# token itself lives in the action server's credentials store (actions.credentials).
+# token itself lives in the action server's credentials store (privacy.credentials).
 SESSION_SLOTS = ("holder_policy", "holder_expires")
 
 

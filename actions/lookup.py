@@ -23,10 +23,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import insurer_calls, wording
-from actions.credentials import credential_store
 from actions.forms import (MASKED, STOPPING_STAGES, locked_until_text, retry_at_text,
                            say_code_rejected)
-from bot import identifiers
+from ground import identifiers
+from ground.stages import Stage
 from insurers.base import (
     Challenge,
     CodeRejected,
@@ -36,6 +36,7 @@ from insurers.base import (
     Locked,
     TooManyCodes,
 )
+from privacy.credentials import credential_store
 from redaction import mask_phone
 
 log = logging.getLogger(__name__)
@@ -285,13 +286,13 @@ class ValidateLookupForm(FormValidationAction):
             if locked:
                 dispatcher.utter_message(response="utter_identity_locked",
                                          locked_until=locked_until_text(locked[0][1].until))
-                return {**_cleared(), "stage": "locked"}
+                return {**_cleared(), "stage": Stage.LOCKED}
             if too_soon:
                 dispatcher.utter_message(response="utter_sms_code_too_soon", retry_at=retry_at_text(
                     max(t.retry_at for t in too_soon)))
                 return {"lookup_phone": None, "lookup_id_suffix": None}
             if unavailable:
-                return {**_cleared(), "stage": "insurer_down"}
+                return {**_cleared(), "stage": Stage.INSURER_DOWN}
             dispatcher.utter_message(response="utter_lookup_mismatch")
             return {"lookup_phone": None, "lookup_id_suffix": None}
         for entry, outcome in locked:
@@ -372,9 +373,9 @@ class ValidateLookupForm(FormValidationAction):
         if pending:
             return {**result, "lookup_sms_code": None}  # the form asks for the next insurer's code
         if not found:
-            stage = "locked" if isinstance(outcome, Locked) else "insurer_down"
+            stage = Stage.LOCKED if isinstance(outcome, Locked) else Stage.INSURER_DOWN
             return {**result, "lookup_sms_code": MASKED, "stage": stage}
-        return {**result, "lookup_sms_code": MASKED, "stage": "policies_found"}
+        return {**result, "lookup_sms_code": MASKED, "stage": Stage.POLICIES_FOUND}
 
 
 def _named_in(text: str, insurer_id: str) -> bool:

@@ -23,6 +23,7 @@ from rasa_sdk.types import DomainDict
 from actions import insurer_calls, wording
 from actions.common import slot_events
 from actions.forms import IdentityFormValidation, _forget_identity
+from ground.stages import Stage
 from privacy.settings import PrivacySettings
 from privacy.stores import project_stores
 from redaction import mask_openid, mask_policy_number
@@ -91,12 +92,12 @@ class ActionRequestErasure(Action):
             dispatcher.utter_message(response="utter_erasure_needs_identity",
                                      policy_masked=mask_policy_number(policy) if policy else case)
             # A fresh check: nothing from an earlier one counts, but the reference stays.
-            values: Dict[str, Any] = {**_forget_identity(), "stage": "erasure_verify"}
+            values: Dict[str, Any] = {**_forget_identity(), "stage": Stage.ERASURE_VERIFY}
             if policy:
                 values["policy_number"] = policy
             return slot_events(values)
         dispatcher.utter_message(response="utter_confirm_erasure")
-        return [SlotSet("stage", "confirm_erasure")]
+        return [SlotSet("stage", Stage.CONFIRM_ERASURE)]
 
 
 class ActionEraseMyData(Action):
@@ -107,9 +108,9 @@ class ActionEraseMyData(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("stage") != "confirm_erasure":  # never without the confirmation
+        if tracker.get_slot("stage") != Stage.CONFIRM_ERASURE:  # never without the confirmation
             dispatcher.utter_message(response="utter_confirm_erasure")
-            return [SlotSet("stage", "confirm_erasure")]
+            return [SlotSet("stage", Stage.CONFIRM_ERASURE)]
         contact = _contact(tracker)
         try:
             # The tracker rows go when Rasa saves this turn (privacy_erasure below).

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import common, insurer_calls, wording
+from ground.stages import Stage
 from insurers.base import (
     HolderSession,
     InsurerAdapter,
@@ -40,7 +41,7 @@ async def quote_and_read_back(dispatcher: CollectingDispatcher, adapter: Insurer
             dispatcher.utter_message(response="utter_ask_confirm_surrender_cover_ends", cover_end=cover_end)
         else:
             dispatcher.utter_message(response="utter_ask_confirm_surrender")
-        return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", "quote_ready")]
+        return [SlotSet("quote", wording.quote_to_slot(outcome)), SlotSet("stage", Stage.QUOTE_READY)]
     if isinstance(outcome, NotEligible):
         return common.not_eligible(dispatcher, outcome)
     if isinstance(outcome, SessionExpired):

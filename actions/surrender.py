@@ -14,6 +14,7 @@ from actions import choosing, common, insurer_calls, wording
 from actions.confirmation import acknowledge_complaint
 from actions.lookup import verified_by_lookup
 from actions.quote import quote_and_read_back
+from ground.stages import Stage
 from insurers.base import NotEligible, QuoteExpired, SessionExpired, SurrenderCase
 from redaction import mask_policy_number
 
@@ -89,13 +90,13 @@ class ActionSubmitSurrender(Action):
         key = idempotency_key(tracker.sender_id, kept["quote_id"])
         outcome = await adapter.submit(session, kept["quote_id"], key)
         if isinstance(outcome, SurrenderCase):
-            repeated = (tracker.get_slot("stage") == "submitted"
+            repeated = (tracker.get_slot("stage") == Stage.SUBMITTED
                         and tracker.get_slot("case_number") == outcome.case_number)
             log.info("surrender case %s for %s (%s)", outcome.case_number,
                      mask_policy_number(policy), "repeat" if repeated else "new")
             response = "utter_surrender_already_submitted" if repeated else "utter_surrender_submitted"
             dispatcher.utter_message(response=response, **wording.case_values(outcome))
-            return [SlotSet("case_number", outcome.case_number), SlotSet("stage", "submitted")]
+            return [SlotSet("case_number", outcome.case_number), SlotSet("stage", Stage.SUBMITTED)]
         if isinstance(outcome, QuoteExpired):
             dispatcher.utter_message(response="utter_quote_expired")
             return await quote_and_read_back(dispatcher, adapter, session)

@@ -1,8 +1,11 @@
 """How money, dates, policies, quotes and cases are said to the user (plain, warm Chinese).
 
 Pure functions: the insurer computes every amount, these only put its figures into words.
-Together with the responses in domain.yml this is the one place where bot sentences live;
-tests/actions/test_style.py reads both. House rules: 您, never 你; a date is written once
+With the responses of domain.yml these are the dialogue's sentences. They are not all the
+bot's: the channels keep their own few (connectors/wording.py for every channel,
+connectors/telegram/wording.py, the WeChat channel's modules) and the console's desk its notices
+(console/wording.py); tests/actions/test_style.py reads every one of these places against the
+house style. House rules: 您, never 你; a date is written once
 (2026年12月1日); no full-width bracket inside another, so an insurer's name such as
 "终身重疾险（20年交）" is never put inside brackets.
 """

@@ -35,8 +35,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from ground.stages import Stage
+
 YES, NO, UNCLEAR = "yes", "no", "unclear"
-CONFIRMATION_STAGES = ("quote_ready", "withdraw_ready", "confirm_erasure")
+CONFIRMATION_STAGES = (Stage.QUOTE_READY, Stage.WITHDRAW_READY, Stage.CONFIRM_ERASURE)
 
 # Words that refuse. Checked before agreement: "好的，先别交", "确认不退了" (at the quote),
 # "不确认", "不要删除" are refusals although they hold a yes word.
@@ -88,8 +90,8 @@ def read_answer(text: Optional[str], stage: Optional[str], intent: Optional[str]
     (a tapped button, "对") then counts as agreement. Words that refuse always win."""
     raw = (text or "").strip()
     words = raw
-    withdrawing = stage == "withdraw_ready"
-    erasing = stage == "confirm_erasure"
+    withdrawing = stage == Stage.WITHDRAW_READY
+    erasing = stage == Stage.CONFIRM_ERASURE
     if withdrawing:
         words = _SURRENDER_NEGATIONS.sub("", words)
     if _REFUSAL.search(_A_NOT_A.sub("", words)) or (erasing and _ERASURE_REFUSAL.search(words)):
@@ -120,6 +122,6 @@ def is_plain_answer(text: Optional[str], stage: Optional[str]) -> bool:
         return False
     if _IDENTIFIER.search(words) or words.startswith("/"):
         return False
-    if read_answer(words, stage) == UNCLEAR and not (stage == "withdraw_ready" and _BARE_CANCEL.search(words)):
+    if read_answer(words, stage) == UNCLEAR and not (stage == Stage.WITHDRAW_READY and _BARE_CANCEL.search(words)):
         return False  # (a bare 取消 at the withdrawal prompt is read there too: it is asked again)
     return not _ANSWER_WORDS.sub("", words)

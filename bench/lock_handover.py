@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.lock_store import contenders  # noqa: E402
+from harness import contenders  # noqa: E402
 
 FORK = multiprocessing.get_context("fork")
 

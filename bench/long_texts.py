@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/long_texts.py [--rounds 5]
 
-Starts the whole stack on free loopback ports (tests/support/stack.py; needs the trained model
+Starts the whole stack on free loopback ports (harness/stack.py; needs the trained model
 and Redis), then times a "你好" through the WeChat webhook (signed, AES-encrypted, decrypted
 reply) alone, and while six messages from six other users are in flight: the probe's
 13,800-character texts (answered without NLU now) and 600-character ones (the longest that
@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.limits import MAX_TEXT_CHARS  # noqa: E402
-from tests.security.test_long_texts import (PROBE_CHARS,  # noqa: E402
-                                            short_reply_time_with_long_messages_in_flight)
-from tests.support.stack import tuibao_stack  # noqa: E402
-from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
+from harness.long_texts import PROBE_CHARS, short_reply_time_with_long_messages_in_flight  # noqa: E402
+from harness.stack import tuibao_stack  # noqa: E402
+from harness.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 
 MAX_ROUNDS = 50
 
@@ -43,8 +42,8 @@ def run(rounds: int) -> Dict[str, List[float]]:
                 raise SystemExit("no answer to 你好")
             figures["alone"].append(delivery.elapsed)
             for chars in (PROBE_CHARS, MAX_TEXT_CHARS):
-                figures[f"6 x {chars} chars in flight"].append(
-                    short_reply_time_with_long_messages_in_flight(wechat, chars))
+                figures[f"6 x {chars} chars in flight"].append(  # the 你好's reply time
+                    short_reply_time_with_long_messages_in_flight(wechat, chars)[0])
     return figures
 
 

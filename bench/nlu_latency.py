@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import percentile  # noqa: E402
-from tests.support.services import free_port, service  # noqa: E402
+from harness.services import free_port, service  # noqa: E402
 
 TOKEN = "bench-token"
 

@@ -4,7 +4,7 @@ unwrapped), the same scripted WeChat conversations played on each in turn.
 
     .venv/bin/python bench/observability_overhead.py [--conversations 10]
 
-Both stacks are the product's own processes (tests/support/stack.py: sandbox insurer, action
+Both stacks are the product's own processes (harness/stack.py: sandbox insurer, action
 server, simulator, Rasa with the WeChat channel; needs the trained model and Redis). The
 conversations alternate between the stacks (on, off, off, on, ...) so that whatever else the
 machine does falls on both alike; the ratio on/off is the figure, not the absolute times.
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import percentile  # noqa: E402
-from tests.support.stack import tuibao_stack  # noqa: E402
-from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
+from harness.stack import tuibao_stack  # noqa: E402
+from harness.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 
 # As bench/wechat_vs_rest.py: the surrender form up to the SMS code (two insurer calls), a
 # question inside the form, and leaving it; no case is created, so it can repeat.

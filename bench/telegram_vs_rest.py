@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/telegram_vs_rest.py [--conversations 10]
 
-Starts the whole stack on free loopback ports (tests/support/stack.py; needs the trained model
+Starts the whole stack on free loopback ports (harness/stack.py; needs the trained model
 and Redis), then plays the same scripted conversations through both channels, alternating
 which goes first. A REST turn ends when its HTTP answer arrives. A Telegram turn is what a user
 waits for: from posting the update (with the secret token) until the turn's last message
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import print_against_rest  # noqa: E402
-from tests.support.stack import tuibao_stack  # noqa: E402
-from tests.telegram.telegram_caller import (SECRET_HEADER, TelegramCaller, new_chat_id,  # noqa: E402
+from harness.stack import tuibao_stack  # noqa: E402
+from harness.telegram_caller import (SECRET_HEADER, TelegramCaller, new_chat_id,  # noqa: E402
                                             text_update)
 
 # The WeChat benchmark's script: greeting, the surrender form up to the SMS code (two insurer

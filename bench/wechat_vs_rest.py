@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/wechat_vs_rest.py [--conversations 10]
 
-Starts the whole stack on free loopback ports (tests/support/stack.py; needs the trained model
+Starts the whole stack on free loopback ports (harness/stack.py; needs the trained model
 and Redis), then plays the same scripted conversations through both channels, alternating
 which goes first, and prints p50/p95 per channel and their ratio. WeChat's requests are real
 signed, AES-encrypted callbacks and its replies are decrypted, so the figure includes the
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import print_against_rest  # noqa: E402
-from tests.support.stack import tuibao_stack  # noqa: E402
-from tests.wechat.wechat_caller import WeChatCaller, new_openid  # noqa: E402
+from harness.stack import tuibao_stack  # noqa: E402
+from harness.wechat_caller import WeChatCaller, new_openid  # noqa: E402
 
 # One conversation: greeting, the surrender form up to the SMS code (two insurer calls), a
 # question inside the form, and leaving it. No case is created, so it can repeat.

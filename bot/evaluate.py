@@ -41,7 +41,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.identifiers import IDENTIFIER_ENTITIES, PHONE_NUMBER, normalise, normalise_phone
+from ground.identifiers import IDENTIFIER_ENTITIES, PHONE_NUMBER, normalise, normalise_phone
 from redaction import redact
 
 ROOT = Path(__file__).resolve().parents[1]

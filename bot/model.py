@@ -32,10 +32,10 @@ FINGERPRINT_PATH = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
 CURRENT = "current.tar.gz"  # the model the server runs (Procfile: --model models/current.tar.gz)
 PREVIOUS = "previous.tar.gz"  # the one that ran before it (tuibao model rollback)
 TRAINING_DATA = ["nlu", "stories"]
-# insurers.yml holds the number formats the identifier extractor reads (insurers/formats.py);
+# insurers.yml holds the number formats the identifier extractor reads (ground/number_formats.py);
 # extensions/: each insurer's domain and data, merged by training.importer (config.yml importers)
 MODEL_INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/components", "bot/jieba_dict",
-                "bot/identifiers.py", "insurers/formats.py", "insurers.yml",
+                "ground/identifiers.py", "ground/number_formats.py", "insurers.yml",
                 "extensions/*/domain", "extensions/*/data",
                 "training/importer.py", "training/extensions.py"]
 

@@ -25,10 +25,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.conversation_ids import PREFIXES, REST, REST_SENDER as SENDER, \
-    rest_conversation as conversation_id
 from connectors.limits import MAX_TEXT_CHARS
 from connectors.turns import TurnPipeline
+from ground.conversation_ids import PREFIXES, REST, REST_SENDER as SENDER, \
+    rest_conversation as conversation_id
 from observability.metrics import turn as observe_turn
 
 logger = logging.getLogger(__name__)

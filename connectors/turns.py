@@ -18,7 +18,7 @@ it by construction:
   (``connectors.limits.HeavyTurnGate``);
 - **logs**: what is logged of a message goes through the one masker (``redaction``) and every
   record of the process is redacted (``redaction.logs.install``);
-- **conversation ids**: ``connectors.conversation_ids`` (channel prefixes, ``channel_of``);
+- **conversation ids**: ``ground.conversation_ids`` (channel prefixes, ``channel_of``);
 - **a failed turn** is logged and answered ``TURN_FAILED``, never a silence or a stack trace.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from connectors import conversation_ids
 from connectors.limits import MAX_TEXT_CHARS, HeavyTurnGate
 from connectors.wording import TURN_FAILED, TYPED_COMMAND, too_long_answer
+from ground import conversation_ids
 from redaction import mask_openid, redact
 from redaction.logs import install as install_log_redaction
 

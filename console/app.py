@@ -1,5 +1,12 @@
 """The console's HTTP app: the contract's JSON API, server-sent events, the page.
 
+``create_app`` wires the stores and the checks every route shares (who is asking, which chat,
+who may read or act on it, the audit log) and includes the routers by concern: pages and
+session (``console.routes_session``), the supervisors' (``console.routes_supervisor``), the
+figures page (``console.figures``), the trainers' review queue (``console.routes_review``), the calls the
+trainer and supervisor pages add (``console.routes_ui``) and the desk's chats with their live
+updates (``console.routes_desk``). The sweep of unattended chats runs here, beside the app.
+
 Every call but sign-in needs a session (401), every state change the session's CSRF token in
 ``X-CSRF-Token`` (403), and a role that may do it (403). Every access to a chat is written to
 the audit log. Chats are only those in the handoff queue: the console cannot open any other
@@ -9,41 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import json
 import logging
 import re
-import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Literal, Optional
+from typing import Any, Dict, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 
-from console import routes_ui
-from console.auth import (
-    COOKIE, Authenticator, Session, SignInLocked, users_with_roles,
-)
+from console import routes_desk, routes_review, routes_session, routes_supervisor, routes_ui
+from console.auth import COOKIE, Authenticator, Session
 from console import figures as figures_page
-from console.settings import ROOT, ConsoleSettings
-from handoff import transcript, wording
-from observability.web import TraceAndMetrics
-from handoff.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
+from console.delivery import (DeliveryRouter, NoPushDelivery, TelegramDelivery,
                               wechat_delivery_from_env)
-from handoff.desk import SHANGHAI, Desk
-from handoff.rasa_api import RasaApi, RasaUnavailable
+from console.rasa_api import RasaApi
+from console.routes_desk import DESK_ROLES
+from console.routes_review import LabelChoices
+from console.settings import ROOT, ConsoleSettings
+from observability.web import TraceAndMetrics
+from handoff.desk import Desk
 from handoff.store import CHAT_ID, ChatState, HandoffChat, HandoffStore, Role, run_sync
-from redaction import redact
-from training.review import ReviewItem, ReviewQueue, flag_agent_reply, label_choices
+from training.review import ReviewQueue
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
-REVIEW_ROLES = (Role.TRAINER.value, Role.SUPERVISOR.value)
-REVIEW_ITEM_ID = re.compile(r"^[0-9a-f]{1,16}$")
-LABELS_FRESH_S = 60.0  # a new intent (tuibao intent new) shows up in the dropdown within a minute
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -52,41 +48,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 }
-
-
-class SignIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
-
-
-class AgentText(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class FlagReply(BaseModel):
-    at: str = Field(min_length=1, max_length=64)  # the agent turn's time, as the transcript has it
-
-
-class Assignment(BaseModel):
-    username: Optional[str] = Field(default=None, max_length=64)
-
-
-class ReviewLabel(BaseModel):
-    label: str = Field(min_length=1, max_length=100)
-
-
-def _review_json(item: ReviewItem) -> Dict[str, Any]:
-    """A review item as the trainer page shows it; its text was masked at export (and is
-    again, for rows exported before a masking rule was added)."""
-    return {"id": item.item_id, "text": redact(item.text), "predicted_intent": item.predicted_intent,
-            "confidence": item.confidence, "reasons": item.reasons, "count": item.count,
-            "conversations": item.conversations, "first_seen": item.first_seen,
-            "last_seen": item.last_seen, "status": item.status, "label": item.label,
-            "labelled_by": item.labelled_by}
-
-
-def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
 
 
 def create_app(settings: Optional[ConsoleSettings] = None, *,
@@ -103,7 +64,6 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
                          source_throttle_s=settings.source_throttle_s)
     desk = Desk.from_settings(settings.handoff)
     state: Dict[str, Any] = {}
-    labels_cache: Dict[str, Any] = {"at": -LABELS_FRESH_S, "choices": {}}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -196,382 +156,35 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         if chat.assignee != session.user.name and session.user.role != Role.SUPERVISOR.value:
             raise HTTPException(403, f"这个对话由 {chat.assignee} 处理")
 
-    # ------------------------------------------------------------------ pages
-    @app.get("/", include_in_schema=False)
-    async def index(request: Request):
-        if await run_sync(lambda: auth.session(request.cookies.get(COOKIE))) is None:
-            return RedirectResponse("/signin", status_code=303)
-        return FileResponse(STATIC / "index.html")
+    # ------------------------------------------------------------------ pages and session
+    app.include_router(routes_session.router(
+        auth=auth, settings=settings, static_dir=STATIC, session_of=session_of,
+        changing=changing, audit=audit))
 
-    @app.get("/signin", include_in_schema=False)
-    async def signin_page():
-        return FileResponse(STATIC / "signin.html")
-
-    @app.get("/health", include_in_schema=False)
-    async def health():
-        return {"status": "ok"}
-
-    # ------------------------------------------------------------------ session
-    @app.post("/api/v1/session")
-    async def sign_in(body: SignIn, request: Request, response: Response):
-        source = request.client.host if request.client else None
-        try:
-            opened = await run_sync(lambda: auth.sign_in(body.username, body.password, source))
-        except SignInLocked as locked:
-            retry = max(1, int((locked.until - dt.datetime.now(dt.timezone.utc)).total_seconds()))
-            return _error(429, "登录失败次数过多，请稍后再试", retry_after_s=retry)
-        if opened is None:
-            return _error(401, "用户名或密码不对")
-        session, token = opened
-        await audit(session, "sign_in")
-        response.set_cookie(COOKIE, token, max_age=settings.session_ttl_s, httponly=True,
-                            samesite="strict", secure=settings.cookie_secure, path="/")
-        return {"csrf_token": session.csrf_token,
-                "user": {"name": session.user.name, "role": session.user.role}}
-
-    @app.get("/api/v1/session")
-    async def who_am_i(session: Session = Depends(session_of)):
-        """The signed-in user and the CSRF token (for a page that was reloaded)."""
-        return {"csrf_token": session.csrf_token,
-                "user": {"name": session.user.name, "role": session.user.role}}
-
-    @app.delete("/api/v1/session")
-    async def sign_out(response: Response, session: Session = Depends(changing)):
-        await run_sync(lambda: auth.sign_out(session))
-        await audit(session, "sign_out")
-        response.delete_cookie(COOKIE, path="/")
-        return {"signed_out": True}
-
-    # ------------------------------------------------------------------ chats
-    @app.get("/api/v1/chats")
-    async def list_chats(state: Literal["waiting", "mine", "all"] = "waiting",
-                         session: Session = Depends(session_of)):
-        require_role(session, *DESK_ROLES)
-        chats = await run_sync(lambda: store.list_chats(state, session.user.name))
-        return [chat.as_json() for chat in chats if readable(session, chat)]
-
-    @app.get("/api/v1/chats/{chat_id}")
-    async def open_chat(chat_id: str, session: Session = Depends(session_of)):
-        chat = await known_chat(chat_id)
-        may_read(session, chat)
-        try:
-            tracker = await state["rasa"].tracker(chat.conversation_id)
-        except RasaUnavailable:
-            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
-        turns_rows = await run_sync(lambda: store.turns(chat.conversation_id))
-        turns = transcript.merged(tracker, turns_rows, until=chat.closed_at)
-        last_user = next((t["text"] for t in reversed(turns) if t["who"] == "user"), None)
-        if chat.state != ChatState.CLOSED.value and last_user:
-            await run_sync(lambda: store.note_user_message(chat.conversation_id, last_user))
-        await audit(session, "view", chat.conversation_id)
-        return {"chat": chat.as_json(), "turns": turns,
-                "bot_knows": transcript.bot_knowledge(tracker, until=chat.closed_at)}
-
-    @app.post("/api/v1/chats/{chat_id}/take")
-    async def take(chat_id: str, session: Session = Depends(changing)):
-        require_role(session, *DESK_ROLES)
-        chat = await known_chat(chat_id)
-        me = session.user.name
-        taken = await run_sync(lambda: store.take(chat.conversation_id, me))
-        if taken is None:
-            current = await run_sync(lambda: store.open_chat(chat.conversation_id))
-            if current is not None and current.assignee == me:
-                return {"chat": current.as_json()}
-            holder = current.assignee if current else None
-            await audit(session, "take_refused", chat.conversation_id)
-            return _error(409, f"这个对话已由 {holder} 接手" if holder else "这个对话已经结束",
-                          assignee=holder)
-        try:
-            await state["rasa"].pause(chat.conversation_id)
-        except RasaUnavailable:
-            await run_sync(lambda: store.release(chat.conversation_id, me))
-            return _error(502, "没能暂停机器人，对话仍在排队，请重试")
-        await audit(session, "take", chat.conversation_id)
-        joined = await tell_user(taken, me, wording.USER_AGENT_JOINED)
-        return {"chat": taken.as_json(), "delivered": joined.delivered,
-                "problem": joined.problem}
-
-    async def tell_user(chat: HandoffChat, author: str, text: str):
-        """A desk notice to the user, kept in the transcript like a reply (delivered or not)."""
-        result = await state["delivery"].send(chat.conversation_id, [{"text": text}])
-        await run_sync(lambda: store.add_turn(chat, author, "reply", text, result.delivered,
-                                              result.problem))
-        return result
-
-    @app.post("/api/v1/chats/{chat_id}/messages")
-    async def reply(chat_id: str, body: AgentText, session: Session = Depends(changing)):
-        chat = await known_chat(chat_id)
-        may_act(session, chat)
-        text = body.text.strip()
-        if not text:
-            raise HTTPException(422, "回复不能为空")
-        result = await state["delivery"].send(chat.conversation_id, [{"text": text}])
-        turn = await run_sync(lambda: store.add_turn(chat, session.user.name, "reply", text,
-                                                     result.delivered, result.problem))
-        await audit(session, "reply", chat.conversation_id,
-                    None if result.delivered else f"undelivered:{result.code}")
-        if not result.delivered:
-            return _error(502, result.problem or wording.DELIVERY_FAILED, code=result.code,
-                          delivered=False)
-        return {"delivered": True, "turn_id": turn["id"]}
-
-    @app.post("/api/v1/chats/{chat_id}/flag")
-    async def flag_reply(chat_id: str, body: FlagReply, session: Session = Depends(changing)):
-        """An agent's reply as an example for the trainers: the user's message it answered goes
-        to the review queue (docs/insurers.md, step 1)."""
-        chat = await known_chat(chat_id)
-        may_read(session, chat)  # only who may read the chat flags its replies
-        try:
-            tracker = await state["rasa"].tracker(chat.conversation_id)
-        except RasaUnavailable:
-            return _error(502, "暂时读不到机器人的对话记录，请稍后再试")
-        rows = await run_sync(lambda: store.turns(chat.conversation_id))
-        turns = transcript.merged(tracker, rows)
-        try:
-            item = await run_sync(lambda: flag_agent_reply(state["review"], turns, body.at))
-        except ValueError:
-            raise HTTPException(422, "这条回复前没有用户的消息，不能作为训练样本")
-        await audit(session, "review_flag", chat.conversation_id, review_ref(item))
-        return {"item": _review_json(item)}
-
-    @app.post("/api/v1/chats/{chat_id}/notes")
-    async def note(chat_id: str, body: AgentText, session: Session = Depends(changing)):
-        """Notes: by the agent who has the chat while it is open; a supervisor's on any."""
-        chat = await known_chat(chat_id)
-        if session.user.role != Role.SUPERVISOR.value:
-            may_act(session, chat)
-        turn = await run_sync(lambda: store.add_turn(chat, session.user.name, "note",
-                                                     body.text.strip(), False))
-        await audit(session, "note", chat.conversation_id)
-        return {"turn_id": turn["id"]}
-
-    async def give_back(chat: HandoffChat, session: Session, outcome: str):
-        try:
-            await state["rasa"].resume(chat.conversation_id)
-            said = (await state["rasa"].execute(chat.conversation_id, "action_handback")
-                    if outcome == "handback" else [])
-        except RasaUnavailable:
-            return _error(502, "没能恢复机器人，请重试")
-        if said:
-            result = await state["delivery"].send(chat.conversation_id, said)
-        else:  # closed by the desk: the user hears that the person has left
-            result = await tell_user(chat, session.user.name, wording.USER_AGENT_LEFT)
-        closed = await run_sync(lambda: store.close(chat.conversation_id, outcome))
-        await audit(session, outcome, chat.conversation_id,
-                    None if result is None or result.delivered else f"undelivered:{result.code}")
-        answer: Dict[str, Any] = {"chat": closed.as_json() if closed else None}
-        if result is not None:
-            answer.update(delivered=result.delivered, problem=result.problem)
-        return answer
-
-    @app.post("/api/v1/chats/{chat_id}/handback")
-    async def handback(chat_id: str, session: Session = Depends(changing)):
-        chat = await known_chat(chat_id)
-        may_act(session, chat)
-        return await give_back(chat, session, "handback")
-
-    @app.post("/api/v1/chats/{chat_id}/close")
-    async def close(chat_id: str, session: Session = Depends(changing)):
-        chat = await known_chat(chat_id)
-        if chat.state == ChatState.WAITING.value:
-            require_role(session, Role.SUPERVISOR.value)
-            closed = await run_sync(lambda: store.close(chat.conversation_id, "closed"))
-            await audit(session, "closed", chat.conversation_id)
-            return {"chat": closed.as_json() if closed else None}
-        may_act(session, chat)
-        return await give_back(chat, session, "closed")
-
-    @app.get("/api/v1/canned")
-    async def canned(session: Session = Depends(session_of)):
-        require_role(session, *DESK_ROLES)
-        return list(wording.CANNED_REPLIES)
+    # ------------------------------------------------------------------ the desk: chats, live updates
+    app.include_router(routes_desk.router(
+        store=store, auth=auth, state=state, session_of=session_of, changing=changing,
+        require_role=require_role, chat_id_ok=chat_id_ok, known_chat=known_chat,
+        may_read=may_read, readable=readable, may_act=may_act, audit=audit))
 
     # ------------------------------------------------------------------ supervisors
-    @app.post("/api/v1/chats/{chat_id}/assign")
-    async def assign(chat_id: str, body: Assignment, session: Session = Depends(changing)):
-        require_role(session, Role.SUPERVISOR.value)
-        chat = await known_chat(chat_id)
-        if body.username is not None:
-            names = {u["name"] for u in await run_sync(
-                lambda: users_with_roles(store, *DESK_ROLES))}
-            if body.username not in names:
-                raise HTTPException(422, "没有这个客服账号")
-        changed = await run_sync(lambda: store.reassign(chat.conversation_id, body.username))
-        if changed is None:
-            return _error(409, "只有人工处理中的对话可以改派")
-        if body.username is None:  # back to the queue: the bot answers while it waits
-            with contextlib.suppress(RasaUnavailable):
-                await state["rasa"].resume(chat.conversation_id)
-        await audit(session, "assign", chat.conversation_id, f"to:{body.username or '-'}")
-        return {"chat": changed.as_json()}
-
-    @app.get("/api/v1/agents")
-    async def agents(session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        return await run_sync(lambda: users_with_roles(store, *DESK_ROLES))
-
-    @app.post("/api/v1/users/{username}/unlock")
-    async def unlock(username: str, session: Session = Depends(changing)):
-        """A supervisor lets a locked-out colleague sign in again (their failures are
-        forgotten); ``python -m console.admin unlock`` does the same from a shell."""
-        require_role(session, Role.SUPERVISOR.value)
-        names = {u["name"] for u in await run_sync(lambda: users_with_roles(
-            store, *(r.value for r in Role)))}
-        if username not in names:
-            raise HTTPException(404, "没有这个账号")
-        was_locked = await run_sync(lambda: auth.unlock(username))
-        await audit(session, "unlock", None, f"user:{username}")
-        return {"unlocked": username, "was_locked": was_locked}
-
-    @app.get("/api/v1/figures")
-    async def figures(session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        today = dt.datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-        found = await run_sync(lambda: store.figures(today))
-        return {**found, "desk_open": desk.is_open(), "desk_hours": desk.hours_text()}
-
+    app.include_router(routes_supervisor.router(
+        store=store, auth=auth, desk=desk, rasa=lambda: state["rasa"], session_of=session_of,
+        changing=changing, require_role=require_role, known_chat=known_chat, audit=audit))
     # The supervisor's figures page (funnel, handoffs, not understood): console/figures.py
     app.include_router(figures_page.router(
         static_dir=STATIC, handoff_db_url=settings.handoff.db_url, session_of=session_of,
         changing=changing, require_role=require_role, review_queue=lambda: state["review"],
         audit=audit))
 
-    @app.get("/api/v1/audit")
-    async def audit_log(chat_id: Optional[str] = Query(default=None, max_length=160),
-                        session: Session = Depends(session_of)):
-        require_role(session, Role.SUPERVISOR.value)
-        entries = await run_sync(lambda: store.audit_entries(chat_id))
-        await audit(session, "read_audit", chat_id)
-        return entries
-
     # ------------------------------------------------------------------ review (trainers)
-    async def choices() -> Dict[str, str]:
-        """Every label a trainer may give (intent -> ``core`` or an insurer id), re-read from
-        the project's data at most once a minute (reading it takes about half a second)."""
-        if time.monotonic() - labels_cache["at"] >= LABELS_FRESH_S:
-            try:
-                labels_cache["choices"] = await run_sync(lambda: label_choices(ROOT))
-            except Exception:  # a broken data file: say so, the trainer cannot fix it here
-                log.exception("could not read the label choices")
-                raise HTTPException(503, "读不到意图列表，请让维护训练数据的同事运行 tuibao data lint")
-            labels_cache["at"] = time.monotonic()
-        return labels_cache["choices"]
-
-    def review_ref(item: ReviewItem) -> str:
-        """The audit log's reference of a review item, like a chat's: its detail column is
-        redacted, and an item id's digit runs would be masked there as if they were a code."""
-        return f"review:{item.item_id}"
-
-    async def known_item(item_id: str) -> ReviewItem:
-        item = (await run_sync(lambda: state["review"].get(item_id))
-                if REVIEW_ITEM_ID.match(item_id) else None)
-        if item is None:
-            raise HTTPException(404, "没有这条待标注的消息")
-        return item
-
-    @app.get("/api/v1/review/items")
-    async def review_items(status: Literal["new", "labelled", "rejected", "imported"] = "new",
-                           limit: int = Query(default=100, ge=1, le=500),
-                           session: Session = Depends(session_of)):
-        require_role(session, *REVIEW_ROLES)
-        items = await run_sync(lambda: state["review"].items(status=status, limit=limit))
-        return {"status": status, "count": len(items), "items": [_review_json(i) for i in items]}
-
-    @app.get("/api/v1/review/labels")
-    async def review_labels(session: Session = Depends(session_of)):
-        require_role(session, *REVIEW_ROLES)
-        grouped: Dict[str, Any] = {"core": [], "insurers": {}}
-        for intent, owner in sorted((await choices()).items()):
-            if owner == "core":
-                grouped["core"].append(intent)
-            else:
-                grouped["insurers"].setdefault(owner, []).append(intent)
-        return grouped
-
-    @app.post("/api/v1/review/items/{item_id}/label")
-    async def review_label(item_id: str, body: ReviewLabel, session: Session = Depends(changing)):
-        require_role(session, *REVIEW_ROLES)
-        item = await known_item(item_id)
-        label = body.label.strip()
-        if label not in await choices():
-            raise HTTPException(422, f"没有这个意图：{label[:100]}")
-        labelled = await run_sync(lambda: state["review"].set_label(
-            item.item_id, label, labelled_by=session.user.name))
-        await audit(session, "review_label", review_ref(item), f"label {label}")
-        return {"item": _review_json(labelled)}
-
-    @app.post("/api/v1/review/items/{item_id}/reject")
-    async def review_reject(item_id: str, session: Session = Depends(changing)):
-        require_role(session, *REVIEW_ROLES)
-        item = await known_item(item_id)
-        rejected = await run_sync(lambda: state["review"].reject(
-            item.item_id, labelled_by=session.user.name))
-        await audit(session, "review_reject", review_ref(item))
-        return {"item": _review_json(rejected)}
+    choices = LabelChoices(ROOT)
+    app.include_router(routes_review.router(
+        session_of=session_of, changing=changing, require_role=require_role, audit=audit,
+        review_queue=lambda: state["review"], choices=choices))
 
     routes_ui.register(app, store=store, state=state, session_of=session_of, changing=changing,
                        require_role=require_role, audit=audit, choices=choices)
-
-    # ------------------------------------------------------------------ live updates
-    @app.get("/api/v1/stream")
-    async def stream(request: Request, chat_id: Optional[str] = Query(default=None),
-                     session: Session = Depends(session_of)):
-        """Server-sent events: ``queue`` when any chat changes, ``chat`` when the open chat's
-        transcript grows. Polls the shared database, so every console behind a load balancer
-        sees every change."""
-        require_role(session, *DESK_ROLES)
-        watched = chat_id_ok(chat_id) if chat_id else None
-        if watched:
-            may_read(session, await known_chat(watched))
-        token = request.cookies.get(COOKIE)
-
-        def visible(changes: list) -> list:
-            """A supervisor sees every change; an agent those of chats they may read now,
-            and that a waiting chat left the queue (taken, closed: its row goes)."""
-            if session.user.role == Role.SUPERVISOR.value:
-                return changes
-            shown = []
-            for change in changes:
-                chat = store.latest_chat(change["chat_id"])
-                if chat is not None and (readable(session, chat) or change["kind"] in (
-                        "taken", "reassigned", "closed", "handback")):
-                    shown.append(change)
-            return shown
-
-        async def events() -> AsyncIterator[str]:
-            head = await run_sync(store.feed_head)
-            seen_events = -1
-            tick = 0
-            yield "retry: 1000\n\n"
-            while not await request.is_disconnected():
-                # Signed out (or expired) ends the stream within a second.
-                if tick % 3 == 2 and await run_sync(lambda: auth.session(token)) is None:
-                    yield "event: signed_out\ndata: {}\n\n"
-                    return
-                changes = await run_sync(lambda: store.feed_since(head))
-                if changes:
-                    head = changes[-1]["id"]
-                    changes = await run_sync(lambda: visible(changes))
-                if changes:
-                    yield f"event: queue\ndata: {json.dumps(changes, ensure_ascii=False)}\n\n"
-                if watched and tick % 3 == 0:
-                    latest = await run_sync(lambda: store.latest_chat(watched))
-                    if latest is None or not readable(session, latest):
-                        yield "event: chat_gone\ndata: {}\n\n"
-                        return
-                    with contextlib.suppress(RasaUnavailable):
-                        count = len((await state["rasa"].tracker(watched)).get("events") or [])
-                        if count != seen_events:
-                            if seen_events >= 0:
-                                yield f"event: chat\ndata: {json.dumps({'chat_id': watched})}\n\n"
-                            seen_events = count
-                if tick % 50 == 49:
-                    yield ": keep-alive\n\n"
-                tick += 1
-                await asyncio.sleep(0.3)
-
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
 
     # ------------------------------------------------------------------ unattended chats
     async def _sweep_unattended() -> None:

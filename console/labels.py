@@ -2,7 +2,7 @@
 example from the training data), handoff reasons and the bot's stages as an agent says them.
 
 Every intent a trainer may give (``training.review.label_choices``) has a Chinese name here, and
-every stage of domain.yml a text in ``handoff.transcript.STAGE_TEXT``;
+every stage (``ground.stages.Stage``, equal to domain.yml) a text in :data:`STAGE_TEXT`;
 tests/console/test_labels.py keeps both complete, so a new intent or stage fails a test until it
 is named. A name missing at run time still never shows a bare code alone: the page falls back
 to the training data's example.
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import yaml
+
+from ground.stages import Stage
 
 # intent -> (中文名, the example a trainer recognises it by; it must be one of the intent's
 # training examples, or the first short one of them is shown instead)
@@ -43,6 +45,26 @@ INTENT_NAMES: Dict[str, tuple] = {
     "faq/coverage_after": ("常见问题：退保后还保不保", "退了之后还有没有保障"),
     "faq/find_policy_number": ("常见问题：保单号在哪看", "保单号在哪里看"),
     "cancel_auto_renewal": ("取消自动续费", "怎么关闭自动续费"),
+}
+# Where the conversation stands as the agent reads it, from the ``stage`` slot: every value of
+# domain.yml has its words (tests/console/test_labels.py), and an unknown one reads as 进行中.
+STAGE_TEXT = {
+    None: "进行中",
+    Stage.VERIFIED: "身份已验证",
+    Stage.QUOTE_READY: "已报价，等待用户确认",
+    Stage.SUBMITTED: "退保申请已提交",
+    Stage.NOT_ELIGIBLE: "保险公司不予受理",
+    Stage.CASE_SHOWN: "已告知案件进度",
+    Stage.WITHDRAW_READY: "等待确认撤销",
+    Stage.WITHDRAWN: "申请已撤销",
+    Stage.LOCKED: "身份验证已锁定",
+    Stage.INSURER_DOWN: "保险公司系统无响应",
+    Stage.REVERIFY: "验证已过期，需重新验证",
+    Stage.CASE_NOT_FOUND: "没查到用户说的案件",
+    Stage.POLICIES_FOUND: "已按手机号查到保单，等用户选择",
+    Stage.ERASURE_VERIFY: "要求删除信息，正在验证身份",
+    Stage.CONFIRM_ERASURE: "要求删除信息，等待用户确认",
+    Stage.LOOKUP_WANTED: "不知道保单号，改用手机号查找保单",
 }
 # What the NLU says when it understood nothing (the review page's "机器人理解为" column).
 NOT_UNDERSTOOD = {"nlu_fallback": "没听懂"}

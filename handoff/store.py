@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from ground.conversation_ids import channel_of
 from observability import metrics
 from redaction import redact
 
@@ -215,12 +216,6 @@ def engine_for(url: str) -> Engine:
 async def run_sync(call: Callable[[], T]) -> T:
     """A blocking store call off the event loop."""
     return await asyncio.get_running_loop().run_in_executor(None, call)
-
-
-def channel_of(conversation_id: str) -> str:
-    """The channel a conversation belongs to, from its id's prefix (none = WeChat)."""
-    prefix, sep, _ = conversation_id.partition(":")
-    return prefix if sep else "wechat"
 
 
 DEMO_AUDIT_KEY = "tuibao-demo-audit-key"

@@ -1,8 +1,9 @@
 """Which insurer issued a policy or case number, and the one adapter that talks to it.
 
 The insurers are listed in ``insurers.yml`` (path from ``TUIBAO_INSURERS_FILE``). Each entry
-says how its policy and case numbers look, how to spot a typo in a policy number, which adapter
-class speaks its API, where it lives and which environment variable holds its API key.
+says how its policy and case numbers look, how to spot a typo in a policy number (both read by
+``ground.number_formats``, the one reader of number formats), which adapter class speaks its
+API, where it lives and which environment variable holds its API key (read here).
 Loading the file touches no network; an adapter is built on first use and then reused.
 """
 from __future__ import annotations
@@ -16,17 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-import yaml
-
-from bot import identifiers
-from insurers.base import InsurerAdapter, UnknownInsurer
-from insurers.formats import (  # noqa: F401 - check rules are part of this module's interface
+from ground import identifiers
+from ground.number_formats import (  # noqa: F401 - check rules are part of this module's interface
     CHECK_RULES,
     DEFAULT_INSURERS_FILE,
     INSURERS_FILE_ENV,
+    NumberFormat,
+    NumberFormatError,
+    formats_from_document,
     luhn,
+    read_insurers_document,
     sbx_mod11,
 )
+from insurers.base import InsurerAdapter, UnknownInsurer
 from insurers.http import CallLimits
 
 
@@ -45,25 +48,24 @@ class InsurerEntry:
 
     id: str
     display_name: str
-    policy_pattern: "re.Pattern[str]"
-    case_pattern: "re.Pattern[str]"
+    policy_format: NumberFormat  # pattern and check rule, from ground.number_formats
+    case_format: NumberFormat
     adapter: str  # dotted path of an InsurerAdapter subclass with from_entry(entry, api_key)
     base_url: str
     api_key_env: str
     limits: CallLimits
-    check_rule: Optional[str] = None
     # A key that may be used when the variable is unset: only for the public sandbox demo key.
     api_key_demo_default: Optional[str] = field(default=None, repr=False)
 
     def issues_policy(self, number: str) -> bool:
-        return self.policy_pattern.fullmatch(number) is not None
+        return self.policy_format.shaped(number)
 
     def issues_case(self, number: str) -> bool:
-        return self.case_pattern.fullmatch(number) is not None
+        return self.case_format.shaped(number)
 
     def check_character_ok(self, number: str) -> bool:
         """True when the entry has no check rule or the number passes it."""
-        return self.check_rule is None or CHECK_RULES[self.check_rule](number)
+        return self.policy_format.passes_check(number)
 
 
 class Verdict(str, enum.Enum):
@@ -101,14 +103,12 @@ class InsurerRegistry:
         path = Path(path)
         env = os.environ if environ is None else environ
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InsurerConfigError(f"cannot read insurer list {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise InsurerConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(document, dict) or not isinstance(document.get("insurers"), list):
-            raise InsurerConfigError(f"{path}: expected a top-level list `insurers:`")
-        entries = [_parse_entry(raw, f"{path}: insurers[{i}]", env) for i, raw in enumerate(document["insurers"])]
+            document = read_insurers_document(path)
+            formats = formats_from_document(document, str(path))
+        except NumberFormatError as exc:
+            raise InsurerConfigError(str(exc)) from None
+        entries = [_parse_entry(raw, f"{path}: insurers[{i}]", env, formats.policy[i], formats.case[i])
+                   for i, raw in enumerate(document["insurers"])]
         return cls(entries, environ)
 
     @classmethod
@@ -218,9 +218,9 @@ _TIMEOUT_KEYS = {"connect": "connect_timeout", "read": "read_timeout", "budget":
                  "max_workers": "max_workers"}
 
 
-def _parse_entry(raw: Any, where: str, env: Mapping[str, str]) -> InsurerEntry:
-    if not isinstance(raw, dict):
-        raise InsurerConfigError(f"{where}: expected a mapping")
+def _parse_entry(raw: Any, where: str, env: Mapping[str, str], policy_format: NumberFormat,
+                 case_format: NumberFormat) -> InsurerEntry:
+    """The rest of an entry whose number formats ``ground.number_formats`` has already read."""
     where = f"{where} ({raw.get('id', '?')})"
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
@@ -233,14 +233,6 @@ def _parse_entry(raw: Any, where: str, env: Mapping[str, str]) -> InsurerEntry:
         if not isinstance(value, str) or not value.strip():
             raise InsurerConfigError(f"{where}: `{key}` must be a non-empty string")
         return value.strip()
-
-    policy = raw.get("policy_number")
-    case = raw.get("case_number")
-    if not isinstance(policy, dict) or not isinstance(case, dict):
-        raise InsurerConfigError(f"{where}: `policy_number` and `case_number` must be mappings with a `pattern`")
-    check_rule = policy.get("check")
-    if check_rule is not None and check_rule not in CHECK_RULES:
-        raise InsurerConfigError(f"{where}: unknown check rule {check_rule!r}; known: {sorted(CHECK_RULES)}")
 
     timeouts = raw.get("timeouts") or {}
     if not isinstance(timeouts, dict) or set(timeouts) - set(_TIMEOUT_KEYS):
@@ -258,24 +250,14 @@ def _parse_entry(raw: Any, where: str, env: Mapping[str, str]) -> InsurerEntry:
     return InsurerEntry(
         id=text("id"),
         display_name=text("display_name"),
-        policy_pattern=_pattern(policy.get("pattern"), f"{where}: policy_number.pattern"),
-        case_pattern=_pattern(case.get("pattern"), f"{where}: case_number.pattern"),
+        policy_format=policy_format,
+        case_format=case_format,
         adapter=text("adapter"),
         base_url=base_url,
         api_key_env=text("api_key_env"),
         limits=limits,
-        check_rule=check_rule,
         api_key_demo_default=text("api_key_demo_default", required=False),
     )
-
-
-def _pattern(value: Any, where: str) -> "re.Pattern[str]":
-    if not isinstance(value, str) or not value:
-        raise InsurerConfigError(f"{where} must be a regular expression")
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise InsurerConfigError(f"{where} is not a valid regular expression: {exc}") from None
 
 
 def _build_adapter(entry: InsurerEntry, env: Mapping[str, str]) -> InsurerAdapter:

@@ -1,6 +1,13 @@
-"""Where the stores Tuibao owns live, and how long their data may stay (environment only)."""
+"""Where the stores Tuibao owns live, and how long their data may stay (environment only).
+
+The action server's settings (``actions.config``) take the stores' places from here, so the
+privacy tools and the actions read one set of variables.
+"""
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +39,37 @@ def parse_period_days(text: str) -> float:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Where the handoff desk and the sealed credentials live, and the key sealing them."""
+
+    # SQLAlchemy URL of the handoff store the agent console reads.
+    handoff_db_url: str
+    # Where insurers' bearer tokens are kept (privacy.credentials), and the key sealing them.
+    credentials_db_url: str
+    credentials_key: str
+    credentials_previous_key: str
+    credentials_lifetime: dt.timedelta
+
+
+def demo_key() -> str:
+    """The demo's embedded credentials key (never for production: set TUIBAO_CREDENTIALS_KEY)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(b"tuibao-demo-credentials-key").digest()).decode()
+
+
+def load_store_settings() -> StoreSettings:
+    """Read the stores' places from the environment (call it where needed; cheap)."""
+    return StoreSettings(
+        handoff_db_url=os.environ.get("TUIBAO_HANDOFF_DB_URL", f"sqlite:///{ROOT / 'var' / 'handoff.db'}"),
+        credentials_db_url=os.environ.get("TUIBAO_CREDENTIALS_DB_URL",
+                                          f"sqlite:///{ROOT / 'var' / 'credentials.db'}"),
+        credentials_key=os.environ.get("TUIBAO_CREDENTIALS_KEY") or demo_key(),
+        credentials_previous_key=os.environ.get("TUIBAO_CREDENTIALS_PREVIOUS_KEY", ""),
+        credentials_lifetime=dt.timedelta(
+            minutes=float(os.environ.get("TUIBAO_CREDENTIALS_TTL_MINUTES", "30"))),
+    )
+
+
+@dataclass(frozen=True)
 class PrivacySettings:
     """Every store that may hold something about a user, and the retention period."""
 
@@ -47,16 +85,14 @@ class PrivacySettings:
 
     @classmethod
     def from_env(cls) -> "PrivacySettings":
-        from actions.config import load_settings  # one place for the action server's stores
-
-        actions = load_settings()
+        stores = load_store_settings()  # the same places the action server uses
         return cls(
             tracker_db_url=os.environ.get("TUIBAO_TRACKER_DB_URL",
                                           f"sqlite:///{ROOT / 'var' / 'tracker.db'}"),
-            handoff_db_url=actions.handoff_db_url,
-            credentials_db_url=actions.credentials_db_url,
-            credentials_key=actions.credentials_key,
-            credentials_previous_key=actions.credentials_previous_key,
+            handoff_db_url=stores.handoff_db_url,
+            credentials_db_url=stores.credentials_db_url,
+            credentials_key=stores.credentials_key,
+            credentials_previous_key=stores.credentials_previous_key,
             redis_url=os.environ.get("WECHAT_DEDUPE_REDIS_URL", ""),
             redis_prefix=os.environ.get("WECHAT_REDIS_PREFIX", "tuibao:wechat"),
             retention_days=parse_period_days(

@@ -29,10 +29,10 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
     func, inspect, select
 from sqlalchemy.engine import Engine
 
-from actions.credentials import CredentialStore
 from handoff.store import audit_log, chat_ref, engine_for as handoff_engine, handoff_chats, \
     handoff_feed, handoff_turns, purge_audit_before
 from ground.redis_options import resilient
+from privacy.credentials import CredentialStore
 from privacy.settings import PrivacySettings
 
 _tracker_metadata = MetaData()
@@ -135,17 +135,6 @@ class ProjectStores:
         if not _has_table(engine, handoff_chats.name):
             return None  # the desk never ran here
         return handoff_engine(self.settings.handoff_db_url)  # its tables and triggers, ensured
-
-    def handoff_records(self, conversation_id: str) -> List[Dict[str, object]]:
-        """The conversation's handoffs as the console stores them (already masked)."""
-        engine = self._handoff()
-        if engine is None:
-            return []
-        with engine.connect() as conn:
-            rows = conn.execute(select(handoff_chats).where(
-                handoff_chats.c.conversation_id == conversation_id)
-                .order_by(handoff_chats.c.id))
-            return [dict(row._mapping) for row in rows]
 
     def _handoff_counts(self, conversation_id: str, counts: StoreCounts) -> None:
         engine = self._handoff()

@@ -4,7 +4,7 @@ Every part of Tuibao that writes text somewhere a person may read it later (the 
 the handoff store, the channel's logs, the adapters' logs, the simulator, the sandbox insurer's
 logs) masks it here, so one identifier is masked the same way everywhere.
 
-What is masked, and how. Identifiers are read as ``bot.identifiers`` reads them (the NLU
+What is masked, and how. Identifiers are read as ``ground.identifiers`` reads them (the NLU
 extractor's own normalisation), so dictated, spaced, dashed, full-width digits and Chinese
 numerals (零一二三四五六七八九幺两, 叉 for X) are caught too:
 - mobile numbers: ``138****8000`` (the form users know from their bank's SMS);
@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, List, Optional, Tuple
 
-from bot.identifiers import (
+from ground.identifiers import (
     CASE_NUMBER,
     ID_NUMBER,
     POLICY_NUMBER,

@@ -232,7 +232,7 @@ def _test_identities(root: Path) -> Set[str]:
 
 
 def _identifier_findings(text: str, path: Path, line: int, allowed: Set[str]) -> List[Finding]:
-    from bot.identifiers import ID_NUMBER, PHONE_NUMBER, find_identifiers
+    from ground.identifiers import ID_NUMBER, PHONE_NUMBER, find_identifiers
 
     from redaction import redact
 

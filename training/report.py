@@ -49,7 +49,7 @@ def load_heldout(files: Sequence[Tuple[str, Path]]) -> List[HeldOutLine]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     from bot.evaluate import gold_value
-    from bot.identifiers import IDENTIFIER_ENTITIES
+    from ground.identifiers import IDENTIFIER_ENTITIES
 
     lines = []
     for source, path in files:
@@ -90,7 +90,7 @@ def score(lines: List[HeldOutLine], parses: List[Dict[str, Any]]) -> Dict[str, A
     from sklearn.metrics import precision_recall_fscore_support
 
     from bot.evaluate import predicted_label, score_entities
-    from bot.identifiers import IDENTIFIER_ENTITIES
+    from ground.identifiers import IDENTIFIER_ENTITIES
     from redaction import redact
 
     gold, pred, gold_full, pred_full = [], [], [], []

@@ -1,4 +1,4 @@
-"""Rasa entity extractor for the surrender's identifiers, built on ``bot.identifiers``.
+"""Rasa entity extractor for the surrender's identifiers, built on ``ground.identifiers``.
 
 Config name: ``bot.components.identifiers.IdentifierExtractor`` (not trainable).
 
@@ -9,7 +9,7 @@ dialogue reads from ``tracker.latest_message["entities"]``:
 - ``valid`` (bool): False when the text is shaped like the identifier but fails its check,
   above all a policy number with a wrong check character or length. The entity is still
   emitted so the bot can say "this policy number seems to have a typo" before calling the
-  insurer. Re-check in form validation with ``bot.identifiers.is_valid_policy_number``.
+  insurer. Re-check in form validation with ``ground.identifiers.is_valid_policy_number``.
 - ``ambiguous`` (bool): a bare 6-digit number with no cue word is an SMS code or the last six
   ID digits. It is then emitted twice on the same span, as ``sms_code`` and as ``id_number``,
   both with ``ambiguous: true``; the form decides by ``requested_slot`` (map these entities with
@@ -49,7 +49,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.identifiers import IDENTIFIER_ENTITIES, find_identifiers
+from ground.identifiers import IDENTIFIER_ENTITIES, find_identifiers
 
 
 def identifier_entities(text: str, extractor: str = "IdentifierExtractor") -> List[Dict[Text, Any]]:
@@ -70,7 +70,7 @@ def identifier_entities(text: str, extractor: str = "IdentifierExtractor") -> Li
 
 
 def _code_fingerprint() -> str:
-    """The identifier rules as they stand: this module, ``bot.identifiers`` and the number
+    """The identifier rules as they stand: this module, ``ground.identifiers`` and the number
     formats of insurers.yml. Rasa's training cache keys a component's output on its config and
     inputs only, so without this a changed rule would keep serving features computed by the
     old one (the model then parses with rules it was not trained with)."""
@@ -78,7 +78,7 @@ def _code_fingerprint() -> str:
 
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for rel in ("bot/components/identifiers.py", "bot/identifiers.py", "insurers/formats.py",
+    for rel in ("bot/components/identifiers.py", "ground/identifiers.py", "ground/number_formats.py",
                 "insurers.yml"):
         path = root / rel
         digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))

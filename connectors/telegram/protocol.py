@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
-from connectors.conversation_ids import is_telegram_chat_id, telegram_chat_id, \
+from ground.conversation_ids import is_telegram_chat_id, telegram_chat_id, \
     telegram_conversation
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class InboundUpdate:
         return conversation_id_for(self.chat_id)
 
 
-# The scheme is connectors.conversation_ids' (``telegram:<chat_id>``); these names stay.
+# The scheme is ground.conversation_ids' (``telegram:<chat_id>``); these names stay.
 conversation_id_for = telegram_conversation
 chat_id_of = telegram_chat_id
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from actions.credentials import credential_store
+from privacy.credentials import credential_store
 from actions.forms import MASKED
 from actions.lookup import ActionAskLookupSmsCode, ActionListHolderPolicies, ValidateLookupForm
 from actions.surrender import ActionStartSurrender

@@ -9,7 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from actions.credentials import credential_store
+from privacy.credentials import credential_store
 from actions.forms import MASKED
 from actions.handoff import ActionHandoff
 from actions.privacy import (ActionEraseMyData, ActionKeepMyData, ActionRequestErasure,

@@ -95,21 +95,21 @@ def _literals(path: Path) -> Iterator[Tuple[str, str]]:
 SOURCES = [ROOT / "domain.yml", ROOT / "nlu" / "faq.yml",
            *sorted(ROOT.glob("extensions/*/domain/*.yml"))]
 # Every module that writes to users: the actions, every channel and their shared pipeline, the
-# handoff desk, the limits.
+# agent console's desk notices, the limits.
 MODULES = [ROOT / "actions" / "wording.py", ROOT / "connectors" / "wording.py",
            *sorted((ROOT / "connectors" / "wechat").glob("*.py")),
            *sorted((ROOT / "connectors" / "telegram").glob("*.py")),
-           ROOT / "connectors" / "limits.py", ROOT / "handoff" / "wording.py"]
+           ROOT / "connectors" / "limits.py", ROOT / "console" / "wording.py"]
 
 
 def test_every_place_that_writes_to_users_is_read():
     read = {str(p.relative_to(ROOT)) for p in SOURCES + MODULES}
-    assert {"connectors/telegram/wording.py", "handoff/wording.py", "connectors/limits.py",
+    assert {"connectors/telegram/wording.py", "console/wording.py", "connectors/limits.py",
             "connectors/wording.py", "extensions/hengxin/domain/cancel_auto_renewal.yml"} <= read
     per_file = defaultdict(int)
     for where, _ in all_sentences():
         per_file[where.split(":")[0]] += 1
-    for path in ("connectors/telegram/wording.py", "handoff/wording.py", "connectors/wording.py"):
+    for path in ("connectors/telegram/wording.py", "console/wording.py", "connectors/wording.py"):
         assert per_file[path] > 0, f"no sentence read from {path}"
 
 

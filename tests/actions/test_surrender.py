@@ -304,7 +304,7 @@ def test_a_new_surrender_forgets_the_finished_one_but_keeps_a_number_just_given(
 
 
 def test_the_bearer_token_never_enters_the_tracker_and_waits_in_the_credentials_store(insurer, domain):
-    from actions.credentials import credential_store
+    from privacy.credentials import credential_store
 
     conv = Conversation("wx-user-token-kept", domain)
     events = asyncio.run(_verified_events(conv, insurer))

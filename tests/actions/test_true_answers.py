@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import wording
-from actions.credentials import credential_store
+from privacy.credentials import credential_store
 from actions.cases import ActionCaseFollowup, ActionStartCaseRequest, ActionWithdrawCase
 from actions.forms import MASKED, ValidateCaseForm
 from actions.quote import ActionAnswerFee, ActionQuoteSurrender

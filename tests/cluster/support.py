@@ -20,8 +20,8 @@ import requests
 
 from connectors.wechat.channel import LATE_ANSWER_HEADER
 from connectors.wording import TURN_FAILED
-from tests.support.services import ROOT
-from tests.wechat.wechat_caller import WECHAT_CUT_S, WECHAT_TRIES, WeChatCaller, text_xml
+from harness.services import ROOT
+from harness.wechat_caller import WECHAT_CUT_S, WECHAT_TRIES, WeChatCaller, text_xml
 
 HTTP_TIMEOUT = 10
 INGRESS = "http://127.0.0.1:9000"

@@ -13,7 +13,7 @@ import requests
 
 from tests.cluster.support import (API_TOKEN, INGRESS, REPLICA_PORTS, SUBMITTED,
                                    SurrenderingUser, WeChatServer)
-from tests.wechat.wechat_caller import new_openid, text_xml
+from harness.wechat_caller import new_openid, text_xml
 
 INSURER_DOWN = "保险公司的系统暂时没有响应"
 

@@ -13,8 +13,8 @@ from typing import Dict
 
 from tests.cluster.support import SUBMITTED, SurrenderingUser
 from tests.observability.scrape import scrape, value
-from tests.support.services import PYTHON, ROOT
-from tests.wechat.wechat_caller import new_openid
+from harness.services import PYTHON, ROOT
+from harness.wechat_caller import new_openid
 
 RASA_REPLICAS = ("http://127.0.0.1:9011", "http://127.0.0.1:9012")
 ACTION_REPLICAS = ("http://127.0.0.1:9055", "http://127.0.0.1:9056")

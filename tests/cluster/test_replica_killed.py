@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.cluster.support import SUBMITTED, SurrenderingUser
-from tests.wechat.wechat_caller import new_openid
+from harness.wechat_caller import new_openid
 
 USERS = 20
 

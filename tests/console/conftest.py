@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.stack import tuibao_stack
+from harness.stack import tuibao_stack
 from tests.console.support import ACCOUNTS, create_account, postgres_database
-from tests.wechat.wechat_caller import WeChatCaller
+from harness.wechat_caller import WeChatCaller
 
 
 @pytest.fixture(scope="session")

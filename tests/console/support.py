@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import requests
 
-from tests.support.services import PYTHON, ROOT
+from harness.services import PYTHON, ROOT
 from tests.support.postgres import postgres_database
 
 TIMEOUT = 15
@@ -97,7 +97,7 @@ class SimUser:
     def tap(self, said: str, label: str, expect: str = "", timeout: float = 30) -> str:
         """Tap the choice labelled ``label`` in what the account ``said``, as the chat page
         does (its words as the text, its menu id along); wait as ``say`` does."""
-        from tests.wechat.wechat_caller import menu_choices
+        from harness.wechat_caller import menu_choices
 
         found = [c for c in menu_choices(said) if c.label == label]
         assert found, f"no choice {label!r} in {said!r}"

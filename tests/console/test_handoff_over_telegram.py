@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.console.support import signed_in
-from tests.telegram.telegram_caller import TelegramCaller, new_chat_id, text_update
+from harness.telegram_caller import TelegramCaller, new_chat_id, text_update
 
 
 def test_a_telegram_chat_taken_answered_and_handed_back(desk):

@@ -146,3 +146,33 @@ def test_the_user_hears_when_a_person_joins_and_when_they_leave(desk):
     assert "已接入" in joined
     # The bot is back for the next message.
     assert "退保" in user.say("我要退保", "保单号")
+
+
+def test_an_agent_flags_a_reply_and_the_question_it_answered_reaches_the_trainers(desk):
+    """作为训练样本 on an agent's reply: the user's message before it joins the review queue
+    (reason agent-answered), the trainers list it, the audit log has the flag."""
+    user = SimUser(desk)
+    user.say("转人工", "排在第")
+    agent, trainer, lead = (signed_in(desk.console_url, n) for n in ("agent1", "trainer1", "lead1"))
+    chat = f"/api/v1/chats/{user.openid}"
+    assert agent.post(f"{chat}/take").status_code == 200
+    question = "退保以后发票还能补开吗"
+    requests.post(f"{desk.simulator_url}/sim/messages",
+                  json={"openid": user.openid, "text": question}, timeout=10)
+    deadline = time.monotonic() + 10
+    while not any(t["who"] == "user" and t["text"] == question for t in agent.get(chat).json()["turns"]):
+        assert time.monotonic() < deadline, "the user's message never reached the agent"
+        time.sleep(0.3)
+    assert agent.post(f"{chat}/messages", {"text": "可以的，我帮您登记补开。"}).status_code == 200
+    at = next(t["at"] for t in agent.get(chat).json()["turns"]
+              if t["who"] == "agent" and "登记补开" in t["text"])
+
+    flagged = agent.post(f"{chat}/flag", {"at": at})
+    assert flagged.status_code == 200, flagged.text
+    item = flagged.json()["item"]
+    assert item["text"] == question and "agent-answered" in item["reasons"]
+    listed = trainer.get("/api/v1/review/items?status=new").json()["items"]
+    assert item["id"] in [i["id"] for i in listed]
+    actions = [e["action"] for e in lead.get(f"/api/v1/audit?chat_id={user.openid}").json()]
+    assert "review_flag" in actions, actions
+    assert agent.post(f"{chat}/close").status_code == 200

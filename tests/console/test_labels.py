@@ -6,10 +6,11 @@ import re
 
 import yaml
 
-from console.labels import INTENT_NAMES, described_labels
+from console.labels import INTENT_NAMES, STAGE_TEXT, described_labels
+from console.transcript import bot_knowledge
+from ground.stages import Stage
 from handoff.store import HANDOFF_REASONS
-from handoff.transcript import STAGE_TEXT, bot_knowledge
-from tests.support.services import ROOT
+from harness.services import ROOT
 from training.review import label_choices
 
 SCRIPT = (ROOT / "console" / "static" / "console.js").read_text(encoding="utf-8")
@@ -28,13 +29,17 @@ def stage_values_in_domain() -> set:
 
 
 def stage_values_set_by_code() -> set:
-    """Every stage an action (or the handoff/console code) sets, as written in the source."""
+    """Every stage an action (or the handoff/console code) sets, as written in the source
+    (a ``Stage`` member, or a string literal)."""
     found = set()
     for folder in ("actions", "handoff", "console", "privacy"):
         for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             found.update(re.findall(r"SlotSet\(\s*\"stage\",\s*\"(\w+)\"", text))
             found.update(re.findall(r"\"stage\":\s*\"(\w+)\"", text))
+            for name in re.findall(r"SlotSet\(\s*\"stage\",\s*Stage\.(\w+)", text) \
+                    + re.findall(r"\"stage\":\s*Stage\.(\w+)", text):
+                found.add(Stage[name].value)
     return found
 
 

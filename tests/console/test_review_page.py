@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine
 
 from tests.console.support import ACCOUNTS, ConsoleClient, create_account, signed_in
-from tests.support.services import PYTHON, ROOT, free_port, service
+from harness.services import PYTHON, ROOT, free_port, service
 from tests.wechat.browser.support import chromium
 from training.review import ReviewItem, ReviewQueue, item_id
 

@@ -8,7 +8,7 @@ import pytest
 
 from console.routes_ui import satisfaction, tracker_store_url
 from handoff.store import HandoffStore
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 
 def test_the_tracker_store_is_the_demos_sqlite_file_or_the_configured_url(monkeypatch):

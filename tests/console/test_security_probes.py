@@ -19,8 +19,8 @@ import requests
 
 from handoff.store import HandoffStore
 from tests.console.support import ACCOUNTS, ConsoleClient, SimUser, create_account, signed_in
-from tests.support.services import PYTHON, ROOT
-from tests.support.stack import API_TOKEN
+from harness.services import PYTHON, ROOT
+from harness.stack import API_TOKEN
 
 POLICY_1 = ("SBX1000000000012", "31002X")
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.console.support import ACCOUNTS, SimUser, create_account, postgres_database, signed_in
-from tests.support.stack import tuibao_stack
+from harness.stack import tuibao_stack
 
 UNATTENDED_AFTER_S = 2
 

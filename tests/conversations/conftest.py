@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.support.stack import Stack, require_model, tuibao_stack
+from harness.stack import Stack, require_model, tuibao_stack
 
 
 @pytest.fixture(scope="session")

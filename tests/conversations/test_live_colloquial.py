@@ -1,6 +1,6 @@
 """Colloquial answers at every confirmation, and a complaint around a request, end to end over
 HTTP (issue 12): Rasa with the trained model (its NLU reads the real words), the action server
-and the sandbox insurer, each a real process (tests.support.stack).
+and the sandbox insurer, each a real process (harness.stack).
 
 Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_MODEL).
 """
@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from tests.support.stack import Stack
+from harness.stack import Stack
 
 LI_NA = ("150028", "13900139000")
 ZHANG_WEI = ("31002X", "13800138000")

@@ -13,7 +13,7 @@ from typing import List
 import pytest
 import requests
 
-from tests.support.stack import Stack
+from harness.stack import Stack
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: three sandbox policies (意外险 0012, 0056; 重疾险 0035), 恒信 0121
 

@@ -1,5 +1,5 @@
 """The surrender as the user lives it, end to end over HTTP: Rasa (trained model, REST channel),
-the action server and the sandbox insurer, each a real process (tests.support.stack).
+the action server and the sandbox insurer, each a real process (harness.stack).
 
 Needs the trained model (`.venv/bin/python -m bot.model train`, or TUIBAO_TEST_MODEL).
 """
@@ -11,7 +11,7 @@ from typing import List
 import pytest
 import requests
 
-from tests.support.stack import Stack
+from harness.stack import Stack
 
 POLICY_1, SUFFIX_1, PHONE_1 = "SBX1000000000012", "31002X", "13800138000"
 

@@ -14,8 +14,8 @@ from typing import Any, Dict, List
 import pytest
 import requests
 
-from tests.support.services import ROOT
-from tests.support.stack import Stack
+from harness.services import ROOT
+from harness.stack import Stack
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟
 ZHANG_WEIS_POLICIES = ["SBX1000000000012", "SBX2000000000035", "SBX1000000000056", "HX202600000121"]

@@ -25,7 +25,7 @@ from typing import Dict, Iterator, List, Set
 import pytest
 import yaml
 
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE_DIR = DEPLOY / "compose"

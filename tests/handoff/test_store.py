@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from handoff.store import HandoffStore, channel_of, chat_ref
+from ground.conversation_ids import channel_of
+from handoff.store import HandoffStore, chat_ref
 from tests.console.support import postgres_database
 
 

@@ -20,7 +20,7 @@ import pytest
 from insurers.base import (HolderSession, InsurerUnavailable, NotRevocable, SessionExpired, SurrenderCase,
                            SurrenderQuote)
 from insurers.http import CallLimits, RestInsurerAdapter
-from tests.support.services import free_port
+from harness.services import free_port
 
 
 

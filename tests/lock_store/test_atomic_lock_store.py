@@ -22,8 +22,8 @@ import yaml
 from rasa.core.lock_store import LockError, LockStore
 
 from bot.lock_store import AtomicRedisLockStore
-from tests.lock_store import contenders
-from tests.support.services import ROOT, free_port
+from harness import contenders
+from harness.services import ROOT, free_port
 
 FORK = multiprocessing.get_context("fork")
 PROCESSES = 4

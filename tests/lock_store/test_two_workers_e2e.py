@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.support.postgres import postgres_database
-from tests.support.stack import tuibao_stack
+from harness.stack import tuibao_stack
 
 MESSAGES = {"你好": "您好", "钱多久到账": "工作日"}
 

@@ -1,7 +1,7 @@
-"""What the bot reads out of what people type or dictate: bot.identifiers."""
+"""What the bot reads out of what people type or dictate: ground.identifiers."""
 import pytest
 
-from bot.identifiers import (
+from ground.identifiers import (
     find_identifiers,
     id_suffix,
     is_valid_case_number,

@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
-from bot import identifiers, model
+from bot import model
+from ground import identifiers
 from bot.components.identifiers import identifier_entities
-from insurers import formats
+from ground import number_formats as formats
 from insurers.registry import InsurerRegistry, Verdict
 
 
@@ -63,7 +64,7 @@ def test_another_insurers_file_brings_its_own_formats(tmp_path, monkeypatch):
 
 def test_the_model_is_retrained_when_the_number_formats_change():
     inputs = {p.relative_to(model.ROOT).as_posix() for p in model._files(model.MODEL_INPUTS)}
-    assert {"insurers.yml", "insurers/formats.py", "bot/identifiers.py"} <= inputs
+    assert {"insurers.yml", "ground/number_formats.py", "ground/identifiers.py"} <= inputs
 
 
 def test_a_bad_format_in_insurers_yml_is_named(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.identifiers import IDENTIFIER_ENTITIES, find_identifiers
+from ground.identifiers import IDENTIFIER_ENTITIES, find_identifiers
 
 NLU = Path(__file__).resolve().parents[2] / "nlu"
 FILES = sorted(NLU.glob("*.yml"))

@@ -9,7 +9,7 @@ import subprocess
 
 import yaml
 
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 SERVED = {"tuibao_turns_total", "tuibao_turn_seconds_bucket", "tuibao_turn_seconds_count",

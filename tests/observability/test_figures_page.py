@@ -13,10 +13,10 @@ from urllib.parse import quote, urlparse
 import requests
 
 from tests.console.support import ACCOUNTS, create_account, signed_in
-from tests.support.services import PYTHON, ROOT
-from tests.support.stack import tuibao_stack
+from harness.services import PYTHON, ROOT
+from harness.stack import tuibao_stack
 from tests.wechat.browser.support import chromium
-from tests.wechat.wechat_caller import WeChatCaller, new_openid
+from harness.wechat_caller import WeChatCaller, new_openid
 
 POLICY, ID_SUFFIX, PHONE = "SBX1000000000012", "31002X", "13800138000"
 # Messages the model may not understand; the test uses the first the running model reads as

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 OURS = {"actions", "bot", "connectors", "console", "extensions", "handoff", "insurers",
         "privacy", "redaction", "sandbox_insurer", "simulator", "training", "tests"}

@@ -14,9 +14,9 @@ import requests
 
 from tests.observability.scrape import scrape, value
 from tests.support.postgres import postgres_database
-from tests.support.services import PYTHON, ROOT
-from tests.support.stack import tuibao_stack
-from tests.wechat.wechat_caller import WeChatCaller, new_openid, text_xml
+from harness.services import PYTHON, ROOT
+from harness.stack import tuibao_stack
+from harness.wechat_caller import WeChatCaller, new_openid, text_xml
 
 POLICY, ID_SUFFIX, PHONE = "SBX1000000000012", "31002X", "13800138000"
 

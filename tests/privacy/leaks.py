@@ -5,7 +5,7 @@ numerals (every one, 大写 and radio forms too, and 叉 for the ID's X after a 
 JSON with ``\\uXXXX`` escapes (the tracker store's rows are ``json.dumps`` output).
 
 Independent of the product on purpose (issue 17): the redactor reads identifiers with
-``bot.identifiers.identifier_view``; a detector built on the same function would share its
+``ground.identifiers.identifier_view``; a detector built on the same function would share its
 blind spots, and a clean scan would prove nothing. Nothing here imports product code, and it
 reads more eagerly than the product: every Chinese digit, whatever the length of its run."""
 from __future__ import annotations

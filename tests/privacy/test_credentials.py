@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from actions.credentials import CredentialKeyError, CredentialStore
+from privacy.credentials import CredentialKeyError, CredentialStore
 from insurers.base import HolderSession
 
 TOKEN = "Zk3v-8Qm_2LpR7sT1uVw9xYa0bCdEfGhIjKlMnOpQrS"

@@ -18,8 +18,8 @@ from insurers.base import HolderSession
 from privacy.settings import PrivacySettings
 from privacy.stores import ProjectStores
 from tests.privacy.test_retention import count, save_conversation, tracker_store_for
-from tests.support.services import ROOT
-from tests.support.stack import REDIS_URL, forget_redis_prefix
+from harness.services import ROOT
+from harness.stack import REDIS_URL, forget_redis_prefix
 
 USER, OTHER = "oEraseMe000000000000000001", "oKeepMe0000000000000000002"
 

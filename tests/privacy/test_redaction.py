@@ -112,7 +112,7 @@ def test_service_numbers_references_and_masked_tails_stay_readable(text):
 
 
 def test_an_agent_reads_the_bots_references_and_hotline_but_not_the_users_phone():
-    from handoff.transcript import tracker_turns
+    from console.transcript import tracker_turns
 
     turns = tracker_turns({"events": [
         {"event": "user", "text": "我手机13800138000，转人工", "timestamp": 1.0},

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from actions.credentials import CredentialStore
+from privacy.credentials import CredentialStore
 from handoff.store import HandoffStore, audit_log, chat_ref, handoff_chats, handoff_feed, \
     handoff_turns
 from bot.tracker_store import RedactingSQLTrackerStore
 from insurers.base import HolderSession
-from tests.support.services import ROOT
-from tests.support.stack import REDIS_URL, forget_redis_prefix
+from harness.services import ROOT
+from harness.stack import REDIS_URL, forget_redis_prefix
 
 DAY = 86400.0
 

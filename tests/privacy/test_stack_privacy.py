@@ -30,12 +30,12 @@ import requests
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from actions.credentials import CredentialStore
+from privacy.credentials import CredentialStore
 from tests.privacy.conftest import postgres_database
 from tests.privacy.leaks import scan
-from tests.support.services import ROOT
-from tests.support.stack import REDIS_URL, Stack, tuibao_stack
-from tests.wechat.wechat_caller import WeChatCaller, new_openid, voice_xml
+from harness.services import ROOT
+from harness.stack import REDIS_URL, Stack, tuibao_stack
+from harness.wechat_caller import WeChatCaller, new_openid, voice_xml
 
 CREDENTIALS_KEY = Fernet.generate_key().decode()
 CN = dict(zip("0123456789", "零一二三四五六七八九"))

@@ -10,7 +10,7 @@ from typing import Dict, Iterator, Optional
 
 import pytest
 
-from tests.support.services import PYTHON, ROOT, free_port, service
+from harness.services import PYTHON, ROOT, free_port, service
 
 from .client import SandboxClient
 from tests.support.postgres import postgres_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.wechat.wechat_caller import WeChatCaller
+from harness.wechat_caller import WeChatCaller
 
 
 @pytest.fixture(scope="session")

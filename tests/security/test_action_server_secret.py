@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.support.services import PYTHON, ROOT, free_port, service
+from harness.services import PYTHON, ROOT, free_port, service
 
 SECRET = "tuibao-test-action-secret-" + "x" * 16
 

@@ -8,7 +8,7 @@ import re
 
 import requests
 
-from tests.wechat.wechat_caller import new_openid
+from harness.wechat_caller import new_openid
 
 QUOTE_FIGURES = ("47.19", "72.60", "25.41", "尾号6789", "138****8000")
 
@@ -74,7 +74,7 @@ def test_bad_rest_requests_get_a_clear_answer(stack):
 def test_production_mounts_wechat_only_and_the_demo_never_rasas_stock_rest_channel():
     import yaml
 
-    from tests.support.services import ROOT
+    from harness.services import ROOT
 
     production = yaml.safe_load((ROOT / "deploy" / "credentials.prod.yml").read_text("utf-8"))
     assert list(production) == ["connectors.wechat.WeChatInput"]

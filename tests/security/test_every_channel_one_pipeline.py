@@ -15,8 +15,8 @@ import requests
 
 from connectors.limits import MAX_TEXT_CHARS
 from tests.support.shared_stacks import CHANNELS_RASA_LOG
-from tests.telegram.telegram_caller import TelegramCaller, new_chat_id, text_update
-from tests.wechat.wechat_caller import WeChatCaller, new_openid
+from harness.telegram_caller import TelegramCaller, new_chat_id, text_update
+from harness.wechat_caller import WeChatCaller, new_openid
 
 TELEGRAM_MAX = 4096
 FILLER = "我想咨询一下退保的事情，保单号SBX1000000000012，请问能退多少钱，多久到账？"

@@ -6,56 +6,15 @@ been answered yet when 你好 was); six of the probe's are each refused at once.
 Real signed, encrypted callbacks over HTTP against the running stack."""
 from __future__ import annotations
 
-import threading
-import time
-from typing import List, Tuple
-
 import pytest
 
 from connectors.limits import MAX_TEXT_CHARS
-from tests.wechat.wechat_caller import Delivery, WeChatCaller, new_openid, text_xml
+from harness.long_texts import (IN_FLIGHT, PROBE_CHARS, long_text,
+                                short_reply_time_with_long_messages_in_flight)
+from harness.wechat_caller import WeChatCaller, new_openid
 
-PROBE_CHARS = 13_800
-IN_FLIGHT = 6
 SHORT_REPLY_WITHIN_S = 1.0
 ROUNDS = 3
-FILLER = "我想咨询一下退保的事情，保单号SBX1000000000012，请问能退多少钱，多久到账？"
-
-
-def long_text(chars: int) -> str:
-    return (FILLER * (chars // len(FILLER) + 1))[:chars]
-
-
-def short_reply_time_with_long_messages_in_flight(
-        wechat: WeChatCaller, chars: int) -> Tuple[float, int, List[Delivery]]:
-    """Start ``IN_FLIGHT`` messages of ``chars`` characters from as many users, then time a
-    "你好" from another user while they are being handled. Returns the 你好's reply time, how
-    many long messages had not been answered yet when it was (the burst proves something only
-    if they were still running) and the long messages' deliveries."""
-    results: List[Delivery] = []
-    answered_at: List[float] = []
-    started = threading.Barrier(IN_FLIGHT + 1)
-
-    def send_long() -> None:
-        xml = text_xml(new_openid(), long_text(chars))
-        query_body = wechat.signed_request(xml)
-        started.wait()
-        results.append(wechat.post(*query_body))
-        answered_at.append(time.monotonic())
-
-    threads = [threading.Thread(target=send_long) for _ in range(IN_FLIGHT)]
-    for thread in threads:
-        thread.start()
-    started.wait()
-    time.sleep(0.05)  # the long messages are on the wire first
-    short = wechat.say(new_openid(), "你好")
-    short_answered_at = time.monotonic()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert short.status == 200 and short.reply_text, short
-    assert len(results) == IN_FLIGHT and all(r.status == 200 for r in results)
-    still_running = sum(at > short_answered_at for at in answered_at)
-    return short.elapsed, still_running, results
 
 
 def warm_up(wechat: WeChatCaller) -> None:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from tests.support.services import free_port, service
+from harness.services import free_port, service
 
 DEMO_TOKEN = "tuibao-demo-token"
 DEMO_APP_ID = "wx00000000demo0001"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.simulator.conftest import Simulator, WebhookReceiver
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 LOG = ROOT / ".test-logs" / "simulator-tests.log"
 

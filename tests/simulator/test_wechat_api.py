@@ -11,7 +11,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from connectors.wechat.menu import OfficialAccountClient
 from tests.simulator.conftest import DEMO_APP_ID, DEMO_APP_SECRET, Simulator
-from tests.support.services import ROOT
+from harness.services import ROOT
 
 
 def errcode(result: dict) -> int:

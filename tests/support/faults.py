@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Iterator, List, Optional
 
-from tests.support.services import free_port
+from harness.services import free_port
 
 
 class TcpProxy:

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import requests
 
-from tests.support.services import PYTHON, free_port, service
+from harness.services import PYTHON, free_port, service
 
 TIMEOUT = 10
 

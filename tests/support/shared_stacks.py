@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.services import ROOT
-from tests.support.stack import Stack, tuibao_stack
+from harness.services import ROOT
+from harness.stack import Stack, tuibao_stack
 
 CHANNELS_LOG_PREFIX = "channels"
 CHANNELS_RASA_LOG = ROOT / ".test-logs" / f"{CHANNELS_LOG_PREFIX}-rasa.log"

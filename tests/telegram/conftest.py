@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.telegram.telegram_caller import TelegramCaller, new_chat_id
+from harness.telegram_caller import TelegramCaller, new_chat_id
 
 
 @pytest.fixture(scope="session")

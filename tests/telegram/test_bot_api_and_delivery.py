@@ -16,7 +16,7 @@ from connectors.telegram.client import SendOutcome
 from connectors.telegram.delivery import deliver_text, is_telegram_conversation
 from connectors.telegram.render import MAX_MESSAGE_CHARS, telegram_length
 from connectors.telegram.settings import TelegramSettings
-from tests.support.services import PYTHON, ROOT
+from harness.services import PYTHON, ROOT
 
 
 def settings_of(stack) -> TelegramSettings:

@@ -4,7 +4,7 @@ name), which Rasa picks for Telegram's output channel; on the same server a WeCh
 reads the WeChat wording."""
 from __future__ import annotations
 
-from tests.wechat.wechat_caller import WeChatCaller, new_openid
+from harness.wechat_caller import WeChatCaller, new_openid
 
 GREETING = "您好，我是退保助手。"
 

@@ -13,8 +13,8 @@ import time
 from typing import Dict, List
 
 from connectors.limits import MAX_TEXT_CHARS
-from tests.telegram.telegram_caller import TelegramCaller, new_chat_id, text_update
-from tests.wechat.wechat_caller import WeChatCaller, new_openid
+from harness.telegram_caller import TelegramCaller, new_chat_id, text_update
+from harness.wechat_caller import WeChatCaller, new_openid
 
 TELEGRAM_MAX = 4096
 IN_FLIGHT = 12

@@ -7,9 +7,9 @@ import json
 import time
 
 from connectors.telegram import wording
-from tests.telegram.telegram_caller import (callback_update, edited_update, media_update,
+from harness.telegram_caller import (callback_update, edited_update, media_update,
                                             text_update)
-from tests.wechat.wechat_caller import WeChatCaller, text_xml
+from harness.wechat_caller import WeChatCaller, text_xml
 
 SETTLE_S = 1.5  # long enough for a wrongly accepted update to reach the tracker or the chat
 

@@ -15,7 +15,7 @@ from connectors.telegram.dedupe import MemoryUpdateStore, RedisUpdateStore
 from connectors.telegram.render import (MAX_MESSAGE_CHARS, render_message, split_text,
                                         telegram_length)
 from connectors.telegram.settings import TelegramSettings
-from tests.support.stack import REDIS_URL, forget_redis_prefix
+from harness.stack import REDIS_URL, forget_redis_prefix
 
 
 def test_a_message_with_buttons_is_one_message_with_an_inline_keyboard():

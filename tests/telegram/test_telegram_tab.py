@@ -9,7 +9,7 @@ from typing import List
 import pytest
 
 from connectors.telegram import wording
-from tests.support.services import ROOT
+from harness.services import ROOT
 from tests.wechat.browser.support import chromium
 
 

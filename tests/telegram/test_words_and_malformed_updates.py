@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
-from handoff.transcript import tracker_turns
+from console.transcript import tracker_turns
 from tests.support.shared_stacks import CHANNELS_RASA_LOG
-from tests.telegram.telegram_caller import SECRET_HEADER, message, new_chat_id, text_update
+from harness.telegram_caller import SECRET_HEADER, message, new_chat_id, text_update
 
 LOG = CHANNELS_RASA_LOG
 DEPTH = 50_000

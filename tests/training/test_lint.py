@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.identifiers import id_check_character
+from ground.identifiers import id_check_character
 from tests.training.conftest import tuibao
 
 EXAMPLES = Path("extensions/hengxin/data/nlu/cancel_auto_renewal.yml")

@@ -223,7 +223,7 @@ def test_an_agents_reply_flagged_in_the_console_queues_what_the_user_asked(tmp_p
     from training.review import AGENT_ANSWERED, ReviewQueue, flag_agent_reply
 
     queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.db'}")
-    turns = [  # the console's transcript (handoff.transcript.merged): already masked
+    turns = [  # the console's transcript (console.transcript.merged): already masked
         {"who": "user", "text": "我手机13912345678 换了，扣款卡也要换", "at": "2026-12-04T08:00:01"},
         {"who": "bot", "text": "抱歉，我没听懂。", "at": "2026-12-04T08:00:02"},
         {"who": "system", "text": "机器人已暂停，人工接手", "at": "2026-12-04T08:00:05"},

@@ -26,7 +26,7 @@ import requests
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
-from tests.support.services import PYTHON, free_port, service
+from harness.services import PYTHON, free_port, service
 from tests.training.conftest import ROOT, copy_project, tuibao
 from training.review import ReviewQueue, label_choices
 

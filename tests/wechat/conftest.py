@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from tests.support.stack import forget_redis_prefix, tuibao_stack
-from tests.wechat.wechat_caller import WeChatCaller
+from harness.stack import forget_redis_prefix, tuibao_stack
+from harness.wechat_caller import WeChatCaller
 
 # An EncodingAESKey the account used before the current one (rotation).
 PREVIOUS_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"

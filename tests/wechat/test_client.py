@@ -17,9 +17,9 @@ import requests
 from connectors.wechat.client import PushOutcome, WeChatApi
 from connectors.wechat.dedupe import RedisDedupeStore
 from connectors.wechat.settings import WeChatSettings
-from tests.support.services import PYTHON, free_port, service
-from tests.support.stack import REDIS_URL
-from tests.wechat.wechat_caller import new_openid
+from harness.services import PYTHON, free_port, service
+from harness.stack import REDIS_URL
+from harness.wechat_caller import new_openid
 
 
 @pytest.fixture(scope="module")

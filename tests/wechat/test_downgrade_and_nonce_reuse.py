@@ -11,9 +11,9 @@ import requests
 
 from connectors.wechat.dedupe import delivery_key
 from connectors.wechat.protocol import sign
-from tests.support.stack import REDIS_URL
+from harness.stack import REDIS_URL
 from tests.wechat.test_protocol import assert_untouched, started_conversation
-from tests.wechat.wechat_caller import _msg_ids, new_openid, text_xml
+from harness.wechat_caller import _msg_ids, new_openid, text_xml
 
 
 def delivery_written(stack, openid: str, msg_id: int) -> bool:

@@ -12,7 +12,7 @@ from connectors.wechat.dedupe import MemoryDedupeStore
 from connectors.wechat.protocol import (CallbackQuery, MalformedMessage, ReplayedRequest,
                                         WeChatProtocol, WrongMode)
 from connectors.wechat.settings import WeChatSettings
-from tests.wechat.wechat_caller import WeChatCaller, new_openid, text_xml
+from harness.wechat_caller import WeChatCaller, new_openid, text_xml
 
 
 def request(kind: str, xml: str):
@@ -101,7 +101,7 @@ def test_a_nonce_taken_on_one_replica_is_taken_on_every_replica(redis_prefix):
     """Two Rasa replicas share the nonces through Redis: the second message under one
     timestamp+nonce is refused by the other replica too (real Redis)."""
     from connectors.wechat.dedupe import RedisDedupeStore
-    from tests.support.stack import REDIS_URL
+    from harness.stack import REDIS_URL
 
     safe, caller, openid = protocol("safe"), WeChatCaller(""), new_openid()
     first = safe.open(*_parsed(caller.signed_request(text_xml(openid, "谢谢", msg_id=1),

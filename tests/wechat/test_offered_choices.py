@@ -10,8 +10,8 @@ import pytest
 from connectors.wechat.dedupe import (CHOICES_KEPT, FIRST_CHOICE_ID, MemoryDedupeStore,
                                       RedisDedupeStore)
 from connectors.wechat.render import offered_choices, render_turn
-from tests.support.stack import REDIS_URL
-from tests.wechat.wechat_caller import menu_choices
+from harness.stack import REDIS_URL
+from harness.wechat_caller import menu_choices
 
 RATING = [{"title": "满意", "payload": '/rate_agent{"agent_rating": "good"}'},
           {"title": "不满意", "payload": '/rate_agent{"agent_rating": "bad"}'}]

@@ -9,7 +9,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from connectors.wechat.protocol import sign
 from tests.wechat.conftest import PREVIOUS_AES_KEY
-from tests.wechat.wechat_caller import (WeChatCaller, event_xml, new_openid, other_xml,
+from harness.wechat_caller import (WeChatCaller, event_xml, new_openid, other_xml,
                                         text_xml, voice_xml)
 
 SETTLE_S = 1.0  # long enough for a wrongly accepted message to reach the tracker

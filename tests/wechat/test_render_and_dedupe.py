@@ -11,7 +11,7 @@ from connectors.wechat.channel import MORE_TO_COLLECT
 from connectors.wechat.dedupe import MemoryDedupeStore, RedisDedupeStore, delivery_key
 from connectors.wechat.render import MAX_TEXT_BYTES, fit_passive_reply, render_turn, \
     split_for_wechat
-from tests.support.stack import REDIS_URL
+from harness.stack import REDIS_URL
 
 
 def test_a_turn_is_one_text_with_tappable_choices():

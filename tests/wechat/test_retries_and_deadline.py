@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from connectors.wechat.channel import LATE_ANSWER_HEADER
-from tests.wechat.wechat_caller import new_openid, text_xml
+from harness.wechat_caller import new_openid, text_xml
 
 INSURER_LATENCY_MS = 6000
 

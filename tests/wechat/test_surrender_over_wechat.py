@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.wechat.wechat_caller import new_openid
+from harness.wechat_caller import new_openid
 
 
 def test_surrender_of_policy_1_from_start_to_case_number(stack, wechat):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from connectors.wording import TYPED_COMMAND
-from handoff.transcript import tracker_turns
-from tests.wechat.wechat_caller import menu_choices, new_openid, tap_xml
+from console.transcript import tracker_turns
+from harness.wechat_caller import menu_choices, new_openid, tap_xml
 
 POLICY = "SBX1000000000012"
 RAW = re.compile(r"[/{}\"]")

@@ -14,8 +14,8 @@ import pytest
 from connectors.wechat.channel import COLLECTED_NOT_PROCESSED, LATE_ANSWER_HEADER, \
     NOT_UNDERSTOOD_TYPE, STILL_WORKING
 from connectors.wechat.render import render_turn
-from tests.support.stack import Stack, tuibao_stack
-from tests.wechat.wechat_caller import WECHAT_CUT_S, WeChatCaller, new_openid, other_xml, \
+from harness.stack import Stack, tuibao_stack
+from harness.wechat_caller import WECHAT_CUT_S, WeChatCaller, new_openid, other_xml, \
     text_xml
 
 # Two insurer calls (code check, then quote) at 6 s each end within WeChat's third try; at

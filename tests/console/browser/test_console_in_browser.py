@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.console.support import ACCOUNTS
-from tests.support.services import ROOT
+from harness.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
 
 SCREENSHOT = (ROOT / "docs" / "console.png" if os.environ.get("TUIBAO_UPDATE_SCREENSHOT") == "1"

@@ -23,7 +23,7 @@ import re
 import pytest
 
 from tests.console.support import ACCOUNTS, SimUser, signed_in
-from tests.support.services import ROOT
+from harness.services import ROOT
 from tests.wechat.browser.support import chromium
 
 SHOTS = ROOT / ("docs" if os.environ.get("TUIBAO_UPDATE_SCREENSHOT") == "1" else ".test-logs")

@@ -11,7 +11,7 @@ from typing import Iterator, List
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.services import PYTHON, ROOT
+from harness.services import PYTHON, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",

@@ -14,7 +14,7 @@ from wechatpy.replies import TextReply
 
 from tests.simulator.conftest import (DEMO_AES_KEY, DEMO_APP_ID, DEMO_TOKEN, ReceivedCall,
                                       Simulator, webhook_receiver)
-from tests.support.services import free_port, service
+from harness.services import free_port, service
 from tests.wechat.browser.support import SERVICE_UNAVAILABLE, ChatPage, chromium, create_menu
 
 CRYPTO = WeChatCrypto(DEMO_TOKEN, DEMO_AES_KEY, DEMO_APP_ID)

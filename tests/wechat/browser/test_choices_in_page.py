@@ -6,7 +6,7 @@ against the whole stack, a user taps every kind of choice the bot offers: a bare
 a confirmation whose payload is a word (确认), the satisfaction question pushed after a person
 helped (/rate_agent{"agent_rating": …}; a handback's is pushed), and a FAQ question from the menu. After each tap the
 user's own bubble holds the choice's words, with no ``/``, ``{`` or ``"``; so does the agent's
-transcript (handoff/transcript.py reads the tracker). Screenshot: .test-logs/choices.png."""
+transcript (console/transcript.py reads the tracker). Screenshot: .test-logs/choices.png."""
 from __future__ import annotations
 
 import re
@@ -15,8 +15,8 @@ from typing import List
 import pytest
 import requests
 
-from handoff.transcript import tracker_turns
-from tests.support.services import ROOT
+from console.transcript import tracker_turns
+from harness.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
 
 PHONE, SUFFIX = "13800138000", "31002X"  # 张伟: four policies at two insurers

@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from tests.support.services import ROOT
+from harness.services import ROOT
 from tests.wechat.browser.support import ChatPage, chromium, create_menu
 
 # Every run leaves its screenshot with the test logs; TUIBAO_UPDATE_SCREENSHOT=1 refreshes the one

@@ -285,9 +285,9 @@ _stores_lock = threading.Lock()
 
 def credential_store() -> CredentialStore:
     """The store the settings name (one per URL and key; built on first use, not at import)."""
-    from actions.config import load_settings
+    from privacy.settings import load_store_settings
 
-    settings = load_settings()
+    settings = load_store_settings()
     ident = (settings.credentials_db_url, settings.credentials_key, settings.credentials_previous_key,
              settings.credentials_lifetime)
     with _stores_lock:

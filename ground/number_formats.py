@@ -1,9 +1,11 @@
 """How each configured insurer's policy and case numbers look, read from insurers.yml: the one
-place a number format lives. The NLU extractor (``bot.identifiers``), form validation, the typo
-check and the registry all read it here.
+reader of the number formats. The identifier rules (``ground.identifiers``, and through them the
+NLU extractor, form validation and redaction), the typo check and the insurer registry
+(``insurers.registry``, which reads the rest of each entry) all take them from here.
 
-Light on purpose (``re`` and ``yaml`` only, no adapters, no network) so the model's own code can
-use it at training and at run time. The file is read on first use, never at import.
+Light on purpose (``re`` and ``yaml`` only, no adapters, no network) so every part, the model's
+own code too, can use it at training and at run time. The file is read on first use, never at
+import.
 
 A policy pattern may name a check rule (``check: sbx_mod11 | luhn``); a case pattern may carry a
 named group ``date`` (the submission date, YYYYMMDD) that must be a real date.
@@ -87,15 +89,19 @@ class NumberFormat:
     def shaped(self, number: str) -> bool:
         return self.pattern.fullmatch(number) is not None
 
+    def passes_check(self, number: str) -> bool:
+        """True when the format has no check rule or the number passes it."""
+        return self.check_rule is None or CHECK_RULES[self.check_rule](number)
+
     def valid(self, number: str) -> bool:
         """Shaped right and passing its check rule (policy) or with a real date (case)."""
         match = self.pattern.fullmatch(number)
         if match is None:
             return False
-        if self.check_rule is not None and not CHECK_RULES[self.check_rule](number):
+        if not self.passes_check(number):
             return False
         date = match.groupdict().get("date")
-        return date is None or _real_date(date)
+        return date is None or real_date(date)
 
 
 def _width(pattern: str) -> Tuple[int, int]:
@@ -104,7 +110,9 @@ def _width(pattern: str) -> Tuple[int, int]:
     return sre_parse.parse(pattern).getwidth()
 
 
-def _real_date(yyyymmdd: str) -> bool:
+def real_date(yyyymmdd: str) -> bool:
+    """A calendar date between 1900 and 2100 (case numbers' submission dates, ID numbers'
+    birth dates)."""
     try:
         day = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError:
@@ -164,15 +172,19 @@ def insurers_file(environ: Optional[Mapping[str, str]] = None) -> Path:
     return Path(env.get(INSURERS_FILE_ENV) or DEFAULT_INSURERS_FILE)
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int) -> NumberFormats:
+def read_insurers_document(path: Union[str, Path]) -> object:
+    """insurers.yml parsed (not yet checked): the registry reads the rest of each entry from it."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise NumberFormatError(f"cannot read insurer list {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise NumberFormatError(f"{path} is not valid YAML: {exc}") from None
-    return formats_from_document(document, path)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> NumberFormats:
+    return formats_from_document(read_insurers_document(path), path)
 
 
 def number_formats(path: Union[str, Path, None] = None) -> NumberFormats:

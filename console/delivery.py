@@ -9,8 +9,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Protocol
 
-from handoff.store import channel_of
-from handoff import wording
+from console import wording
+from ground.conversation_ids import channel_of
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ trained model and the WeChat and Telegram channels.
     with tuibao_stack(tmp_dir) as stack:
         stack.webhook_url, stack.tracker(openid), stack.outbox(openid), ...
 
-Everything is started with ``tests.support.services.service`` (logs in ``.test-logs/``) and
+Everything is started with ``harness.services.service`` (logs in ``.test-logs/``) and
 stopped when the block ends, also on failure, and the stack's Redis keys (a namespace of its
 own) are removed. Nothing binds the demo's fixed ports.
 """
@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import requests
 import yaml
 
-from tests.support.services import PYTHON, ROOT, free_port, service
+from harness.services import PYTHON, ROOT, free_port, service
 
 # TUIBAO_TEST_MODEL points the stack at another archive (e.g. one trained elsewhere).
 MODEL = Path(os.environ.get("TUIBAO_TEST_MODEL") or ROOT / "models" / "tuibao.tar.gz")

@@ -1,11 +1,12 @@
 """Identifiers a surrendering user types or dictates: normalise, validate, find.
 
-Pure functions, no I/O, shared by the NLU extractor (``bot.components.identifiers``), the
-redaction of logs (``redaction``), evaluation and the dialogue's form validation.
+Pure functions, no I/O but the number formats of insurers.yml (``ground.number_formats``, read
+once per version of the file), shared by the NLU extractor (``bot.components.identifiers``),
+redaction (``redaction``), the insurer registry, evaluation and the dialogue's form validation.
 
 Kinds (entity names of the conversation contract):
 - ``policy_number``: any configured insurer's policy number: its pattern and check rule come
-  from insurers.yml (``insurers.formats``), e.g. ``SBX`` + 12 digits + check character
+  from insurers.yml (``ground.number_formats``), e.g. ``SBX`` + 12 digits + check character
   "0123456789X"[Σ dᵢ·i mod 11], or 恒信人寿's ``HX`` + 12 digits with a Luhn check digit.
 - ``id_number``: the whole GB 11643 number (17 digits + check character, valid birth date) or
   its last 4–6 characters.
@@ -20,13 +21,12 @@ half-width, spaces and dashes removed, letters upper-case, Chinese digits (零�
 """
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from insurers import formats
+from ground import number_formats as formats
 
 POLICY_NUMBER = "policy_number"
 ID_NUMBER = "id_number"
@@ -142,21 +142,13 @@ def id_check_character(seventeen_digits: str) -> str:
     return "10X98765432"[total % 11]
 
 
-def _valid_date(yyyymmdd: str) -> bool:
-    try:
-        day = dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
-    except ValueError:
-        return False
-    return 1900 <= day.year <= 2100
-
-
 def is_valid_id_number(value: str) -> bool:
     """A whole 18-character ID number: right check character and a real birth date."""
     match = _ID_RE.fullmatch(normalise(value))
     return (
         bool(match)
         and id_check_character(match.group(1)) == match.group(2)
-        and _valid_date(match.group(1)[6:14])
+        and formats.real_date(match.group(1)[6:14])
     )
 
 
@@ -394,9 +386,3 @@ def find_identifiers(text: str) -> List[IdentifierSpan]:
             if not taken:
                 i += 1
     return spans
-
-
-def spans_of(text: str, entities: Iterable[str] = IDENTIFIER_ENTITIES) -> List[IdentifierSpan]:
-    """:func:`find_identifiers` restricted to some entity names."""
-    wanted = set(entities)
-    return [span for span in find_identifiers(text) if span.entity in wanted]

@@ -6,29 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Dict, List, Optional
 
+from console.labels import STAGE_TEXT
+from ground.stages import Stage
 from redaction import redact
 from redaction import mask_policy_number
 
-# Where the conversation stands as the agent reads it, from the ``stage`` slot: every value of
-# domain.yml has its words (tests/console/test_labels.py), and an unknown one reads as 进行中.
-STAGE_TEXT = {
-    None: "进行中",
-    "verified": "身份已验证",
-    "quote_ready": "已报价，等待用户确认",
-    "submitted": "退保申请已提交",
-    "not_eligible": "保险公司不予受理",
-    "case_shown": "已告知案件进度",
-    "withdraw_ready": "等待确认撤销",
-    "withdrawn": "申请已撤销",
-    "locked": "身份验证已锁定",
-    "insurer_down": "保险公司系统无响应",
-    "reverify": "验证已过期，需重新验证",
-    "case_not_found": "没查到用户说的案件",
-    "policies_found": "已按手机号查到保单，等用户选择",
-    "erasure_verify": "要求删除信息，正在验证身份",
-    "confirm_erasure": "要求删除信息，等待用户确认",
-    "lookup_wanted": "不知道保单号，改用手机号查找保单",
-}
 # The intent of a user message that says the user is upset (the side panel's flag).
 UPSET_INTENTS = ("complain",)
 
@@ -128,7 +110,7 @@ def verified_policy(slots: Dict[str, Any]) -> Optional[str]:
     lapses), not the policy the check started from (``identity_reference`` is set as soon as a
     code is sent). Its expiry is the insurer's to judge (its clock may differ from ours)."""
     policy = slots.get("holder_policy")
-    if not policy or slots.get("stage") in ("locked", "reverify"):
+    if not policy or slots.get("stage") in (Stage.LOCKED, Stage.REVERIFY):
         return None
     return policy
 
@@ -151,7 +133,7 @@ def bot_knowledge(tracker: Dict[str, Any], until: Optional[dt.datetime] = None) 
         "stage_text": STAGE_TEXT.get(stage, STAGE_TEXT[None]),
         "verified": verified,
         "verification_text": ("身份已验证" if verified else
-                              "身份验证已锁定" if stage == "locked" else
+                              "身份验证已锁定" if stage == Stage.LOCKED else
                               f"未验证（已验证的是保单 {mask_policy_number(proven)}）" if proven
                               else "未验证"),
         "verified_policy": mask_policy_number(proven) if proven else None,
