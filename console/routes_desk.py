@@ -89,9 +89,10 @@ def router(*, store: HandoffStore, auth: Authenticator, state: Dict[str, Any],
                 "problem": joined.problem}
 
     async def tell_user(chat: HandoffChat, author: str, text: str):
-        """A desk notice to the user, kept in the transcript like a reply (delivered or not)."""
+        """A desk notice to the user (a person joined or left), kept in the transcript as the
+        desk's, not as the agent's own words: no 作为训练样本 on it (the journeys' finding 12)."""
         result = await state["delivery"].send(chat.conversation_id, [{"text": text}])
-        await run_sync(lambda: store.add_turn(chat, author, "reply", text, result.delivered,
+        await run_sync(lambda: store.add_turn(chat, author, "notice", text, result.delivered,
                                               result.problem))
         return result
 

@@ -52,8 +52,13 @@ def tracker_turns(tracker: Dict[str, Any]) -> List[Dict[str, Any]]:
     return turns
 
 
+# The desk's rows as the transcript shows them: an agent's reply, an internal note, or a notice
+# the desk sent the user in the agent's name (joined, left).
+WHO_BY_KIND = {"reply": "agent", "note": "note", "notice": "system"}
+
+
 def agent_turns(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [{"who": "agent" if row["kind"] == "reply" else "note", "author": row["author"],
+    return [{"who": WHO_BY_KIND.get(row["kind"], "note"), "author": row["author"],
              "text": redact(row["text"]) or "", "at": row["at"].isoformat(),
              "delivered": bool(row["delivered"]), "problem": row.get("delivery_error")}
             for row in rows]

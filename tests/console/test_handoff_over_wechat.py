@@ -53,6 +53,9 @@ def test_a_surrender_handed_to_a_person_and_back(desk):
     assert other.post(f"{chat}/messages", {"text": "我来"}).status_code == 403
 
     detail = agent.get(chat).json()
+    # In the transcript the notice is the desk's, not agent1's own words (nothing to flag).
+    [notice] = [t for t in detail["turns"] if "人工客服已接入" in t["text"]]
+    assert notice["who"] == "system", notice
     knows = detail["bot_knows"]
     assert knows["quote"]["refund"] == "47.19" and knows["verified"] is True
     assert knows["policy_number"] == "SBX1********0012" and knows["paused"] is True
@@ -140,9 +143,12 @@ def test_the_user_hears_when_a_person_joins_and_when_they_leave(desk):
     closed = agent.post(f"{chat}/close")
     assert closed.status_code == 200 and closed.json()["delivered"] is True
     assert "人工客服已结束本次服务" in user.wait_for("已结束", before)
-    # The agent's transcript shows both notices as sent on the agent's behalf.
-    sent = [t["text"] for t in agent.get(chat).json()["turns"] if t["who"] == "agent"]
-    assert any("已接入" in t for t in sent) and any("已结束" in t for t in sent), sent
+    # The agent's transcript shows both notices as the desk's, sent on agent1's behalf, not as
+    # agent1's own words (the journeys' finding 12: they carried a 作为训练样本 button).
+    turns = agent.get(chat).json()["turns"]
+    notices = [t for t in turns if "已接入" in t["text"] or "已结束" in t["text"]]
+    assert [(t["who"], t["author"]) for t in notices] == [("system", "agent1")] * 2, notices
+    assert not any(t["who"] == "agent" for t in turns)
     assert "已接入" in joined
     # The bot is back for the next message.
     assert "退保" in user.say("我要退保", "保单号")

@@ -188,7 +188,7 @@ def test_export_reads_the_tracker_store_named_in_endpoints(project, tmp_path):
     done = tuibao(project, "review", "export", "--review-db", f"sqlite:///{tmp_path / 'r.db'}",
                   "--out", str(tmp_path / "review.csv"))
     assert done.returncode == 0, done.stderr
-    assert "6 distinct messages (7 in all)" in done.stdout
+    assert "8 distinct messages (9 in all)" in done.stdout
 
 
 def test_export_as_documented_needs_no_action_server_secret(project, tmp_path, monkeypatch):
@@ -207,7 +207,7 @@ def test_export_as_documented_needs_no_action_server_secret(project, tmp_path, m
     done = tuibao(project, "review", "export", "--review-db", review_db,
                   "--out", str(tmp_path / "review.csv"))
     assert done.returncode == 0, done.stderr
-    assert "6 distinct messages (7 in all)" in done.stdout
+    assert "8 distinct messages (9 in all)" in done.stdout
 
 
 def test_export_names_the_variable_its_tracker_store_needs(project):
