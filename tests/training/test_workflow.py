@@ -41,7 +41,13 @@ WITH_PHONE = f"我手机{PHONE}，每个月被扣钱的那个自动续费在哪�
 ASKED = "每月的自动续费扣款咋关呀"  # the message a trainer labels; not in any data file
 
 
-def _small_config(project: Path, epochs: int = 10) -> None:
+# A third of the project's 60 epochs. At 10, three of 恒信's twelve held-out lines
+# (我不想让它自动续了, 扣费服务怎么解除, 取消掉代扣) stayed under the 0.75 fallback threshold
+# (F1 0.857, on the CI machine and here alike); at 20 all twelve are read right (lowest 0.753).
+EPOCHS = 20
+
+
+def _small_config(project: Path, epochs: int = EPOCHS) -> None:
     """The project's pipeline and seeds, fewer epochs: the same kind of model, trained faster."""
     config = (project / "config.yml").read_text(encoding="utf-8")
     (project / "config.yml").write_text(re.sub(r"epochs: \d+", f"epochs: {epochs}", config),
