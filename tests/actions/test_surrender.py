@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.forms import MASKED, ValidateSurrenderForm
 from actions.handoff import ActionHandoff
+from actions.misunderstanding import ActionAskToRephrase
 from handoff.store import HandoffStore
 from actions.quote import ActionAnswerFee, ActionAnswerRefundTime, ActionQuoteSurrender
 from actions.surrender import ActionSubmitSurrender
@@ -401,6 +402,31 @@ def test_asking_again_how_to_surrender_inside_the_form_is_answered_with_its_next
     assert responses(messages) == ["utter_form_goes_on"]
     assert any(e.get("event") == "slot" and e["name"] == asked and e["value"] is None for e in events)
     assert all(e["name"] in (asked, "requested_slot") for e in events if e.get("event") == "slot")
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("那我现在怎么退", "utter_form_goes_on"),
+    ("接下来咋办", "utter_form_goes_on"),
+    ("下一步呢", "utter_form_goes_on"),
+    ("啊啊啊什么玩意", "utter_please_rephrase"),
+])
+def test_how_to_go_on_that_the_model_could_not_place_is_still_answered_with_the_next_step(
+        domain, text, answer):
+    """The same question as above when the model fell back (nlu_fallback) instead of reading
+    request_surrender: the words say it, the answer is the same; anything else is asked again."""
+    conv = Conversation("wx-goes-on-fallback", domain)
+    conv.active_loop = "surrender_form"
+    conv.slots.update({"requested_slot": "id_suffix", "policy_number": POLICY_1[0]})
+    events, messages = asyncio.run(conv.run(ActionAskToRephrase(), intent="nlu_fallback", text=text))
+    assert responses(messages) == [answer]
+    assert slot_values(events)["misunderstood"] is True  # twice in a row still reaches a person
+
+
+def test_how_to_go_on_outside_any_form_is_asked_again(domain):
+    conv = Conversation("wx-goes-on-no-form", domain)
+    events, messages = asyncio.run(conv.run(ActionAskToRephrase(), intent="nlu_fallback",
+                                            text="那我现在怎么退"))
+    assert responses(messages) == ["utter_please_rephrase"]
 
 
 def test_a_surrender_request_with_a_number_inside_the_form_is_taken_as_the_number(insurer, domain):
