@@ -177,7 +177,9 @@ def test_complete_surrenders_leave_no_personal_data_or_token_in_clear(privacy_st
     handoff = ps.turn(first, "我要投诉你们，手机号13800138000收不到验证码")
     assert "RG" in handoff, handoff
     ps.turn(second, voice=f"我的手机号码是{chinese('13900139000')}，身份证号{chinese('440106199003150028')}")
-    ps.turn(second, full_width("13900139000"))
+    # A phone sent alone outside any form starts the holder lookup with it (issue 19.6): it is
+    # kept sealed in the credentials store for the message with the ID suffix, never in clear.
+    assert "查名下的保单" in ps.turn(second, full_width("13900139000"))
 
     tokens = {f"token_{i}": ps.credentials().get(openid).token
               for i, openid in enumerate((first, second), start=1)}
@@ -199,9 +201,10 @@ def test_complete_surrenders_leave_no_personal_data_or_token_in_clear(privacy_st
     # The scan is meaningful: every store and log has content, and the user's turns are there.
     assert len(sources["tracker store"]) > 40
     assert len(ps.handoff_rows(first, tables=("handoff_chats",))) == 1
-    # Per user: the sealed token and which challenge gave it (a lost turn's re-run, issue 20).
+    # Per user: the sealed token and which challenge gave it (a lost turn's re-run, issue 20);
+    # and the second user's phone, held sealed for the lookup it started.
     purposes = sorted(json.loads(row)[1] for row in sources["credentials store"])
-    assert purposes == ["held:exchanged_challenge"] * 2 + ["holder"] * 2, purposes
+    assert purposes == ["held:exchanged_challenge"] * 2 + ["held:lookup_phone"] + ["holder"] * 2, purposes
     assert sources["connector state (Redis)"]
     logs = ps.log_texts()
     assert len(logs) == 4, list(logs)
