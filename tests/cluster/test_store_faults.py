@@ -36,6 +36,23 @@ def _one_case(cluster, user: SurrenderingUser, case_number: str) -> None:
     assert user.times_told(SUBMITTED) == 1
 
 
+def _suffix_sent_while(user: SurrenderingUser, fault: str, break_store, mend_store) -> str:
+    """The ID suffix sent right after ``break_store()``; ``mend_store()`` runs 4 s later. What
+    the user was told, within 30 s (not minutes of silence)."""
+    break_store()
+    back = threading.Timer(4.0, mend_store)
+    back.start()
+    started = time.monotonic()
+    try:
+        told = user.ask(user.policy["id_suffix"], _masked(user.policy["phone"]), wait_push_s=20)
+    finally:
+        back.join()
+    print(f"answered {time.monotonic() - started:.1f} s after {fault}; "
+          f"{user.tries} deliveries so far")
+    assert time.monotonic() - started < 30
+    return told
+
+
 def test_redis_restarted_mid_surrender(cluster, wechat, stores, healthy_again):
     """Locks and delivery records gone between two messages: the conversation (in PostgreSQL)
     goes on where it was, and the surrender is filed once."""
@@ -50,17 +67,7 @@ def test_message_sent_while_redis_is_down_is_answered(cluster, wechat, stores, h
     lost: its answer (the SMS code sent to the masked phone) arrives, passively on a resend or
     pushed, or after a true apology and the same words again."""
     user = _started_surrender(cluster, wechat)
-    stores.redis.stop()
-    back = threading.Timer(4.0, stores.redis.start)
-    back.start()
-    started = time.monotonic()
-    try:
-        told = user.ask(user.policy["id_suffix"], _masked(user.policy["phone"]), wait_push_s=20)
-    finally:
-        back.join()
-    print(f"answered {time.monotonic() - started:.1f} s after Redis went down; "
-          f"{user.tries} deliveries so far")
-    assert time.monotonic() - started < 30  # not minutes of silence
+    told = _suffix_sent_while(user, "Redis went down", stores.redis.stop, stores.redis.start)
     assert SMS_SENT in told or _masked(user.policy["phone"]) in told
     _one_case(cluster, user, _finish_after_code(cluster, user))
 
@@ -70,17 +77,7 @@ def test_postgresql_unreachable_for_a_few_seconds(cluster, wechat, stores, healt
     message is in flight; afterwards the pools reconnect by themselves, the conversation is
     intact and the surrender is filed once."""
     user = _started_surrender(cluster, wechat)
-    stores.postgres.cut()
-    back = threading.Timer(4.0, stores.postgres.restore)
-    back.start()
-    started = time.monotonic()
-    try:
-        told = user.ask(user.policy["id_suffix"], _masked(user.policy["phone"]), wait_push_s=20)
-    finally:
-        back.join()
-    print(f"answered {time.monotonic() - started:.1f} s after the cut; "
-          f"{user.tries} deliveries so far")
-    assert time.monotonic() - started < 30  # not minutes of silence
+    told = _suffix_sent_while(user, "the cut", stores.postgres.cut, stores.postgres.restore)
     assert _masked(user.policy["phone"]) in told
     # The policy number given before the cut is still the conversation's: no question again.
     _one_case(cluster, user, _finish_after_code(cluster, user))
