@@ -12,6 +12,8 @@ Before handing over to Rasa's own command line it
   a bad one;
 - makes a failing tracker store fail the turn (the user is told so) instead of letting Rasa
   continue the conversation from an empty in-memory tracker;
+- skips TEDPolicy's network when a policy of higher priority is already certain, which changes
+  no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
 - leaves TensorFlow's thread settings (``TF_INTRA_OP_PARALLELISM_THREADS`` /
   ``TF_INTER_OP_PARALLELISM_THREADS``) at their defaults: measured with
@@ -110,6 +112,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         metrics.prepare_multiprocess("rasa", rasa_server.port_of(argv))  # before anything counts
         rasa_server.install()
+        # TED is not run behind a policy that is already certain (bot/lazy_ted.py); before any
+        # model loads, as Rasa's graph binds the policies' methods when it loads one
+        if os.environ.get("TUIBAO_LAZY_TED", "1") != "0":
+            from bot import lazy_ted
+
+            lazy_ted.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]

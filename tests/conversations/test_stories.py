@@ -57,3 +57,62 @@ def test_every_test_story_is_predicted_exactly(core_model, tmp_path):
     detail = failed.read_text(encoding="utf-8") if failed.exists() else done.stdout[-3000:]
     assert done.returncode == 0, detail[-4000:]
     assert "None of the test stories failed" in detail
+
+
+def test_skipping_ted_behind_a_certain_policy_changes_no_prediction(core_model):
+    """bot.lazy_ted (installed by ``python -m bot.serve``) skips TED when a policy of higher
+    priority is already certain. Every prediction of every test story, and of a detour at each
+    of their user turns -- the action and the policy that chose it -- is the same with and
+    without it, and most TED runs are saved (the rule itself: test_lazy_ted.py)."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.core.test import _create_data_generator, _predict_tracker_actions
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import lazy_ted
+
+    lazy_ted.uninstall()
+    agent = Agent.load(str(core_model))
+    trackers = _create_data_generator(str(STORIES), agent).generate_story_trackers()
+    assert len(trackers) > 25
+
+    # Off the stories' paths too, where TED decides: at every user turn of every story, what
+    # if the user had said something else (two other intents each time, in turn).
+    intents = sorted(agent.domain.intents)
+    detours = []
+    for tracker in trackers:
+        events = list(tracker.events)
+        for at, event in enumerate(events):
+            if isinstance(event, UserUttered) and event.intent_name:
+                for step in (1, 2):
+                    other = intents[(len(detours) * 7 + step) % len(intents)]
+                    detours.append(events[:at] + [UserUttered(intent={"name": other, "confidence": 1.0})])
+
+    async def predictions(agent):
+        found = []
+        for tracker in trackers:
+            _, _, actions, _ = await _predict_tracker_actions(tracker, agent)
+            found.append((tracker.sender_id, [(a["predicted"], a["policy"]) for a in actions]))
+        for n, events in enumerate(detours):
+            detour = DialogueStateTracker.from_events(f"detour-{n}", events, agent.domain.slots)
+            predicted = agent.processor.predict_next_with_tracker(detour)
+            found.append((detour.sender_id, [(predicted["scores"][0]["action"], predicted["policy"])]))
+        return found
+
+    before = asyncio.run(predictions(agent))
+    lazy_ted.install()  # before the model is loaded: Rasa's graph binds the policies' methods
+    try:
+        counts_before = lazy_ted.counts()
+        after = asyncio.run(predictions(Agent.load(str(core_model))))
+        counts = {k: v - counts_before[k] for k, v in lazy_ted.counts().items()}
+    finally:
+        lazy_ted.uninstall()
+    assert sum(len(steps) for _, steps in before) > 300
+    changed = [(name, [(b, a) for b, a in zip(steps, steps_after) if a != b])
+               for (name, steps), (_, steps_after) in zip(before, after) if steps != steps_after]
+    assert after == before, changed
+    # (what the real conversations save is measured by bench/load.py: docs/benchmarks.md)
+    assert counts["skipped"] > 2 * counts["run"], counts
+    print(f"TED predictions: {counts['run']} run, {counts['skipped']} skipped of {sum(len(steps) for _, steps in after)}")
