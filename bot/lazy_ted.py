@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+import weakref
+from typing import Any, Callable, Dict, Optional
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
@@ -36,20 +37,18 @@ from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
-_seen = threading.local()  # (id(tracker), events) -> highest priority that was certain
+_seen = threading.local()  # .record: (the tracker, weakly; its events; highest certain priority)
 _counts: Dict[str, int] = {"run": 0, "skipped": 0}
 _originals: Dict[Any, Callable[..., PolicyPrediction]] = {}
 
 
-def _key(tracker: DialogueStateTracker) -> Tuple[int, int]:
-    return id(tracker), len(tracker.events)
-
-
 def _certain_priority(tracker: DialogueStateTracker) -> Optional[int]:
+    # The tracker itself (a weak reference: a new tracker at a dead one's address is another),
+    # in the same state: the record is about this prediction, not an earlier one.
     record = getattr(_seen, "record", None)
-    if record is None or record[0] != _key(tracker):
+    if record is None or record[0]() is not tracker or record[1] != len(tracker.events):
         return None
-    return record[1]
+    return record[2]
 
 
 def _note(tracker: DialogueStateTracker, prediction: PolicyPrediction) -> None:
@@ -57,7 +56,7 @@ def _note(tracker: DialogueStateTracker, prediction: PolicyPrediction) -> None:
         return
     known = _certain_priority(tracker)
     if known is None or prediction.policy_priority > known:
-        _seen.record = (_key(tracker), prediction.policy_priority)
+        _seen.record = (weakref.ref(tracker), len(tracker.events), prediction.policy_priority)
 
 
 def _last_action_rejected(tracker: DialogueStateTracker) -> bool:

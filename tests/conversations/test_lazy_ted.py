@@ -61,3 +61,12 @@ def test_the_highest_certain_priority_is_kept():
     lazy_ted._note(tracker, _prediction(1.0, priority=7))
     lazy_ted._note(tracker, _prediction(1.0, priority=3))
     assert lazy_ted._certain_priority(tracker) == 7
+
+
+def test_a_record_of_a_tracker_gone_says_nothing_of_a_new_one():
+    tracker = _tracker()
+    lazy_ted._note(tracker, _prediction(1.0, priority=6))
+    events = list(tracker.events)
+    del tracker
+    for _ in range(50):  # a new tracker may take the dead one's address: still not certain
+        assert not lazy_ted.cannot_win(TED, DialogueStateTracker.from_events("lazy-ted", events, slots=[]))
