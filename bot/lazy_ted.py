@@ -20,8 +20,9 @@ say, exactly when its answer could not change the ensemble's choice:
 - and no end-to-end model is in use (TED's text-based predictions are preferred over intent-based
   ones whatever their confidence): the project trains none, and TED runs if it ever does.
 
-``python -m bot.serve`` installs it; ``tests/conversations/test_lazy_ted.py`` checks that every
-test story's every prediction is the same with and without it.
+``python -m bot.serve`` installs it. ``tests/conversations/test_lazy_ted.py`` checks the rule;
+``tests/conversations/test_stories.py`` that every prediction of the test stories (and of detours
+from them) is the same with and without it.
 """
 from __future__ import annotations
 
@@ -99,9 +100,7 @@ def _lazy(predict: Callable[..., PolicyPrediction]) -> Callable[..., PolicyPredi
             _counts["skipped"] += 1
             return self._prediction(self._default_predictions(domain))
         _counts["run"] += 1
-        prediction = predict(self, tracker, domain, *args, **kwargs)
-        _note(tracker, prediction)
-        return prediction
+        return predict(self, tracker, domain, *args, **kwargs)
     return wrapper
 
 
