@@ -2,7 +2,8 @@
 
 ``action_handoff`` queues the chat once (``handoff`` package) with its reason and tells the user
 their place, an honest wait figure and the desk's hours (outside them: when it opens, and that
-they may leave a message); asking again tells them where they stand, never files a second.
+they may leave a message, unless an agent has the console open, who may take it now: then their
+place too); asking again tells them where they stand, never files a second.
 The agent console then pauses the bot (Rasa's own pause) while a person has the chat, and on
 hand-back runs ``action_handback``: the bot says it is back, asks the next question of what was
 unfinished, then a one-tap satisfaction question (``action_rate_agent`` records the answer).
@@ -104,11 +105,27 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_queue_place", place=position.place,
                                      wait_estimate=wait_estimate_text(waits),
                                      desk_hours=desk.hours_text())
+        elif await people_at_desk(store, settings):
+            # After hours, but a person has the console open (issue 19.7): they may take it
+            # tonight, so the user hears their place, and what happens if nobody does.
+            dispatcher.utter_message(response="utter_handoff_queue_place_after_hours",
+                                     place=position.place, desk_hours=desk.hours_text(),
+                                     next_opening=wording.moment(desk.next_opening()))
         else:
             dispatcher.utter_message(response="utter_handoff_desk_closed",
                                      desk_hours=desk.hours_text(),
                                      next_opening=wording.moment(desk.next_opening()))
         return [SlotSet("handoff_reference", reference)]
+
+
+async def people_at_desk(store: HandoffStore, settings: HandoffSettings) -> int:
+    """Agents with a live console page now; 0 when that cannot be read (the user then hears
+    the desk's hours, which is true either way)."""
+    try:
+        return await run_sync(lambda: store.people_at_desk(settings.presence_window_s))
+    except Exception:
+        log.exception("could not read who is at the desk")
+        return 0
 
 
 def wait_estimate_text(waits: List[float]) -> str:

@@ -191,8 +191,9 @@ def create_app(settings: Optional[ConsoleSettings] = None, *,
         while True:
             await asyncio.sleep(settings.sweep_every_s)
             try:
-                if not desk.is_open():
-                    continue
+                if not desk.is_open() and not await run_sync(
+                        lambda: store.people_at_desk(settings.handoff.presence_window_s)):
+                    continue  # nobody to take a chat: "客服都在忙" would not be true
                 for chat in await run_sync(
                         lambda: store.claim_unattended(settings.handoff.unattended_after_s)):
                     said = await state["rasa"].execute(chat.conversation_id,

@@ -22,6 +22,9 @@ from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
 from training.review import flag_agent_reply
 
 DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
+# The live stream ticks every 0.3 s; every 50 ticks (15 s) it notes that its person is at the
+# desk. ``TUIBAO_DESK_PRESENCE_S`` (default 60 s) must stay above that.
+PRESENCE_EVERY_TICKS = 50
 
 
 class AgentText(BaseModel):
@@ -215,6 +218,12 @@ def router(*, store: HandoffStore, auth: Authenticator, state: Dict[str, Any],
             tick = 0
             yield "retry: 1000\n\n"
             while not await request.is_disconnected():
+                if tick % PRESENCE_EVERY_TICKS == 0:  # this person is at the desk (issue 19.7)
+                    # A note that fails costs only that: after hours the bot then gives the
+                    # desk's hours, which is true either way; the stream goes on.
+                    with contextlib.suppress(Exception):
+                        await run_sync(lambda: store.mark_present(session.user.name,
+                                                                  session.user.role))
                 # Signed out (or expired) ends the stream within a second.
                 if tick % 3 == 2 and await run_sync(lambda: auth.session(token)) is None:
                     yield "event: signed_out\ndata: {}\n\n"

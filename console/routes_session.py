@@ -73,6 +73,7 @@ def router(*, auth: Authenticator, settings: ConsoleSettings, static_dir: Path,
     @routes.delete("/api/v1/session")
     async def sign_out(response: Response, session=Depends(changing)):
         await run_sync(lambda: auth.sign_out(session))
+        await run_sync(lambda: auth.store.mark_absent(session.user.name))
         await audit(session, "sign_out")
         response.delete_cookie(COOKIE, path="/")
         return {"signed_out": True}

@@ -46,6 +46,9 @@ class HandoffSettings:
     # A waiting chat nobody took within this many seconds: the user is told and offered a
     # call-back or a message.
     unattended_after_s: int = 600
+    # An agent whose console page had its live stream open within this many seconds counts as
+    # at the desk: after hours the user is then told their place, not to wait for the morning.
+    presence_window_s: int = 60
     hotline: str = "400-000-0000"
     service_name: str = "保险公司客服"
     # The kf account agent replies are sent as (WeChat customer-service messages), if any.
@@ -60,6 +63,7 @@ class HandoffSettings:
             desk_hours=env.get("TUIBAO_DESK_HOURS") or "09:00-21:00",
             desk_days=env.get("TUIBAO_DESK_DAYS") or "all",
             unattended_after_s=int(env.get("TUIBAO_HANDOFF_UNATTENDED_S") or 600),
+            presence_window_s=int(env.get("TUIBAO_DESK_PRESENCE_S") or 60),
             hotline=env.get("TUIBAO_HANDOFF_HOTLINE") or "400-000-0000",
             service_name=env.get("TUIBAO_HANDOFF_SERVICE_NAME") or "保险公司客服",
             wechat_kf_account=env.get("WECHAT_KF_ACCOUNT") or None,

@@ -13,6 +13,8 @@ Tables:
   (:func:`purge_audit_before`).
 - ``console_users``, ``console_sessions``, ``sign_in_failures``: the console's accounts
   (argon2 hashes), server-side sessions (only hashes of the tokens), and brute-force lockout.
+- ``desk_presence``: when each agent's console last had its live page open (its event stream
+  refreshes the row), so the bot can tell a user after hours that a person is there after all.
 
 Only masked data is written: policy numbers masked, free text through ``redaction``.
 SQLAlchemy here is synchronous; async callers use :func:`run_sync`.
@@ -145,6 +147,13 @@ console_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+desk_presence = Table(
+    "desk_presence", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False, index=True),
 )
 
 sign_in_failures = Table(
@@ -491,6 +500,39 @@ class HandoffStore:
             if won:
                 self._feed(conn, conversation_id, "rated")
         return bool(won)
+
+    # ------------------------------------------------------------------ who is at the desk
+    def mark_present(self, username: str, role: str) -> None:
+        """The console of ``username`` has its live page open now."""
+        moment = now()
+        with self.engine.begin() as conn:
+            updated = conn.execute(desk_presence.update()
+                                   .where(desk_presence.c.username == username)
+                                   .values(role=role, last_seen=moment)).rowcount
+            if not updated:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(desk_presence.insert().values(
+                            username=username, role=role, last_seen=moment))
+                except Exception:  # a second tab inserted it first: refresh that row
+                    conn.execute(desk_presence.update()
+                                 .where(desk_presence.c.username == username)
+                                 .values(role=role, last_seen=moment))
+
+    def mark_absent(self, username: str) -> None:
+        """``username`` signed out: not counted as at the desk any more."""
+        with self.engine.begin() as conn:
+            conn.execute(desk_presence.delete().where(desk_presence.c.username == username))
+
+    def people_at_desk(self, within_s: int) -> int:
+        """How many agents and supervisors had a live console page in the last ``within_s``
+        seconds."""
+        since = now() - dt.timedelta(seconds=within_s)
+        query = select(func.count()).select_from(desk_presence).where(and_(
+            desk_presence.c.last_seen >= since,
+            desk_presence.c.role.in_((Role.AGENT.value, Role.SUPERVISOR.value))))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     # ------------------------------------------------------------------ estimates and figures
     def recent_wait_seconds(self, limit: int = 20) -> List[float]:

@@ -13,7 +13,7 @@ from actions.handoff import (
 )
 from actions.config import load_settings
 from handoff.desk import Desk
-from handoff.store import HandoffStore
+from handoff.store import HandoffStore, desk_presence
 
 from .conversation import Conversation, responses, slot_values
 
@@ -57,6 +57,48 @@ def test_outside_desk_hours_the_user_hears_when_it_opens_and_may_leave_a_message
     text = conv.render(said[1])
     assert "留言" in text and closed_hours.split("-")[0] in text
     assert store().list_chats("waiting")[0].conversation_id == "wx-night"  # queued all the same
+
+
+def _closed_now(monkeypatch) -> str:
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    closed_hours = "00:00-00:01" if now.hour >= 1 else "23:00-23:59"
+    monkeypatch.setenv("TUIBAO_DESK_HOURS", closed_hours)
+    return closed_hours
+
+
+def test_after_hours_with_an_agent_at_the_console_the_user_hears_their_place(
+        insurer, domain, monkeypatch):
+    """Issue 19.7: at 22:27 an agent still has the console open; the user is not told to wait
+    for the morning but where they stand, and what happens if nobody takes it tonight."""
+    closed_hours = _closed_now(monkeypatch)
+    store().mark_present("agent1", "agent")
+    conv = Conversation("wx-late", domain)
+    _, said = asyncio.run(conv.run(ActionHandoff(), intent="request_human", text="转人工"))
+    assert responses(said) == ["utter_handoff_user_request", "utter_handoff_queue_place_after_hours"]
+    text = conv.render(said[1])
+    assert "第1位" in text and "客服在线" in text
+    assert closed_hours.split("-")[0] in text and "留言" in text  # if nobody comes tonight
+
+
+def test_an_agent_who_left_or_signed_out_no_longer_counts_as_at_the_desk(
+        insurer, domain, monkeypatch):
+    _closed_now(monkeypatch)
+    monkeypatch.setenv("TUIBAO_DESK_PRESENCE_S", "60")
+    desk_store = store()
+    desk_store.mark_present("agent1", "agent")
+    desk_store.mark_present("agent1", "agent")  # a second tab: still one person
+    desk_store.mark_present("trainer1", "trainer")  # a trainer does not answer users
+    assert desk_store.people_at_desk(60) == 1
+    with desk_store.engine.begin() as conn:  # agent1's page was closed two minutes ago
+        conn.execute(desk_presence.update().values(
+            last_seen=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=2)))
+    assert desk_store.people_at_desk(60) == 0
+    conv = Conversation("wx-left", domain)
+    _, said = asyncio.run(conv.run(ActionHandoff(), intent="request_human", text="转人工"))
+    assert responses(said)[-1] == "utter_handoff_desk_closed"
+    desk_store.mark_present("agent2", "agent")
+    desk_store.mark_absent("agent2")  # signed out
+    assert desk_store.people_at_desk(60) == 0
 
 
 def test_desk_is_closed_on_statutory_holidays_and_says_when_it_opens():

@@ -9,7 +9,9 @@ import threading
 import time
 import uuid
 
-from handoff.store import HandoffStore
+from sqlalchemy import select
+
+from handoff.store import HandoffStore, desk_presence
 from tests.console.support import signed_in
 from tests.console.test_handoff_over_wechat import SimUser
 
@@ -64,3 +66,25 @@ def test_twenty_waiting_chats_are_listed_and_a_new_one_streams_within_a_second(d
     lead = signed_in(desk.console_url, "lead1")
     for conversation in batch + [user.openid]:
         assert lead.post(f"/api/v1/chats/{conversation}/close").status_code == 200
+
+
+def test_an_open_console_page_counts_its_agent_at_the_desk_until_they_sign_out(desk):
+    """What lets the bot tell a user after hours that a person may still take their chat
+    (issue 19.7): the live page's event stream notes its agent; signing out removes them."""
+    store = HandoffStore(desk.handoff_db_url)
+    agent = signed_in(desk.console_url, "agent2")
+    store.mark_absent("agent2")
+    with agent.http.get(f"{desk.console_url}/api/v1/stream", stream=True, timeout=30) as stream:
+        next(stream.iter_lines(decode_unicode=True))  # the stream is open
+        deadline = time.monotonic() + 5
+        while not _present(store, "agent2") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _present(store, "agent2"), "an open console page did not count its agent"
+    assert agent.delete("/api/v1/session").status_code == 200
+    assert not _present(store, "agent2")
+
+
+def _present(store: HandoffStore, username: str) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(select(desk_presence.c.username)
+                            .where(desk_presence.c.username == username)).first() is not None
