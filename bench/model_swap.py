@@ -11,6 +11,7 @@ Two servers are measured one after the other on the same models and load:
   plain     ``rasa run`` as Rasa ships it: the archive loads on the event loop
 
     .venv/bin/python bench/model_swap.py [--model models/current.tar.gz] [--servers threaded,plain]
+                                         [--clients 3] [--pause 0]
 
 Model B is a copy of A under another name in a scratch folder: the swap loads the same bytes a
 real new version would have. Timings are disturbed by other work on the machine; the two
@@ -77,14 +78,15 @@ def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) ->
                          f"  headers:\n    Authorization: Bearer {SECRET}\n", encoding="utf-8")
     credentials = scratch / "credentials.yml"
     credentials.write_text("rest:\n", encoding="utf-8")
-    head = ([sys.executable, "-m", "bot.swap"] if kind == "threaded"
-            else [str(Path(sys.executable).with_name("rasa"))])
+    head = {"served": [sys.executable, "-m", "bot.serve"],
+            "threaded": [sys.executable, "-m", "bot.swap"]}.get(
+        kind, [str(Path(sys.executable).with_name("rasa"))])
     cmd = head + ["run", "--enable-api", "--auth-token", TOKEN, "--interface", "127.0.0.1",
                   "--port", str(port), "--model", str(model), "--endpoints", str(endpoints),
                   "--credentials", str(credentials)]
     log = (scratch / f"rasa-{kind}.log").open("w")
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "TUIBAO_METRICS_DIR": str(scratch / "metrics")}
     return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
@@ -103,10 +105,14 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 1500) -> float
     raise RuntimeError("Rasa did not start")
 
 
-def traffic(url: str, client: int, stop: threading.Event, out: List[Tuple[float, float, str, str]]):
-    """(sent at, seconds, outcome, kind) for every request until ``stop``."""
+def traffic(url: str, client: int, stop: threading.Event, out: List[Tuple[float, float, str, str]],
+            pause: float = 0.0):
+    """(sent at, seconds, outcome, kind) for every request until ``stop``; ``pause`` seconds
+    between an answer and the next request."""
     n = 0
     while not stop.is_set():
+        if n and pause:
+            stop.wait(pause)
         n += 1
         sent = time.monotonic()
         try:
@@ -128,7 +134,7 @@ def traffic(url: str, client: int, stop: threading.Event, out: List[Tuple[float,
 
 
 def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int,
-            before: float, after: float, action_port: int) -> Dict[str, object]:
+            before: float, after: float, action_port: int, pause: float = 0.0) -> Dict[str, object]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start(kind, model_a, port, scratch, action_port)
@@ -139,7 +145,7 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
                           timeout=120)
         results: List[Tuple[float, float, str, str]] = []
         stop = threading.Event()
-        workers = [threading.Thread(target=traffic, args=(url, i, stop, results), daemon=True)
+        workers = [threading.Thread(target=traffic, args=(url, i, stop, results, pause), daemon=True)
                    for i in range(clients)]
         for worker in workers:
             worker.start()
@@ -161,6 +167,10 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+    for sent, took, outcome, kind_ in sorted(results):
+        if took > LATE or outcome != "ok":
+            print(f"    {kind_} sent {sent - swap_start:+.1f} s from the swap's start: "
+                  f"{took * 1000:.0f} ms, {outcome}", flush=True)
     during = [r for r in results if r[0] + r[1] >= swap_start and r[0] <= swap_end]
     before_swap = [r[1] for r in results if r[0] + r[1] < swap_start]
     latencies = [r[1] for r in results]
@@ -187,6 +197,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--before", type=float, default=5.0, help="seconds of load before the swap")
     parser.add_argument("--after", type=float, default=5.0, help="seconds of load after it")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds each client waits after an answer (0: closed loop, no pause)")
     args = parser.parse_args()
     model = args.model if args.model.exists() else ROOT / "models" / "tuibao.tar.gz"
     if not model.exists():
@@ -205,13 +217,14 @@ def main() -> int:
             for kind in args.servers.split(","):
                 print(f"measuring {kind} ...", flush=True)
                 row = measure(kind, model_a, model_b, scratch, args.clients, args.before,
-                              args.after, action_port)
+                              args.after, action_port, args.pause)
                 print("  " + ", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
                 rows.append(row)
         finally:
             actions.terminate()
             actions.wait(timeout=30)
-    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; model {model.resolve().name}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; model {model.resolve().name}; "
+          f"{args.clients} clients, pause {args.pause} s")
     print("| server | swap (PUT /model) | answers (during swap) | lost | over 1 s (before swap) | "
           "p50 before / during swap | max before / during swap |")
     print("|---|---|---|---|---|---|---|")

@@ -26,10 +26,11 @@ from them) is the same with and without it.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import weakref
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
@@ -96,12 +97,24 @@ def _lazy(predict: Callable[..., PolicyPrediction]) -> Callable[..., PolicyPredi
     @functools.wraps(predict)
     def wrapper(self: TEDPolicy, tracker: DialogueStateTracker, domain: Domain,
                 *args: Any, **kwargs: Any) -> PolicyPrediction:
-        if not _may_predict_from_text(self) and cannot_win(self, tracker):
+        if (not getattr(_seen, "every", False) and not _may_predict_from_text(self)
+                and cannot_win(self, tracker)):
             _counts["skipped"] += 1
             return self._prediction(self._default_predictions(domain))
         _counts["run"] += 1
         return predict(self, tracker, domain, *args, **kwargs)
     return wrapper
+
+
+@contextlib.contextmanager
+def every_policy() -> Iterator[None]:
+    """TED runs in this thread whatever the others said (the warm-up of a new model, whose
+    first predictions trace TensorFlow functions: bot/swap.py)."""
+    _seen.every = True
+    try:
+        yield
+    finally:
+        _seen.every = False
 
 
 def counts() -> Dict[str, int]:

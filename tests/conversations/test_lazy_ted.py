@@ -70,3 +70,17 @@ def test_a_record_of_a_tracker_gone_says_nothing_of_a_new_one():
     del tracker
     for _ in range(50):  # a new tracker may take the dead one's address: still not certain
         assert not lazy_ted.cannot_win(TED, DialogueStateTracker.from_events("lazy-ted", events, slots=[]))
+
+
+def test_a_warm_up_runs_ted_even_behind_a_certain_rule_and_only_in_its_thread():
+    ran = []
+    predict = lazy_ted._lazy(lambda self, tracker, domain: ran.append(tracker) or "ted's own")
+    ted = SimpleNamespace(priority=1, fake_features={}, _default_predictions=lambda domain: [0.0],
+                          _prediction=lambda probabilities: "skipped")
+    tracker = _tracker()
+    lazy_ted._note(tracker, _prediction(1.0, priority=6))
+    assert predict(ted, tracker, None) == "skipped"
+    with lazy_ted.every_policy():
+        assert predict(ted, tracker, None) == "ted's own"
+    assert predict(ted, tracker, None) == "skipped"  # over when the warm-up ends
+    assert ran == [tracker]

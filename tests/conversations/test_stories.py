@@ -116,3 +116,23 @@ def test_skipping_ted_behind_a_certain_policy_changes_no_prediction(core_model):
     # (what the real conversations save is measured by bench/load.py: docs/benchmarks.md)
     assert counts["skipped"] > 2 * counts["run"], counts
     print(f"TED predictions: {counts['run']} run, {counts['skipped']} skipped of {sum(len(steps) for _, steps in after)}")
+
+
+def test_a_model_swapped_in_is_warmed_up_ted_included_and_nothing_is_stored(core_model):
+    """bot.swap parses and predicts a few messages of several lengths in the loading thread, so
+    the users' first turns on the new model do not pay for TensorFlow's traces (issue 22)."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    from bot import lazy_ted, swap
+
+    lazy_ted.install()
+    try:
+        agent = Agent.load(str(core_model))
+        before = lazy_ted.counts()["run"]
+        assert swap.warm_up(agent) == len(swap.WARM_UP_TEXTS)
+        assert lazy_ted.counts()["run"] - before == len(swap.WARM_UP_TEXTS)  # TED each time
+    finally:
+        lazy_ted.uninstall()
+    assert asyncio.run(agent.tracker_store.retrieve("tuibao-warm-up")) is None
