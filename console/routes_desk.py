@@ -18,10 +18,9 @@ from console.auth import COOKIE, Authenticator, Session
 from console.rasa_api import RasaUnavailable
 from console.routes_review import review_json, review_ref
 from console.routes_session import error
-from handoff.store import ChatState, HandoffChat, HandoffStore, Role, run_sync
+from handoff.store import DESK_ROLES, ChatState, HandoffChat, HandoffStore, Role, run_sync
 from training.review import flag_agent_reply
 
-DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 # The live stream ticks every 0.3 s; every 50 ticks (15 s) it notes that its person is at the
 # desk. ``TUIBAO_DESK_PRESENCE_S`` (default 60 s) must stay above that.
 PRESENCE_EVERY_TICKS = 50

@@ -61,6 +61,10 @@ class Role(str, enum.Enum):
     TRAINER = "trainer"
 
 
+# The roles that answer users (a trainer does not).
+DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
+
+
 # Why a person is needed (``utter_handoff_<reason>`` tells the user).
 HANDOFF_REASONS = (
     "user_request", "complaint", "misunderstood", "identity_locked", "insurer_unavailable",
@@ -505,19 +509,16 @@ class HandoffStore:
     def mark_present(self, username: str, role: str) -> None:
         """The console of ``username`` has its live page open now."""
         moment = now()
+        refresh = (desk_presence.update().where(desk_presence.c.username == username)
+                   .values(role=role, last_seen=moment))
         with self.engine.begin() as conn:
-            updated = conn.execute(desk_presence.update()
-                                   .where(desk_presence.c.username == username)
-                                   .values(role=role, last_seen=moment)).rowcount
-            if not updated:
+            if not conn.execute(refresh).rowcount:
                 try:
                     with conn.begin_nested():
                         conn.execute(desk_presence.insert().values(
                             username=username, role=role, last_seen=moment))
                 except Exception:  # a second tab inserted it first: refresh that row
-                    conn.execute(desk_presence.update()
-                                 .where(desk_presence.c.username == username)
-                                 .values(role=role, last_seen=moment))
+                    conn.execute(refresh)
 
     def mark_absent(self, username: str) -> None:
         """``username`` signed out: not counted as at the desk any more."""
@@ -530,7 +531,7 @@ class HandoffStore:
         since = now() - dt.timedelta(seconds=within_s)
         query = select(func.count()).select_from(desk_presence).where(and_(
             desk_presence.c.last_seen >= since,
-            desk_presence.c.role.in_((Role.AGENT.value, Role.SUPERVISOR.value))))
+            desk_presence.c.role.in_(DESK_ROLES)))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
