@@ -6,11 +6,16 @@ store and policies, and ``POST /model/parse``), and midway promotes model B with
 own call (``training.deploy.RasaServer.load``: ``PUT /model``, then ``GET /status`` names B).
 It reports every answer's latency before, during and after the swap, and the answers lost.
 
-Two servers are measured one after the other on the same models and load:
-  threaded  ``python -m bot.swap run`` (what the Procfile's ``bot.serve`` installs): the archive loads in a worker thread
-  plain     ``rasa run`` as Rasa ships it: the archive loads on the event loop
+Servers, measured one after the other on the same models and load (``--servers``):
+  served     ``python -m bot.serve run``, the Procfile's: a supervisor hands the listening socket
+             to a new process that loaded and warmed up model B (bot/handover.py)
+  inprocess  the same with ``TUIBAO_HANDOVER=0``: B loads in a worker thread of the serving
+             process (bot/swap.py), beside the users' turns
+  threaded   ``python -m bot.swap run``: the same load in a thread, without bot.serve's other parts
+  plain      ``rasa run`` as Rasa ships it: the archive loads on the event loop
 
-    .venv/bin/python bench/model_swap.py [--model models/current.tar.gz] [--servers threaded,plain]
+    .venv/bin/python bench/model_swap.py [--model models/current.tar.gz]
+                                         [--servers served,inprocess] [--clients 3] [--pause 0]
                                          [--clients 3] [--pause 0]
 
 Model B is a copy of A under another name in a scratch folder: the swap loads the same bytes a
@@ -79,6 +84,7 @@ def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) ->
     credentials = scratch / "credentials.yml"
     credentials.write_text("rest:\n", encoding="utf-8")
     head = {"served": [sys.executable, "-m", "bot.serve"],
+            "inprocess": [sys.executable, "-m", "bot.serve"],
             "threaded": [sys.executable, "-m", "bot.swap"]}.get(
         kind, [str(Path(sys.executable).with_name("rasa"))])
     cmd = head + ["run", "--enable-api", "--auth-token", TOKEN, "--interface", "127.0.0.1",
@@ -86,7 +92,8 @@ def start(kind: str, model: Path, port: int, scratch: Path, action_port: int) ->
                   "--credentials", str(credentials)]
     log = (scratch / f"rasa-{kind}.log").open("w")
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": str(ROOT), "TUIBAO_METRICS_DIR": str(scratch / "metrics")}
+           "PYTHONPATH": str(ROOT), "TUIBAO_METRICS_DIR": str(scratch / "metrics"),
+           "TUIBAO_HANDOVER": "0" if kind == "inprocess" else "1"}
     return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
@@ -193,7 +200,7 @@ def measure(kind: str, model_a: Path, model_b: Path, scratch: Path, clients: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "current.tar.gz")
-    parser.add_argument("--servers", default="threaded,plain")
+    parser.add_argument("--servers", default="served,inprocess")
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--before", type=float, default=5.0, help="seconds of load before the swap")
     parser.add_argument("--after", type=float, default=5.0, help="seconds of load after it")

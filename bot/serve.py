@@ -95,7 +95,12 @@ def _warn_if_single_worker(argv: List[str]) -> None:
 def main(argv: Optional[List[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    install()
+    from bot import handover
+
+    if handover.wanted(argv):  # a supervisor that hands the socket over at a promote
+        sys.exit(handover.supervise(argv))
+    handover.install_child()  # serve on the supervisor's socket (a no-op without one), first:
+    install()                 # it also ties this process's life to the supervisor's
     if argv[:1] == ["run"]:
         _warn_if_single_worker(argv)
         # PUT /model (tuibao model promote / rollback) loads the archive off the event loop

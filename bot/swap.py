@@ -34,6 +34,12 @@ def install() -> None:
 
     async def load_agent(model_path: Optional[Text] = None, model_server=None,
                          remote_storage=None, endpoints=None, loop=None) -> Agent:
+        from bot import handover
+
+        if handover.serving() and model_path and remote_storage is None and \
+                model_server is None and os.path.exists(model_path):
+            # PUT /model under bot.serve's supervisor: another process loads it (bot/handover.py)
+            return await handover.hand_over(model_path)
         if model_path is None or remote_storage is not None or (
                 endpoints is not None and endpoints.model) or model_server is not None \
                 or not os.path.exists(model_path):

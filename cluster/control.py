@@ -278,7 +278,9 @@ def promote(settings: ClusterSettings, model: Path, skip_gate: bool = False) -> 
     rotation; then the next. The others carry the traffic meanwhile, so no answer waits for a
     load. Then ``models/current`` and ``previous`` move as ``tuibao model promote`` moves them.
 
-    ``PUT /model`` is not used: it reaches one of a replica's Sanic workers."""
+    ``PUT /model`` is not used: under ``bot.serve`` it would load the new model in a second
+    process beside the replica that answers (bot/handover.py), on the same cores and memory;
+    taking the replica out of rotation keeps the load away from every answer."""
     from dataclasses import replace
 
     from bot.model import CURRENT, PREVIOUS, point

@@ -29,6 +29,7 @@ from bot.model import CURRENT, PREVIOUS, adopt, point
 
 LOG = "deployments.log"
 STATUS_CHECKS = 6
+HANDOVER_SETTLE_S = 5.0
 
 
 class DeployError(RuntimeError):
@@ -72,8 +73,15 @@ class RasaServer:
             raise DeployError(f"Rasa server {self.url} refused the API token (401)")
         if answer.status_code != 204:
             raise DeployError(f"{self.url} refused {model.name}: {answer.status_code} {answer.text[:300]}")
-        # Several Sanic workers (SANIC_WORKERS) are separate processes: PUT /model reaches one.
-        # Ask a few times; any answer naming another model means some workers did not swap.
+        # Under bot.serve's supervisor the old process answers 204 as it stops: its listener
+        # closes a moment later, and a connection it took just before may still name the old
+        # model. Wait for the new one to answer, a few seconds at most.
+        deadline = time.monotonic() + HANDOVER_SETTLE_S
+        while self.running() != model.name and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Several Sanic workers (SANIC_WORKERS) without the supervisor are separate processes:
+        # PUT /model reaches one. Ask a few times; any answer naming another model means some
+        # workers did not swap.
         seen = {self.running() for _ in range(STATUS_CHECKS)}
         if seen != {model.name}:
             others = ", ".join(sorted(seen - {model.name})) or "nothing"

@@ -55,3 +55,63 @@ def test_two_simultaneous_messages_of_one_sender_are_answered_and_stored_in_orde
                    for e in between), between
         assert MESSAGES[events[first]["text"]] in "".join(
             e.get("text") or "" for e in between if e.get("event") == "bot")
+
+
+def test_a_promote_under_traffic_swaps_every_worker_and_loses_no_answer(stack, tmp_path):
+    """PUT /model on bot.serve (issue 22): a new process loads the model and takes over the
+    socket; both workers then answer with it, and every message sent meanwhile is answered.
+    A model that cannot be loaded is refused and the running one goes on answering."""
+    import shutil
+    import time
+
+    from harness.stack import API_TOKEN, MODEL
+
+    def running() -> str:
+        status = requests.get(f"{stack.rasa_url}/status", params={"token": API_TOKEN}, timeout=10)
+        return status.json()["model_file"].rsplit("/", 1)[-1]
+
+    before = running()
+    promoted = tmp_path / "20261206T000000Z-promoted.tar.gz"
+    shutil.copy2(MODEL, promoted)
+    broken = tmp_path / "20261206T000001Z-broken.tar.gz"
+    broken.write_bytes(b"not a model archive")
+
+    stop, failures, answered, slowest = threading.Event(), [], [0], [0.0]
+
+    def user(n: int) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                reply = requests.post(stack.rest_url, json={"sender": f"promote-{n}",
+                                                            "message": "你好"}, timeout=30)
+                reply.raise_for_status()
+                assert "您好" in "".join(m.get("text", "") for m in reply.json()), reply.text
+                answered[0] += 1
+            except Exception as error:  # every kind counts: refused, reset, 500, wrong answer
+                failures.append(repr(error))
+            slowest[0] = max(slowest[0], time.monotonic() - started)
+
+    users = [threading.Thread(target=user, args=(n,)) for n in range(3)]
+    [u.start() for u in users]
+    try:
+        time.sleep(1)
+        put = requests.put(f"{stack.rasa_url}/model", params={"token": API_TOKEN},
+                           json={"model_file": str(promoted)}, timeout=600)
+        assert put.status_code == 204, put.text
+        deadline = time.monotonic() + 5
+        while running() != promoted.name and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {running() for _ in range(12)} == {promoted.name}  # every worker, not one
+        refused = requests.put(f"{stack.rasa_url}/model", params={"token": API_TOKEN},
+                               json={"model_file": str(broken)}, timeout=600)
+        assert refused.status_code == 500, refused.text
+        assert "could not be loaded" in refused.text or "exited" in refused.text, refused.text
+        time.sleep(1)
+    finally:
+        stop.set()
+        [u.join(60) for u in users]
+    assert not failures, failures[:5]
+    assert {running() for _ in range(6)} == {promoted.name}
+    assert answered[0] > 20
+    print(f"promote under traffic: {answered[0]} answered, slowest {slowest[0]:.2f} s, "
+          f"model before {before}")

@@ -1,0 +1,438 @@
+"""A model promote that hands the listening socket to a new process (issue 22, "swap without a
+pause").
+
+Rasa 3.6 loads a new model (``PUT /model``) in the process that serves: even off the event loop
+(``bot.swap``) the load shares that process's TensorFlow with the users' turns, and turns
+stalled for up to 2 s while the new graph was built (docs/insurers.md). So ``python -m
+bot.serve run ...`` is a small supervisor, not Rasa:
+
+1. it binds the server's address once (``--interface``/``--port``), without listening, and
+   starts Rasa as a child process that inherits the socket (``TUIBAO_HANDOVER_LISTEN_FD``);
+   Rasa listens on it once its model is loaded, so a client sees exactly what it saw before
+   (connection refused until the model is up);
+2. ``PUT /model`` reaches the running child, which asks the supervisor over its control socket
+   (``TUIBAO_HANDOVER_CONTROL_FD``) for a new child on the new model. The new child loads and
+   warms the model up (``bot.swap.warm_up``) in a process of its own, then accepts on the same
+   socket beside the old one;
+3. once the new child serves, the old one answers ``204`` and stops as Sanic stops: it closes its
+   copy of the listener, finishes every request in flight (``GRACEFUL_SHUTDOWN_TIMEOUT``) and
+   exits. Connections waiting in the shared accept queue are taken by the new child: nothing is
+   refused or lost, and no turn waits for a load;
+4. a model that fails to load leaves the old child serving; ``PUT /model`` answers 500 with the
+   reason, as Rasa does.
+
+With ``SANIC_WORKERS`` > 1 the whole group of workers is replaced, so every worker runs the new
+model (Rasa's own ``PUT /model`` reaches one worker only). ``TUIBAO_HANDOVER=0`` runs Rasa in
+the supervisor's place, as before (the in-process, threaded swap of ``bot.swap``).
+
+The supervisor imports nothing of Rasa; it forwards SIGTERM/SIGINT to its children, and exits
+with the serving child's code if that child dies (so process managers see the crash). Children
+die with it (``PR_SET_PDEATHSIG``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+log = logging.getLogger(__name__)
+
+LISTEN_ENV = "TUIBAO_HANDOVER_LISTEN_FD"
+CONTROL_ENV = "TUIBAO_HANDOVER_CONTROL_FD"
+SUPERVISOR_ENV = "TUIBAO_HANDOVER_SUPERVISOR_PID"
+REPLACES_ENV = "TUIBAO_HANDOVER_REPLACES"  # set for a child that is to take over from another
+SWITCH_ENV = "TUIBAO_HANDOVER"
+LOAD_TIMEOUT_ENV = "TUIBAO_HANDOVER_LOAD_TIMEOUT_S"
+RETIRE_TIMEOUT_S = 90.0  # Sanic's graceful shutdown (15 s) and then some; then SIGKILL
+
+
+def wanted(argv: Sequence[str]) -> bool:
+    """The supervisor runs for ``run`` unless switched off, and never inside one of its children."""
+    return (list(argv[:1]) == ["run"] and os.environ.get(SWITCH_ENV, "1") != "0"
+            and LISTEN_ENV not in os.environ)
+
+
+def _option(argv: Sequence[str], flags: Sequence[str], default: str) -> str:
+    for flag in flags:
+        if flag in argv and argv.index(flag) + 1 < len(argv):
+            return argv[argv.index(flag) + 1]
+        for item in argv:
+            if item.startswith(flag + "="):
+                return item.split("=", 1)[1]
+    return default
+
+
+def with_model(argv: Sequence[str], model: str) -> List[str]:
+    """``argv`` with its ``--model``/``-m`` replaced by (or extended with) ``model``."""
+    out: List[str] = []
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item in ("--model", "-m"):
+            skip = True
+            continue
+        if item.startswith("--model="):
+            continue
+        out.append(item)
+    return out + ["--model", model]
+
+
+def bind(interface: str, port: int) -> socket.socket:
+    """The server's address, bound but not listening (Rasa's child listens once it can answer)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        interface, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Child:
+    """One generation of Rasa: the process and the supervisor's end of its control socket."""
+
+    def __init__(self, command: List[str], argv: List[str], listen: socket.socket,
+                 generation: int) -> None:
+        ours, theirs = socket.socketpair()
+        theirs.set_inheritable(True)
+        env = dict(os.environ, **{LISTEN_ENV: str(listen.fileno()),
+                                  CONTROL_ENV: str(theirs.fileno()),
+                                  SUPERVISOR_ENV: str(os.getpid())})
+        if generation > 1:
+            env[REPLACES_ENV] = "1"
+        else:
+            env.pop(REPLACES_ENV, None)
+        self.generation = generation
+        self.model = _option(argv, ("--model", "-m"), "models")
+        self.proc = subprocess.Popen([*command, *argv], env=env,
+                                     pass_fds=(listen.fileno(), theirs.fileno()))
+        theirs.close()
+        self.control = ours
+        self.serving = threading.Event()
+        self.retiring = False
+        self.failure: Optional[str] = None
+        self._send_lock = threading.Lock()
+
+    def send(self, message: Dict[str, Any]) -> None:
+        with self._send_lock:
+            try:
+                self.control.sendall(json.dumps(message).encode() + b"\n")
+            except OSError:  # it is gone; its exit is handled where it is waited for
+                pass
+
+    def messages(self):
+        buffer = b""
+        while True:
+            try:
+                chunk = self.control.recv(4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+
+class Supervisor:
+    """``command`` + ``argv`` starts a child (Rasa through ``bot.serve``; a test's stand-in)."""
+
+    def __init__(self, argv: List[str], command: Optional[List[str]] = None) -> None:
+        self.argv = argv
+        self.command = command or [sys.executable, "-m", "bot.serve"]
+        self.interface = _option(argv, ("--interface", "-i"), "0.0.0.0")
+        self.port = int(_option(argv, ("--port", "-p"), "5005"))
+        self.listen = bind(self.interface, self.port)
+        self.lock = threading.Lock()
+        self.current: Optional[Child] = None
+        self.children: List[Child] = []
+        self.loading = False
+        self.generation = 0
+        self.stopping = False
+        self.changed = threading.Condition(self.lock)
+        # Children are started by the main thread only: PR_SET_PDEATHSIG fires when the *thread*
+        # that started a child ends, and the handover threads end
+        self.to_spawn: "queue.Queue[Tuple[List[str], queue.Queue[Child]]]" = queue.Queue()
+
+    # -- children -------------------------------------------------------------------------
+    def spawn_from_main(self, argv: List[str]) -> Child:
+        done: "queue.Queue[Child]" = queue.Queue()
+        self.to_spawn.put((argv, done))
+        return done.get()
+
+    def spawn(self, argv: List[str]) -> Child:
+        self.generation += 1
+        child = Child(self.command, argv, self.listen, self.generation)
+        with self.lock:
+            self.children.append(child)
+        threading.Thread(target=self._read, args=(child,), daemon=True,
+                         name=f"handover-read-{child.generation}").start()
+        threading.Thread(target=self._reap, args=(child,), daemon=True,
+                         name=f"handover-reap-{child.generation}").start()
+        return child
+
+    def _read(self, child: Child) -> None:
+        for message in child.messages():
+            if message.get("failed"):
+                child.failure = str(message["failed"])
+            elif message.get("serving"):
+                child.serving.set()
+                with self.lock:
+                    self.changed.notify_all()
+            elif "load" in message:
+                threading.Thread(target=self.hand_over, args=(child, str(message["load"])),
+                                 daemon=True, name="handover-load").start()
+
+    def _reap(self, child: Child) -> None:
+        code = child.proc.wait()
+        _mark_dead(child.proc.pid)
+        with self.lock:
+            self.children.remove(child)
+            self.changed.notify_all()
+        if child is self.current and not child.retiring and not self.stopping:
+            print(f"bot.serve: the Rasa server (pid {child.proc.pid}) {_ended(code)}",
+                  file=sys.stderr, flush=True)
+
+    def hand_over(self, old: Child, model: str) -> None:
+        """A new child on ``model``; once it serves, the old one is told to stop."""
+        with self.lock:
+            busy = self.loading or self.stopping or old is not self.current
+            if not busy:
+                self.loading = True
+        if busy:
+            old.send({"ok": False, "error": "another model is being loaded (or the server is "
+                                            "stopping); try again once it is done"})
+            return
+        started = time.monotonic()
+        try:
+            new = self.spawn_from_main(with_model(self.argv, model))
+            timeout = float(os.environ.get(LOAD_TIMEOUT_ENV, "600"))
+            with self.lock:
+                while not new.serving.is_set() and new.proc.poll() is None and not self.stopping \
+                        and time.monotonic() - started < timeout:
+                    self.changed.wait(0.5)
+            if not new.serving.is_set():
+                ended = new.proc.poll()
+                reason = new.failure or (
+                    f"the server on the new model {_ended(ended)} before it could answer (its "
+                    "log says why)" if ended is not None
+                    else f"the new model was not serving after {timeout:.0f} s")
+                _stop(new.proc, grace_s=5)
+                old.send({"ok": False, "error": reason})
+                return
+            with self.lock:
+                old.retiring = True
+                self.current = new
+            print(f"bot.serve: {os.path.basename(model)} serves (pid {new.proc.pid}, loaded in "
+                  f"{time.monotonic() - started:.1f} s); pid {old.proc.pid} finishes its requests "
+                  "and stops", file=sys.stderr, flush=True)
+            old.send({"ok": True})
+            threading.Thread(target=_stop_when_done, args=(old.proc,), daemon=True).start()
+        finally:
+            with self.lock:
+                self.loading = False
+
+    # -- the supervisor's life --------------------------------------------------------------
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        self.current = self.spawn(self.argv)
+        while True:
+            with self.lock:
+                current = self.current
+            code = current.proc.poll() if current else 0
+            if self.stopping or (code is not None and current is self.current
+                                 and not current.retiring):
+                break
+            try:
+                argv, done = self.to_spawn.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            done.put(self.spawn(argv))
+        self.stopping = True
+        for child in list(self.children):
+            _stop(child.proc, grace_s=RETIRE_TIMEOUT_S)
+        self.listen.close()
+        code = current.proc.returncode if current and current.proc.returncode is not None else 0
+        return code if code >= 0 else 128 - code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+        for child in list(self.children):
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM if signum != signal.SIGINT else signum)
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _stop_when_done(proc: "subprocess.Popen[bytes]") -> None:
+    """The old child stops itself once it has answered; it is killed if it hangs."""
+    try:
+        proc.wait(timeout=RETIRE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _stop(proc, grace_s=5)
+
+
+def _stop(proc: "subprocess.Popen[bytes]", grace_s: float) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _mark_dead(pid: int) -> None:
+    """Gauges of a child that is gone no longer count (Prometheus multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        try:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid)
+        except Exception:  # metrics are not worth a crash of the supervisor
+            pass
+
+
+def supervise(argv: List[str]) -> int:
+    from observability import metrics, rasa_server
+
+    # the metrics directory is emptied once, here; every generation adds to it
+    metrics.prepare_multiprocess("rasa", rasa_server.port_of(argv))
+    return Supervisor(argv).run()
+
+
+# -- in the child ----------------------------------------------------------------------------
+_app: Any = None
+_control_lock = threading.Lock()
+
+
+def in_child() -> bool:
+    return LISTEN_ENV in os.environ and CONTROL_ENV in os.environ
+
+
+def serving() -> bool:
+    """This process is a supervised Rasa server that already answers."""
+    return in_child() and _app is not None and getattr(_app.ctx, "handover_serving", False)
+
+
+def install_child() -> None:
+    """In a supervised child: serve on the inherited socket, die with the supervisor, and tell
+    it when Rasa answers."""
+    if not in_child():
+        return
+    _die_with_supervisor()
+    from sanic import Sanic
+
+    original = Sanic.run
+    if getattr(original, "_tuibao_handover", False):
+        return
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        global _app
+        _app = self
+        kwargs.update(sock=socket.socket(fileno=int(os.environ[LISTEN_ENV])), host=None,
+                      port=None)
+        self.register_listener(_refuse_without_model, "before_server_start")  # after Rasa's load
+        self.register_listener(_tell_serving, "after_server_start")
+        return original(self, *args, **kwargs)
+
+    run._tuibao_handover = True  # type: ignore[attr-defined]
+    Sanic.run = run  # type: ignore[assignment]
+
+
+def _die_with_supervisor() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if str(os.getppid()) != os.environ.get(SUPERVISOR_ENV):  # it died before prctl
+        os._exit(1)
+
+
+def _control() -> socket.socket:
+    return socket.socket(fileno=os.dup(int(os.environ[CONTROL_ENV])))
+
+
+def _send(message: Dict[str, Any]) -> None:
+    with _control_lock:
+        sock = _control()
+        try:
+            sock.sendall(json.dumps(message).encode() + b"\n")
+        finally:
+            sock.close()
+
+
+async def _refuse_without_model(app: Any, _loop: Any) -> None:
+    """Rasa starts without a model when the archive is not one; a server meant to take over
+    must not start listening then: the running one goes on, and PUT /model says why."""
+    agent = getattr(app.ctx, "agent", None)
+    if os.environ.get(REPLACES_ENV) and (agent is None or not agent.is_ready()):
+        _send({"failed": "the new model could not be loaded (the Rasa log says why); the "
+                         "running model goes on answering"})
+        raise RuntimeError("bot.serve: the new model could not be loaded; not taking over")
+
+
+async def _tell_serving(app: Any, _loop: Any) -> None:
+    app.ctx.handover_serving = True
+    _send({"serving": True, "pid": os.getpid()})
+
+
+def _ask(model: str) -> Dict[str, Any]:
+    with _control_lock:
+        sock = _control()
+        try:
+            sock.sendall(json.dumps({"load": model}).encode() + b"\n")
+            buffer = b""
+            while b"\n" not in buffer:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return {"ok": False, "error": "the supervisor is gone"}
+                buffer += chunk
+            return json.loads(buffer.split(b"\n", 1)[0])
+        finally:
+            sock.close()
+
+
+async def hand_over(model_path: str) -> Any:
+    """``PUT /model`` in a supervised child: a new process loads ``model_path``; once it serves,
+    this one stops (after answering). Returns the running agent for Rasa's handler; raises
+    when the new model could not be served (this process goes on serving)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    answer = await loop.run_in_executor(None, _ask, os.path.abspath(model_path))
+    if not answer.get("ok"):
+        raise RuntimeError(answer.get("error") or "the new model could not be served")
+    loop.call_soon(_retire)
+    return _app.ctx.agent
+
+
+def _retire() -> None:
+    """Stop as Sanic stops (listener closed, requests in flight finished); with several
+    workers, the group's main process stops them all."""
+    if os.environ.get("SANIC_WORKER_PROCESS") == "true":
+        os.kill(os.getppid(), signal.SIGTERM)
+    else:
+        _app.stop()
