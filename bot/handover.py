@@ -263,9 +263,10 @@ class Supervisor:
             except queue.Empty:
                 continue
             done.put(self.spawn(argv))
+        signalled = self.stopping  # the children were sent the signal already: once is enough
         self.stopping = True
         for child in list(self.children):
-            _stop(child.proc, grace_s=RETIRE_TIMEOUT_S)
+            _stop(child.proc, grace_s=RETIRE_TIMEOUT_S, already_signalled=signalled)
         self.listen.close()
         code = current.proc.returncode if current and current.proc.returncode is not None else 0
         return code if code >= 0 else 128 - code
@@ -291,10 +292,11 @@ def _stop_when_done(proc: "subprocess.Popen[bytes]") -> None:
         _stop(proc, grace_s=5)
 
 
-def _stop(proc: "subprocess.Popen[bytes]", grace_s: float) -> None:
+def _stop(proc: "subprocess.Popen[bytes]", grace_s: float, already_signalled: bool = False) -> None:
     if proc.poll() is not None:
         return
-    proc.terminate()
+    if not already_signalled:
+        proc.terminate()
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
@@ -324,6 +326,9 @@ def supervise(argv: List[str]) -> int:
 # -- in the child ----------------------------------------------------------------------------
 _app: Any = None
 _control_lock = threading.Lock()
+_servers: List[Any] = []          # the listening servers Sanic created in this process
+_connections: Optional[set] = None  # Sanic's open connections in this process
+_retiring = False
 
 
 def in_child() -> bool:
@@ -336,12 +341,14 @@ def serving() -> bool:
 
 
 def install_child() -> None:
-    """In a supervised child: serve on the inherited socket, die with the supervisor, and tell
-    it when Rasa answers."""
+    """In a supervised child: serve on the inherited socket, die with the supervisor, tell it
+    when Rasa answers, and keep what is needed to stop gracefully (the listening server, the
+    connections, a response middleware that ends keep-alive while retiring)."""
     if not in_child():
         return
     _die_with_supervisor()
     from sanic import Sanic
+    from sanic.server import runners
 
     original = Sanic.run
     if getattr(original, "_tuibao_handover", False):
@@ -354,20 +361,63 @@ def install_child() -> None:
                       port=None)
         self.register_listener(_refuse_without_model, "before_server_start")  # after Rasa's load
         self.register_listener(_tell_serving, "after_server_start")
+        self.register_middleware(_close_when_retiring, "response")
         return original(self, *args, **kwargs)
+
+    original_serve = runners.serve
+
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        # Sanic keeps its listening server and its connections to itself: keep a hold of both
+        global _connections
+        import asyncio
+
+        if kwargs.get("run_multiple"):  # a forked worker: it dies with the group's main process
+            _die_with_parent(os.getppid())
+
+        if not kwargs.get("run_async"):
+            # the loop serve() would run on (it makes one itself after a fork), of a subclass
+            # that keeps the listening server it creates
+            given = kwargs.get("loop")
+            kind = type(given) if given is not None else type(asyncio.new_event_loop())
+            loop = _keeping_loop_class(kind)()
+            asyncio.set_event_loop(loop)
+            kwargs["loop"] = loop
+        if kwargs.get("connections") is None:
+            kwargs["connections"] = set()
+        _connections = kwargs["connections"]
+        return original_serve(*args, **kwargs)
 
     run._tuibao_handover = True  # type: ignore[attr-defined]
     Sanic.run = run  # type: ignore[assignment]
+    runners.serve = serve
+
+
+def _keeping_loop_class(base: type) -> type:
+    """``base`` (uvloop's loop or asyncio's) whose ``create_server`` keeps the server it makes,
+    so that a retiring process can stop accepting without stopping."""
+
+    class KeepingLoop(base):  # type: ignore[valid-type, misc]
+        async def create_server(self, *args: Any, **kwargs: Any) -> Any:
+            server = await super().create_server(*args, **kwargs)
+            _servers.append(server)
+            return server
+
+    return KeepingLoop
 
 
 def _die_with_supervisor() -> None:
+    _die_with_parent(int(os.environ.get(SUPERVISOR_ENV) or os.getppid()))
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL when the parent process ends (``PR_SET_PDEATHSIG``; not inherited by forks)."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
     except OSError:
         return
-    if str(os.getppid()) != os.environ.get(SUPERVISOR_ENV):  # it died before prctl
+    if os.getppid() != parent:  # it died before prctl
         os._exit(1)
 
 
@@ -394,9 +444,19 @@ async def _refuse_without_model(app: Any, _loop: Any) -> None:
         raise RuntimeError("bot.serve: the new model could not be loaded; not taking over")
 
 
-async def _tell_serving(app: Any, _loop: Any) -> None:
+async def _tell_serving(app: Any, loop: Any) -> None:
     app.ctx.handover_serving = True
+    loop.add_signal_handler(signal.SIGUSR1, _retire)  # a sibling worker's promote
     _send({"serving": True, "pid": os.getpid()})
+
+
+async def _close_when_retiring(request: Any, response: Any) -> None:
+    """While retiring, every answer closes its connection (``Connection: close``): the client's
+    next request opens a new one, which the new process takes."""
+    if _retiring:
+        stream = getattr(request, "stream", None)
+        if stream is not None and hasattr(stream, "keep_alive"):
+            stream.keep_alive = False
 
 
 def _ask(model: str) -> Dict[str, Any]:
@@ -417,22 +477,60 @@ def _ask(model: str) -> Dict[str, Any]:
 
 async def hand_over(model_path: str) -> Any:
     """``PUT /model`` in a supervised child: a new process loads ``model_path``; once it serves,
-    this one stops (after answering). Returns the running agent for Rasa's handler; raises
-    when the new model could not be served (this process goes on serving)."""
+    this one (every worker of it) retires after answering. Returns the running agent for Rasa's
+    handler; raises when the new model could not be served (this process goes on serving)."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     answer = await loop.run_in_executor(None, _ask, os.path.abspath(model_path))
     if not answer.get("ok"):
         raise RuntimeError(answer.get("error") or "the new model could not be served")
-    loop.call_soon(_retire)
+    if os.environ.get("SANIC_WORKER_PROCESS") == "true":
+        _retire_siblings()
+    _retire()  # before the answer: a request sent after it is not taken here
     return _app.ctx.agent
 
 
+def _retire_siblings() -> None:
+    """The other workers of this Sanic group retire too (SIGUSR1); the group's main process
+    exits once they all have."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as handle:
+            workers = [int(pid) for pid in handle.read().split()]
+    except OSError:
+        workers = [os.getpid()]
+    for pid in workers:
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+
+
 def _retire() -> None:
-    """Stop as Sanic stops (listener closed, requests in flight finished); with several
-    workers, the group's main process stops them all."""
-    if os.environ.get("SANIC_WORKER_PROCESS") == "true":
-        os.kill(os.getppid(), signal.SIGTERM)
-    else:
-        _app.stop()
+    """Stop taking connections now; finish every request this process holds, each answer
+    closing its connection; stop once none is left (at most Sanic's keep-alive timeout plus a
+    second, after which an idle keep-alive connection would have been closed anyway)."""
+    global _retiring
+    import asyncio
+
+    if _retiring:
+        return
+    _retiring = True
+    for server in _servers:
+        server.close()
+    print(f"bot.serve: pid {os.getpid()} takes no new connection ({len(_servers)} listener(s) "
+          f"closed) and finishes its {len(_connections or ())}", file=sys.stderr, flush=True)
+    loop = asyncio.get_event_loop()
+    drain_s = float(getattr(_app.config, "KEEP_ALIVE_TIMEOUT", 5)) + 1.0
+    deadline = loop.time() + drain_s
+
+    def stop_when_drained() -> None:
+        if _connections and loop.time() < deadline:
+            loop.call_later(0.05, stop_when_drained)
+            return
+        _app.stop()  # Sanic's own stop: what is left is idle or finishes within its grace
+
+    stop_when_drained()

@@ -73,16 +73,17 @@ class RasaServer:
             raise DeployError(f"Rasa server {self.url} refused the API token (401)")
         if answer.status_code != 204:
             raise DeployError(f"{self.url} refused {model.name}: {answer.status_code} {answer.text[:300]}")
-        # Under bot.serve's supervisor the old process answers 204 as it stops: its listener
-        # closes a moment later, and a connection it took just before may still name the old
-        # model. Wait for the new one to answer, a few seconds at most.
+        # Under bot.serve's supervisor the old process stops taking connections before it
+        # answers 204, its other workers a moment later (a busy worker handles the signal after
+        # its turn): give them a few seconds to have the new model answer every time.
+        # Several Sanic workers without the supervisor (TUIBAO_HANDOVER=0) are separate
+        # processes and PUT /model reaches one: any answer naming another model after that
+        # means some workers did not swap.
         deadline = time.monotonic() + HANDOVER_SETTLE_S
-        while self.running() != model.name and time.monotonic() < deadline:
-            time.sleep(0.1)
-        # Several Sanic workers (SANIC_WORKERS) without the supervisor are separate processes:
-        # PUT /model reaches one. Ask a few times; any answer naming another model means some
-        # workers did not swap.
         seen = {self.running() for _ in range(STATUS_CHECKS)}
+        while seen != {model.name} and time.monotonic() < deadline:
+            time.sleep(0.2)
+            seen = {self.running() for _ in range(STATUS_CHECKS)}
         if seen != {model.name}:
             others = ", ".join(sorted(seen - {model.name})) or "nothing"
             raise DeployError(

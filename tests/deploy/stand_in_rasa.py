@@ -1,57 +1,60 @@
-"""A stand-in for Rasa under bot.serve's supervisor (tests/deploy/test_handover.py): the same
-inherited socket and control protocol (bot.handover's child side), a few lines of HTTP.
+"""A stand-in for Rasa under bot.serve's supervisor (tests/deploy/test_handover.py): a Sanic app
+served the way bot.serve serves Rasa's (``bot.handover.install_child``: the inherited socket,
+the control protocol, the graceful retire), with ``SANIC_WORKERS`` workers, and no model.
 
     GET /status  -> {"model_file": ..., "pid": ...}
-    PUT /model   -> asks the supervisor for a new child on the model; 204 then stops, or 500
+    PUT /model   -> bot.handover.hand_over, as bot.swap's load_agent calls it: 204, or 500
+    GET /slow    -> answers after 0.5 s (a turn in flight at the moment of the handover)
 A model named ``*broken*`` exits with code 3 before serving, as Rasa does on a bad archive."""
 from __future__ import annotations
 
-import json
+import asyncio
 import os
-import socket
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
-from bot import handover
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bot import handover  # noqa: E402
+
+
+class _Agent:
+    def is_ready(self) -> bool:
+        return True
 
 
 def main() -> None:
-    handover._die_with_supervisor()
+    handover.install_child()
+    from sanic import Sanic, response
+
     model = sys.argv[sys.argv.index("--model") + 1]
     if "broken" in model:
         sys.exit(3)
-    listening = socket.socket(fileno=int(os.environ[handover.LISTEN_ENV]))
-    listening.listen(64)
+    app = Sanic("stand_in_rasa")
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: object = None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    @app.listener("before_server_start")
+    async def load(app, _loop):  # what Rasa's load_agent_on_start leaves behind
+        app.ctx.agent = _Agent()
 
-        def do_GET(self) -> None:
-            self._answer(200, {"model_file": model, "pid": os.getpid()})
+    @app.get("/status")
+    async def status(_request):
+        return response.json({"model_file": model, "pid": os.getpid()})
 
-        def do_PUT(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            answer = handover._ask(body["model_file"])
-            if not answer.get("ok"):
-                self._answer(500, {"message": answer.get("error")})
-                return
-            threading.Thread(target=server.shutdown).start()  # stop accepting, then exit
-            self._answer(204)
+    @app.get("/slow")
+    async def slow(_request):
+        await asyncio.sleep(0.5)
+        return response.json({"model_file": model, "pid": os.getpid()})
 
-        def log_message(self, *args: object) -> None:
-            pass
+    @app.put("/model")
+    async def put(request):
+        try:
+            await handover.hand_over(request.json["model_file"])
+        except RuntimeError as error:
+            return response.json({"message": str(error)}, status=500)
+        return response.empty(status=204)
 
-    server = HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
-    server.socket.close()
-    server.socket = listening
-    handover._send({"serving": True, "pid": os.getpid()})
-    server.serve_forever(poll_interval=0.05)
+    app.run(host="127.0.0.1", port=1, workers=int(os.environ.get("SANIC_WORKERS", "1")),
+            access_log=False)
 
 
 if __name__ == "__main__":
