@@ -14,9 +14,10 @@ bot.serve run ...`` is a small supervisor, not Rasa:
    (``TUIBAO_HANDOVER_CONTROL_FD``) for a new child on the new model. The new child loads and
    warms the model up (``bot.swap.warm_up``) in a process of its own, then accepts on the same
    socket beside the old one;
-3. once the new child serves, the old one answers ``204`` and stops as Sanic stops: it closes its
-   copy of the listener, finishes every request in flight (``GRACEFUL_SHUTDOWN_TIMEOUT``) and
-   exits. Connections waiting in the shared accept queue are taken by the new child: nothing is
+3. once the new child serves (as many Sanic workers as the old one had), the supervisor has
+   every process of the old one stop taking connections (SIGUSR1, to the pids they reported)
+   and waits until each confirms; then the old one answers ``204`` and stops as Sanic stops:
+   it finishes every request in flight (``GRACEFUL_SHUTDOWN_TIMEOUT``) and exits. Connections waiting in the shared accept queue are taken by the new child: nothing is
    refused or lost, and no turn waits for a load;
 4. a model that fails to load leaves the old child serving; ``PUT /model`` answers 500 with the
    reason, as Rasa does.
@@ -51,6 +52,7 @@ SUPERVISOR_ENV = "TUIBAO_HANDOVER_SUPERVISOR_PID"
 REPLACES_ENV = "TUIBAO_HANDOVER_REPLACES"  # set for a child that is to take over from another
 SWITCH_ENV = "TUIBAO_HANDOVER"
 LOAD_TIMEOUT_ENV = "TUIBAO_HANDOVER_LOAD_TIMEOUT_S"
+RETIRE_CONFIRM_S = 10.0  # for every old worker to say it no longer takes connections
 RETIRE_TIMEOUT_S = 90.0  # Sanic's graceful shutdown (15 s) and then some; then SIGKILL
 
 
@@ -119,6 +121,8 @@ class Child:
         theirs.close()
         self.control = ours
         self.serving = threading.Event()
+        self.workers: set = set()   # pids of its processes that answer (one, or each Sanic worker)
+        self.retired: set = set()   # pids of those that stopped taking connections
         self.retiring = False
         self.failure: Optional[str] = None
         self._send_lock = threading.Lock()
@@ -190,8 +194,13 @@ class Supervisor:
             if message.get("failed"):
                 child.failure = str(message["failed"])
             elif message.get("serving"):
-                child.serving.set()
                 with self.lock:
+                    child.workers.add(int(message.get("pid") or child.proc.pid))
+                    child.serving.set()
+                    self.changed.notify_all()
+            elif message.get("retired"):
+                with self.lock:
+                    child.retired.add(int(message["retired"]))
                     self.changed.notify_all()
             elif "load" in message:
                 threading.Thread(target=self.hand_over, args=(child, str(message["load"])),
@@ -234,17 +243,52 @@ class Supervisor:
                 _stop(new.proc, grace_s=5)
                 old.send({"ok": False, "error": reason})
                 return
+            self._wait_for_every_worker(new, old, loaded_s=time.monotonic() - started)
             with self.lock:
                 old.retiring = True
                 self.current = new
-            print(f"bot.serve: {os.path.basename(model)} serves (pid {new.proc.pid}, loaded in "
-                  f"{time.monotonic() - started:.1f} s); pid {old.proc.pid} finishes its requests "
-                  "and stops", file=sys.stderr, flush=True)
+            print(f"bot.serve: {os.path.basename(model)} serves (pid {new.proc.pid}, "
+                  f"{len(new.workers)} worker(s), loaded in {time.monotonic() - started:.1f} s); "
+                  f"pid {old.proc.pid} finishes its requests and stops", file=sys.stderr, flush=True)
+            self._retire_workers(old)
             old.send({"ok": True})
             threading.Thread(target=_stop_when_done, args=(old.proc,), daemon=True).start()
         finally:
             with self.lock:
                 self.loading = False
+
+    def _wait_for_every_worker(self, new: Child, old: Child, loaded_s: float) -> None:
+        """Each Sanic worker loads the model itself: the old group goes on until the new one has
+        as many workers answering (or, if one of them lags, for as long again as the first took)."""
+        deadline = time.monotonic() + max(30.0, loaded_s)
+        with self.lock:
+            while len(new.workers) < max(1, len(old.workers)) and new.proc.poll() is None \
+                    and not self.stopping and time.monotonic() < deadline:
+                self.changed.wait(0.2)
+
+    def _retire_workers(self, old: Child) -> None:
+        """Every process of the old generation that takes connections stops taking them
+        (SIGUSR1; ``_retire`` in each), before the promote is answered: a request sent after the
+        answer reaches the new model. The supervisor signals them itself, from the pids they gave
+        when they started answering, and waits for each to confirm."""
+        with self.lock:
+            workers = set(old.workers)
+        for pid in workers:
+            if _belongs_to(pid, old.proc.pid):
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + RETIRE_CONFIRM_S
+        with self.lock:
+            while any(_belongs_to(pid, old.proc.pid) for pid in workers - old.retired) \
+                    and time.monotonic() < deadline:
+                self.changed.wait(0.1)
+            late = sorted(pid for pid in workers - old.retired if _belongs_to(pid, old.proc.pid))
+        if late:
+            print(f"bot.serve: pid(s) {late} did not confirm within {RETIRE_CONFIRM_S:.0f} s that "
+                  "they stopped taking connections; they are stopped with their group",
+                  file=sys.stderr, flush=True)
 
     # -- the supervisor's life --------------------------------------------------------------
     def run(self) -> int:
@@ -276,6 +320,30 @@ class Supervisor:
         for child in list(self.children):
             if child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM if signum != signal.SIGINT else signum)
+
+
+def _belongs_to(pid: int, group: int) -> bool:
+    """``pid`` is alive and is ``group`` itself or one of its (Sanic worker) children."""
+    if pid == group:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return _state(pid) not in ("Z", "X", "")
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and int(fields[1]) == group
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
 
 
 def _ended(code: int) -> str:
@@ -325,7 +393,8 @@ def supervise(argv: List[str]) -> int:
 
 # -- in the child ----------------------------------------------------------------------------
 _app: Any = None
-_control_lock = threading.Lock()
+_write_lock = threading.Lock()  # one message at a time on the control socket
+_ask_lock = threading.Lock()    # one question (and its answer) at a time
 _servers: List[Any] = []          # the listening servers Sanic created in this process
 _connections: Optional[set] = None  # Sanic's open connections in this process
 _retiring = False
@@ -426,7 +495,7 @@ def _control() -> socket.socket:
 
 
 def _send(message: Dict[str, Any]) -> None:
-    with _control_lock:
+    with _write_lock:
         sock = _control()
         try:
             sock.sendall(json.dumps(message).encode() + b"\n")
@@ -446,7 +515,7 @@ async def _refuse_without_model(app: Any, _loop: Any) -> None:
 
 async def _tell_serving(app: Any, loop: Any) -> None:
     app.ctx.handover_serving = True
-    loop.add_signal_handler(signal.SIGUSR1, _retire)  # a sibling worker's promote
+    loop.add_signal_handler(signal.SIGUSR1, _retire)  # the supervisor's, at a promote
     _send({"serving": True, "pid": os.getpid()})
 
 
@@ -460,10 +529,12 @@ async def _close_when_retiring(request: Any, response: Any) -> None:
 
 
 def _ask(model: str) -> Dict[str, Any]:
-    with _control_lock:
+    """Asked off the loop: while the answer is awaited, the loop goes on serving, and the
+    supervisor's SIGUSR1 (``_retire``, which reports over the same socket) can be handled."""
+    with _ask_lock:
         sock = _control()
         try:
-            sock.sendall(json.dumps({"load": model}).encode() + b"\n")
+            _send({"load": model})
             buffer = b""
             while b"\n" not in buffer:
                 chunk = sock.recv(4096)
@@ -485,28 +556,8 @@ async def hand_over(model_path: str) -> Any:
     answer = await loop.run_in_executor(None, _ask, os.path.abspath(model_path))
     if not answer.get("ok"):
         raise RuntimeError(answer.get("error") or "the new model could not be served")
-    if os.environ.get("SANIC_WORKER_PROCESS") == "true":
-        _retire_siblings()
-    _retire()  # before the answer: a request sent after it is not taken here
+    _retire()  # the supervisor had every worker retire already (SIGUSR1); this one surely has
     return _app.ctx.agent
-
-
-def _retire_siblings() -> None:
-    """The other workers of this Sanic group retire too (SIGUSR1); the group's main process
-    exits once they all have."""
-    parent = os.getppid()
-    try:
-        with open(f"/proc/{parent}/task/{parent}/children") as handle:
-            workers = [int(pid) for pid in handle.read().split()]
-    except OSError:
-        workers = [os.getpid()]
-    for pid in workers:
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            pass
 
 
 def _retire() -> None:
@@ -521,6 +572,7 @@ def _retire() -> None:
     _retiring = True
     for server in _servers:
         server.close()
+    _send({"retired": os.getpid()})
     print(f"bot.serve: pid {os.getpid()} takes no new connection ({len(_servers)} listener(s) "
           f"closed) and finishes its {len(_connections or ())}", file=sys.stderr, flush=True)
     loop = asyncio.get_event_loop()
