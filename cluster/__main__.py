@@ -1,4 +1,4 @@
-"""``python -m cluster up|status|kill NAME|start NAME|promote [--model M]|down [--wipe]``
+"""``python -m cluster up|status|kill NAME|start NAME [--env K=V]|promote [--model M]|down [--wipe]``
 (bin/cluster)."""
 from __future__ import annotations
 
@@ -12,14 +12,27 @@ from cluster.settings import ClusterSettings
 from training.deploy import DeployError
 
 
+def _overrides(items) -> dict:
+    found = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"bin/cluster: --env wants KEY=VALUE, not {item!r}")
+        found[key.strip()] = value
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bin/cluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start everything; return when all is healthy")
     commands.add_parser("status", help="JSON: one entry per process")
-    for name, text in (("kill", "SIGKILL one process at once"),
-                       ("start", "start one process; return when it is healthy")):
-        commands.add_parser(name, help=text).add_argument("name")
+    commands.add_parser("kill", help="SIGKILL one process at once").add_argument("name")
+    begin = commands.add_parser("start", help="start one process; return when it is healthy")
+    begin.add_argument("name")
+    begin.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                       help="a setting for this start only (a drill, DEBUG logs on one "
+                            "replica); status lists it; the next plain start drops it")
     promote = commands.add_parser(
         "promote", help="restart the Rasa replicas on a model one at a time, each out of the "
                         "ingress's rotation while it loads; then move models/current.tar.gz")
@@ -39,7 +52,7 @@ def main(argv=None) -> int:
         elif args.command == "kill":
             control.kill(settings, args.name)
         elif args.command == "start":
-            print(json.dumps(control.start(settings, args.name)))
+            print(json.dumps(control.start(settings, args.name, _overrides(args.env))))
         elif args.command == "promote":
             for line in control.promote(settings, Path(args.model), skip_gate=args.skip_gate):
                 print(line)

@@ -7,6 +7,7 @@ SIGKILL to the whole process group at once, as a crash of that machine would.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -73,15 +74,33 @@ def _part(settings: ClusterSettings, name: str) -> Part:
     raise ClusterError(f"no process named {name!r} (known: {known})")
 
 
-def _spawn(settings: ClusterSettings, part: Part, nice: int = 0) -> int:
+def _overrides_file(settings: ClusterSettings, name: str) -> Path:
+    return settings.state_dir / "overrides" / f"{name}.json"
+
+
+def _shown(key: str, value: str) -> str:
+    """An override as ``status`` shows it: a secret's value never."""
+    secret = any(word in key.upper() for word in ("SECRET", "TOKEN", "PASSWORD", "KEY"))
+    return f"{key}=***" if secret and value else f"{key}={value}"
+
+
+def _spawn(settings: ClusterSettings, part: Part, nice: int = 0,
+           overrides: Optional[Dict[str, str]] = None) -> int:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     _pid_file(settings, part.name).parent.mkdir(parents=True, exist_ok=True)
+    marker = _overrides_file(settings, part.name)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if overrides:  # status shows them for as long as this start of the process runs
+        marker.write_text(json.dumps([_shown(k, v) for k, v in sorted(overrides.items())]))
+    else:
+        marker.unlink(missing_ok=True)
     if part.name == "nginx":
         render_nginx_conf(settings)
     with open(settings.log_dir / f"{part.name}.log", "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {part.name}\n".encode())
         log.flush()
-        proc = subprocess.Popen(part.argv, cwd=ROOT, env={**os.environ, **part.env},
+        proc = subprocess.Popen(part.argv, cwd=ROOT,
+                                env={**os.environ, **part.env, **(overrides or {})},
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     if nice:
@@ -97,15 +116,19 @@ def _renice(pid: int, nice: int) -> None:
         os.setpriority(os.PRIO_PGRP, pid, nice)
 
 
-def _ensure(settings: ClusterSettings, part: Part, nice: int = 0) -> str:
+def _ensure(settings: ClusterSettings, part: Part, nice: int = 0,
+            overrides: Optional[Dict[str, str]] = None) -> str:
     """Start ``part`` unless it runs; wait until it is healthy. Returns what was done."""
     pid = recorded_pid(settings, part.name)
     action = "running"
+    if pid is not None and overrides:
+        raise ClusterError(f"{part.name} is running: --env applies to a start, so stop it first "
+                           f"(bin/cluster kill {part.name})")
     if pid is None:
         if _port_taken(part.port):
             raise ClusterError(f"{part.name}: port {part.port} is taken by a process the "
                                "cluster did not start")
-        pid = _spawn(settings, part, nice)
+        pid = _spawn(settings, part, nice, overrides)
         action = "started"
     deadline = time.monotonic() + part.start_timeout_s
     while not healthy(part):
@@ -171,9 +194,12 @@ def up(settings: ClusterSettings) -> List[Dict]:
     return status(settings)
 
 
-def start(settings: ClusterSettings, name: str) -> Dict:
+def start(settings: ClusterSettings, name: str,
+          overrides: Optional[Dict[str, str]] = None) -> Dict:
+    """Start ``name`` unless it runs. ``overrides``: settings for this start only (a drill, or
+    DEBUG logs on one replica); the next plain start goes back to the cluster's own."""
     part = _part(settings, name)
-    _ensure(settings, part)
+    _ensure(settings, part, overrides=overrides)
     return _status_of(settings, part)
 
 
@@ -216,8 +242,12 @@ def down(settings: ClusterSettings, wipe: bool = False) -> None:
 
 def _status_of(settings: ClusterSettings, part: Part) -> Dict:
     pid = recorded_pid(settings, part.name)
-    return {"name": part.name, "pid": pid, "port": part.port,
-            "healthy": pid is not None and healthy(part)}
+    entry = {"name": part.name, "pid": pid, "port": part.port,
+             "healthy": pid is not None and healthy(part)}
+    marker = _overrides_file(settings, part.name)
+    if pid is not None and marker.exists():
+        entry["overrides"] = json.loads(marker.read_text())
+    return entry
 
 
 def status(settings: ClusterSettings) -> List[Dict]:

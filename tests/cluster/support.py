@@ -61,8 +61,10 @@ class Cluster:
     def kill(self, name: str) -> None:
         bin_cluster("kill", name, timeout=60)
 
-    def start(self, name: str) -> Dict:
-        return json.loads(bin_cluster("start", name))
+    def start(self, name: str, env: Optional[Dict[str, str]] = None) -> Dict:
+        """``env``: settings for this start only (``bin/cluster start NAME --env K=V``)."""
+        extra = [f"--env={key}={value}" for key, value in (env or {}).items()]
+        return json.loads(bin_cluster("start", name, *extra))
 
     def load_policies(self, count: int) -> List[Dict[str, str]]:
         answer = requests.post(f"{SANDBOX}/sandbox/load-policies", json={"count": count},

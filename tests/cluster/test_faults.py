@@ -76,22 +76,61 @@ def _tracker_events(openid: str) -> List[Dict]:
     return answer.json()["events"]
 
 
-def test_resend_storm_across_both_replicas_is_one_turn_one_answer(cluster, healthy_again):
-    openid = new_openid()
-    cluster.follow(openid)
-    xml = text_xml(openid, "我要退保")  # one MsgId, resent 12 times at once
+def _resend_storm(cluster, openid: str, text: str):
+    """One MsgId delivered 12 times at once, to the ingress and to both replicas: the answers
+    WeChat took (passive or pushed) and the user's messages the tracker holds."""
+    xml = text_xml(openid, text)
     targets = [WeChatServer(INGRESS)] * 4 + [
         WeChatServer(f"http://127.0.0.1:{port}") for port in REPLICA_PORTS.values()] * 4
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         deliveries = list(pool.map(lambda server: server.send(xml), targets))
     assert all(d.status == 200 for d in deliveries), [d.status for d in deliveries]
-    answers = {d.reply_text for d in deliveries if d.reply_text}
-    pushed = cluster.outbox(openid)
-    assert len(answers | set(pushed)) == 1 and "保单号" in (answers | set(pushed)).pop()
+    answers = [d.reply_text for d in deliveries if d.reply_text] + list(cluster.outbox(openid))
     # (following the account in the simulator was a turn of its own: /greet)
-    user_events = [e for e in _tracker_events(openid)
-                   if e["event"] == "user" and e.get("text") != "/greet"]
-    assert [e["text"] for e in user_events] == ["我要退保"]
+    deadline = time.monotonic() + 30  # a turn answered by push may still be running
+    while True:
+        events = _tracker_events(openid)
+        if events and events[-1].get("name") == "action_listen" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    said = [e["text"] for e in events if e["event"] == "user" and e.get("text") != "/greet"]
+    return answers, said
+
+
+def test_resend_storm_across_both_replicas_is_one_turn_one_answer(cluster, healthy_again):
+    openid = new_openid()
+    cluster.follow(openid)
+    answers, said = _resend_storm(cluster, openid, "我要退保")
+    assert len(set(answers)) == 1 and "保单号" in answers[0], answers
+    assert said == ["我要退保"]
+
+
+def test_the_same_storm_without_shared_delivery_state_runs_the_turn_twice(cluster,
+                                                                           healthy_again):
+    """What the test above proves, shown by taking it away: with ``rasa-1`` keeping WeChat's
+    deliveries in its own memory (``WECHAT_DEDUPE_REDIS_URL`` empty, as one process may) while
+    ``rasa-2`` keeps them in Redis, the same storm becomes a turn on each and the user is asked
+    twice. ``rasa-1`` goes back to the cluster's own settings afterwards."""
+    cluster.kill("rasa-1")
+    cluster.start("rasa-1", env={"WECHAT_DEDUPE_REDIS_URL": ""})
+    try:
+        overrides = {e["name"]: e.get("overrides") for e in cluster.status()}
+        assert overrides["rasa-1"] == ["WECHAT_DEDUPE_REDIS_URL="], overrides
+        assert not overrides["rasa-2"], overrides
+        openid = new_openid()
+        cluster.follow(openid)
+        answers, said = _resend_storm(cluster, openid, "我要退保")
+        deadline = time.monotonic() + 30  # the second turn waits for the first's lock
+        while said.count("我要退保") < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            said = [e["text"] for e in _tracker_events(openid) if e["event"] == "user"]
+        assert said.count("我要退保") >= 2, said  # one delivery, several turns
+        print(f"storm without shared delivery state on rasa-1: {said.count('我要退保')} turns "
+              f"of one delivery, {len(answers)} answer(s) taken by WeChat")
+    finally:
+        cluster.kill("rasa-1")
+        cluster.start("rasa-1")
+    assert not any(e.get("overrides") for e in cluster.status())
 
 
 def _turns_are_serial(events: List[Dict]) -> bool:
