@@ -69,6 +69,46 @@ def test_insurer_hanging(cluster, wechat, healthy_again):
     _surrender_through_insurer_fault(cluster, wechat, "hang")
 
 
+def test_the_insurer_hanging_without_the_adapters_timeouts_leaves_the_user_unanswered(
+        cluster, wechat, healthy_again, tmp_path):
+    """What ``test_insurer_hanging`` proves, shown by taking it away: action servers started
+    with the insurers' timeouts at the sandbox's hang (600 s) tell the user nothing in 20 s,
+    where the protected ones tell the truth within their 4 s budget. The action servers go back
+    to the cluster's own settings afterwards."""
+    import yaml
+
+    from harness.stack import ROOT
+
+    config = yaml.safe_load((ROOT / "insurers.yml").read_text(encoding="utf-8"))
+    for entry in config["insurers"]:
+        entry["timeouts"] = {"connect": 1.0, "read": 600.0, "budget": 1200.0, "max_attempts": 1}
+    patient = tmp_path / "insurers-without-timeouts.yml"
+    patient.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    servers = ["actions-1", "actions-2"]
+
+    def restart(env) -> None:
+        for name in servers:
+            cluster.kill(name)
+            cluster.start(name, env=env)
+
+    restart({"TUIBAO_INSURERS_FILE": str(patient)})
+    try:
+        user = _user(cluster, wechat)
+        user.ask("我要退保", "保单号")
+        user.ask(user.policy["policy_number"], "身份证")
+        cluster.set_insurer_faults(error_rate=1.0, error_mode="hang")
+        reply, _tries = wechat.deliver(text_xml(user.openid, user.policy["id_suffix"]))
+        seen = [reply] if reply else []
+        time.sleep(20)  # five times the budget the protected servers keep
+        seen += cluster.outbox(user.openid)[user._pushed_seen:]
+        assert not any(INSURER_DOWN in text for text in seen), seen
+        print(f"insurer hanging without the adapter's timeouts: told after 20 s: {seen!r}")
+    finally:
+        cluster.set_insurer_faults()
+        restart(None)
+    assert not any(e.get("overrides") for e in cluster.status())
+
+
 def _tracker_events(openid: str) -> List[Dict]:
     answer = requests.get(f"{INGRESS}/conversations/{openid}/tracker",
                           params={"token": API_TOKEN}, timeout=10)
