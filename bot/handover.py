@@ -17,8 +17,9 @@ bot.serve run ...`` is a small supervisor, not Rasa:
 3. once the new child serves (as many Sanic workers as the old one had), the supervisor has
    every process of the old one stop taking connections (SIGUSR1, to the pids they reported)
    and waits until each confirms; then the old one answers ``204`` and stops as Sanic stops:
-   it finishes every request in flight (``GRACEFUL_SHUTDOWN_TIMEOUT``) and exits. Connections waiting in the shared accept queue are taken by the new child: nothing is
-   refused or lost, and no turn waits for a load;
+   it finishes every request in flight (``GRACEFUL_SHUTDOWN_TIMEOUT``) and exits. Connections
+   waiting in the shared accept queue are taken by the new child: nothing is refused or lost,
+   and no turn waits for a load;
 4. a model that fails to load leaves the old child serving; ``PUT /model`` answers 500 with the
    reason, as Rasa does.
 
@@ -323,27 +324,14 @@ class Supervisor:
 
 
 def _belongs_to(pid: int, group: int) -> bool:
-    """``pid`` is alive and is ``group`` itself or one of its (Sanic worker) children."""
-    if pid == group:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return _state(pid) not in ("Z", "X", "")
+    """``pid`` is alive (not a zombie) and is ``group`` itself or one of its (Sanic worker)
+    children, from ``/proc/PID/stat``: its state, then its parent's pid."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
+            state, parent = handle.read().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
         return False
-    return fields[0] not in ("Z", "X") and int(fields[1]) == group
-
-
-def _state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return ""
+    return state not in ("Z", "X") and group in (pid, int(parent))
 
 
 def _ended(code: int) -> str:

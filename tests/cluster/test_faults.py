@@ -126,15 +126,19 @@ def _resend_storm(cluster, openid: str, text: str):
         deliveries = list(pool.map(lambda server: server.send(xml), targets))
     assert all(d.status == 200 for d in deliveries), [d.status for d in deliveries]
     answers = [d.reply_text for d in deliveries if d.reply_text] + list(cluster.outbox(openid))
-    # (following the account in the simulator was a turn of its own: /greet)
     deadline = time.monotonic() + 30  # a turn answered by push may still be running
     while True:
         events = _tracker_events(openid)
         if events and events[-1].get("name") == "action_listen" or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    said = [e["text"] for e in events if e["event"] == "user" and e.get("text") != "/greet"]
-    return answers, said
+    return answers, _user_texts(events)
+
+
+def _user_texts(events: List[Dict]) -> List[str]:
+    """What the user said, in order (following the account in the simulator was a turn of its
+    own, /greet, not said by the user)."""
+    return [e["text"] for e in events if e["event"] == "user" and e.get("text") != "/greet"]
 
 
 def test_resend_storm_across_both_replicas_is_one_turn_one_answer(cluster, healthy_again):
@@ -163,7 +167,7 @@ def test_the_same_storm_without_shared_delivery_state_runs_the_turn_twice(cluste
         deadline = time.monotonic() + 30  # the second turn waits for the first's lock
         while said.count("我要退保") < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
-            said = [e["text"] for e in _tracker_events(openid) if e["event"] == "user"]
+            said = _user_texts(_tracker_events(openid))
         assert said.count("我要退保") >= 2, said  # one delivery, several turns
         print(f"storm without shared delivery state on rasa-1: {said.count('我要退保')} turns "
               f"of one delivery, {len(answers)} answer(s) taken by WeChat")
