@@ -12,6 +12,9 @@ Before handing over to Rasa's own command line it
   a bad one;
 - makes a failing tracker store fail the turn (the user is told so) instead of letting Rasa
   continue the conversation from an empty in-memory tracker;
+- keeps what the NLU made of short messages without digits (你好, 我要退保, 确认), per model,
+  so the same words are not parsed again (``bot/nlu_cache.py``; ``TUIBAO_NLU_CACHE=0`` turns
+  it off);
 - skips TEDPolicy's network when a policy of higher priority is already certain, which changes
   no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
@@ -123,6 +126,10 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
+        from bot import nlu_cache
+
+        if nlu_cache.wanted():
+            nlu_cache.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]
