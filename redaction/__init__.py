@@ -107,25 +107,62 @@ _SECRET_KEY = re.compile(r"(?i)^(?:" + _SECRET_LABEL + r"|.*_token|.*secret.*|.*
 
 # Secrets this process handles (insurer session tokens), masked wherever they turn up, even
 # without a label. Bounded: the oldest are forgotten first (they have expired by then).
+# Found without a pattern of all of them (compiling an alternation of thousands of tokens at
+# every new one was the action server's largest cost under load, docs/benchmarks.md): a token
+# lies inside a run of the characters tokens are made of, so only such runs as long as the
+# shortest token are looked at, and in them only substrings of a registered token's length.
 _REGISTERED_LIMIT = 10_000
 _registered: "OrderedDict[str, None]" = OrderedDict()
 _registered_lock = threading.Lock()
-_registered_re: Optional["re.Pattern[str]"] = None
+_registered_lengths: Tuple[int, ...] = ()  # longest first, as the alternation tried them
+_registered_length_counts: "dict[int, int]" = {}
+_registered_chars: "set[str]" = set()
+_registered_runs: Optional["re.Pattern[str]"] = None
 
 
 def register_secret(value: Optional[str]) -> None:
     """Mask ``value`` in everything this process redacts from now on (tokens it receives)."""
-    global _registered_re
+    global _registered_lengths, _registered_runs
     if not value or len(value) < 8:
         return
     with _registered_lock:
         if value in _registered:
             return
         _registered[value] = None
+        counts = _registered_length_counts
+        counts[len(value)] = counts.get(len(value), 0) + 1
         while len(_registered) > _REGISTERED_LIMIT:
-            _registered.popitem(last=False)
-        _registered_re = re.compile("|".join(re.escape(v) for v in
-                                             sorted(_registered, key=len, reverse=True)))
+            forgotten, _ = _registered.popitem(last=False)
+            counts[len(forgotten)] -= 1
+            if not counts[len(forgotten)]:
+                del counts[len(forgotten)]
+        new_chars = set(value) - _registered_chars
+        if new_chars or _registered_runs is None or min(counts) != min(_registered_lengths):
+            _registered_chars.update(new_chars)
+            chars = "".join(re.escape(c) for c in sorted(_registered_chars))
+            _registered_runs = re.compile(f"[{chars}]{{{min(counts)},}}")
+        _registered_lengths = tuple(sorted(counts, reverse=True))
+
+
+def _mask_registered(text: str) -> str:
+    runs, lengths, known = _registered_runs, _registered_lengths, _registered
+    if runs is None:
+        return text
+    out: List[str] = []
+    done = 0
+    for found in runs.finditer(text):
+        run, at, start = found.group(), 0, found.start()
+        while at < len(run):
+            for length in lengths:
+                candidate = run[at:at + length]
+                if len(candidate) == length and candidate in known:
+                    out += [text[done:start + at], SECRET_MASK]
+                    at += length
+                    done = start + at
+                    break
+            else:
+                at += 1
+    return "".join(out) + text[done:] if out else text
 
 
 def mask_phone(phone: Optional[str]) -> str:
@@ -194,8 +231,7 @@ def mask_value(entity: str, value: Any) -> Any:
 
 
 def _redact_secrets(text: str) -> str:
-    if _registered_re is not None:
-        text = _registered_re.sub(SECRET_MASK, text)
+    text = _mask_registered(text)
     text = _BEARER.sub(lambda m: m.group(1) + SECRET_MASK, text)
     return _LABELLED_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, text)
 

@@ -230,3 +230,62 @@ def test_the_leak_finder_is_independent_of_the_redactor_it_checks():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported <= {"__future__", "re", "unicodedata", "typing"}, imported
+
+
+def test_registered_secrets_of_any_shape_are_masked_wherever_they_stand():
+    urlsafe = "Zq0_-Lk3mN8pQr5sT2uV7wX1yA4bC6dE9fG0hJ2kL3m"  # token_urlsafe(32)
+    dotted = "eyJhbGciOi.J9x.Kp2"                           # another insurer's shape
+    short = "a1b2c3d4"                                      # the shortest kept: 8
+    for secret in (urlsafe, dotted, short):
+        register_secret(secret)
+    line = (f"GET /policies?token={urlsafe}&x=1 {dotted}{short} 令牌:{short}。"
+            f"'{urlsafe}' {urlsafe[:-1]}")
+    out = redact(line)
+    assert urlsafe not in out and dotted not in out and short not in out, out
+    assert out.count("***") == 5, out
+    assert urlsafe[:-1] in out  # one character short is not the token
+    assert redact("没有令牌的一句话") == "没有令牌的一句话"
+
+
+def test_the_oldest_registered_secret_is_forgotten_beyond_the_limit(monkeypatch):
+    import redaction
+
+    from collections import OrderedDict
+
+    monkeypatch.setattr(redaction, "_REGISTERED_LIMIT", 2)
+    monkeypatch.setattr(redaction, "_registered", OrderedDict())
+    monkeypatch.setattr(redaction, "_registered_length_counts", {})
+    monkeypatch.setattr(redaction, "_registered_chars", set())
+    monkeypatch.setattr(redaction, "_registered_runs", None)
+    monkeypatch.setattr(redaction, "_registered_lengths", ())
+    first, second, third = "alpha-first-onex", "bravo-second-two", "charlie-third-three"
+    for secret in (first, second, third):
+        register_secret(secret)
+    out = redact(f"{first} {second} {third}")
+    assert out == f"{first} *** ***", out  # two tokens side by side: each masked, the space kept
+
+
+def test_registered_secrets_are_masked_as_one_pattern_of_them_all_would(monkeypatch):
+    """Against the former way (one alternation of every token, longest first) on texts made of
+    tokens, their pieces, overlaps and other words, side by side."""
+    import random
+    import re
+    from collections import OrderedDict
+
+    import redaction
+
+    for name, value in (("_registered", OrderedDict()), ("_registered_length_counts", {}),
+                        ("_registered_chars", set()), ("_registered_runs", None),
+                        ("_registered_lengths", ())):
+        monkeypatch.setattr(redaction, name, value)
+    draw = random.Random(23)
+    alphabet = "abcdefghijkLMNOPQRSTUVWXYZ-_.~"
+    tokens = ["".join(draw.choice(alphabet) for _ in range(draw.randint(8, 44))) for _ in range(60)]
+    tokens += [tokens[0] + tokens[1], tokens[2][:-1]]  # one made of two, one a token's prefix
+    for token in tokens:
+        redaction.register_secret(token)
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(set(tokens), key=len, reverse=True)))
+    pieces = tokens + [t[3:] for t in tokens[:10]] + ["退保", " ", "=", "abc", "&", "令牌："]
+    for _ in range(300):
+        text = "".join(draw.choice(pieces) for _ in range(draw.randint(1, 8)))
+        assert redaction._mask_registered(text) == pattern.sub("***", text), text
