@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
@@ -187,12 +188,28 @@ def _load(path: str, mtime_ns: int) -> NumberFormats:
     return formats_from_document(read_insurers_document(path), path)
 
 
+# The configured file's version is looked at most this often (seconds): every redaction of a
+# log line asks for the formats, and a stat per line was a few per cent of a busy action server.
+RECHECK_S = 1.0
+_configured: Dict[str, Tuple[float, int]] = {}  # file -> (when looked at, its mtime)
+
+
 def number_formats(path: Union[str, Path, None] = None) -> NumberFormats:
     """The formats of insurers.yml (``$TUIBAO_INSURERS_FILE`` or the repository's), read once
-    per version of the file."""
-    file = Path(path) if path is not None else insurers_file()
+    per version of the file. A path given is looked at on every call; the configured file at
+    most once every ``RECHECK_S`` seconds, so an edit is seen within a second."""
+    if path is not None:
+        return _load(str(path), _mtime(Path(path)))
+    file = str(insurers_file())
+    now = time.monotonic()
+    seen = _configured.get(file)
+    if seen is None or now - seen[0] >= RECHECK_S:
+        seen = _configured[file] = (now, _mtime(Path(file)))
+    return _load(file, seen[1])
+
+
+def _mtime(file: Path) -> int:
     try:
-        mtime = file.stat().st_mtime_ns
+        return file.stat().st_mtime_ns
     except OSError:
-        mtime = -1
-    return _load(str(file), mtime)
+        return -1

@@ -2,6 +2,7 @@
 check read every configured insurer's patterns and check rules there (issue 11, point 7)."""
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -73,3 +74,23 @@ def test_a_bad_format_in_insurers_yml_is_named(tmp_path):
                     encoding="utf-8")
     with pytest.raises(formats.NumberFormatError, match=r"\(x\): policy_number.pattern"):
         formats.number_formats(path)
+
+
+def test_an_edit_of_the_configured_file_is_seen_within_a_second(tmp_path, monkeypatch):
+    entry = ("insurers:\n  - id: x\n    display_name: X\n    policy_number: {pattern: '^%s\\d{8}$'}\n"
+             "    case_number: {pattern: '^XC\\d{8}$'}\n"
+             "    adapter: insurers.http.RestInsurerAdapter\n    base_url: http://127.0.0.1:9\n")
+    path = tmp_path / "insurers.yml"
+    path.write_text(entry % "AA", encoding="utf-8")
+    monkeypatch.setenv(formats.INSURERS_FILE_ENV, str(path))
+    clock = [1000.0]
+    monkeypatch.setattr(formats.time, "monotonic", lambda: clock[0])
+    before = formats.number_formats()
+    assert before is formats.number_formats(path)
+    path.write_text(entry % "BB", encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    clock[0] += 0.5
+    assert formats.number_formats() is before  # not looked at again yet
+    clock[0] += 0.6
+    assert formats.number_formats() is not before
+    assert formats.number_formats() is formats.number_formats(path)  # the edited file's
