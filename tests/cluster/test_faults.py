@@ -4,6 +4,7 @@ replicas, and two messages of one user reaching two replicas at the same moment.
 told something true, nothing happens twice, and the cluster is healthy again by itself."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,8 @@ from typing import Dict, List
 
 import requests
 
-from tests.cluster.support import (API_TOKEN, INGRESS, REPLICA_PORTS, SUBMITTED,
+from cluster.settings import ClusterSettings
+from tests.cluster.support import (API_TOKEN, CLUSTER_ENV, INGRESS, REPLICA_PORTS, SUBMITTED,
                                    SurrenderingUser, WeChatServer)
 from harness.wechat_caller import new_openid, text_xml
 
@@ -42,6 +44,42 @@ def test_action_server_killed_mid_conversation(cluster, wechat, healthy_again):
     assert user.times_told(SUBMITTED) == 1
     assert not cluster.healthy()["actions-1"]
     cluster.start("actions-1")
+
+
+def test_an_action_server_killed_without_the_action_ingress_fails_the_turn(cluster,
+                                                                           healthy_again):
+    """What the test above proves, shown by taking it away: ``rasa-1`` started with its action
+    endpoint at ``actions-1`` itself instead of the nginx address in front of both. Once
+    ``actions-1`` is killed, the user's next message on ``rasa-1`` gets no identity check: the
+    other action server is up, and nothing sends the call there. ``rasa-1`` and ``actions-1``
+    go back to the cluster's own settings afterwards."""
+    settings = ClusterSettings.from_env({**os.environ, **CLUSTER_ENV})
+    direct = f"http://127.0.0.1:{settings.action_ports[0]}/webhook"
+    cluster.kill("rasa-1")
+    cluster.start("rasa-1", env={"TUIBAO_ACTION_URL": direct})
+    try:
+        policy = cluster.load_policies(1)[0]
+        user = SurrenderingUser(new_openid(), policy, cluster,
+                                WeChatServer(f"http://127.0.0.1:{REPLICA_PORTS['rasa-1']}"))
+        cluster.follow(user.openid)
+        user.ask("我要退保", "保单号")
+        user.ask(policy["policy_number"], "身份证")
+        cluster.kill("actions-1")
+        reply, _tries = user.wechat.deliver(text_xml(user.openid, policy["id_suffix"]))
+        seen = [reply] if reply else []
+        time.sleep(5)  # an answer pushed after the passive reply's deadline
+        seen += cluster.outbox(user.openid)[user._pushed_seen:]
+        phone = policy["phone"]
+        assert not any(f"{phone[:3]}****{phone[-4:]}" in text for text in seen), seen
+        assert cluster.cases(policy["policy_number"]) == []
+        assert cluster.healthy()["actions-2"]
+        print(f"actions-1 killed, rasa-1 calling it directly: the user's ID suffix was "
+              f"answered with {seen!r}")
+    finally:
+        cluster.start("actions-1")
+        cluster.kill("rasa-1")
+        cluster.start("rasa-1")
+    assert not any(e.get("overrides") for e in cluster.status())
 
 
 def _surrender_through_insurer_fault(cluster, wechat, error_mode: str) -> None:
