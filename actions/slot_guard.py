@@ -14,9 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-# Slots an entity can fill with a typed value: identifiers and the case request's kind.
-SCALAR_SLOTS = ("policy_number", "case_number", "id_suffix", "sms_code", "lookup_phone",
-                "lookup_id_suffix", "lookup_sms_code")
+from ground.guarded_slots import SCALAR_SLOTS
 
 
 def _scalar(slot: str):

@@ -15,6 +15,8 @@ Before handing over to Rasa's own command line it
 - keeps what the NLU made of short messages without digits (你好, 我要退保, 确认), per model,
   so the same words are not parsed again (``bot/nlu_cache.py``; ``TUIBAO_NLU_CACHE=0`` turns
   it off);
+- does not call the action server to validate the slots a message filled when it filled none
+  (``bot/slot_validation.py``; ``TUIBAO_SKIP_EMPTY_SLOT_VALIDATION=0`` calls it always);
 - skips TEDPolicy's network when a policy of higher priority is already certain, which changes
   no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
@@ -126,10 +128,12 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
-        from bot import nlu_cache
+        from bot import nlu_cache, slot_validation
 
         if nlu_cache.wanted():
             nlu_cache.install()
+        if slot_validation.wanted():  # no action call to validate slots when none was filled
+            slot_validation.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]

@@ -7,5 +7,6 @@ of them (tests/ground/test_layering.py).
   insurers.yml (patterns, check rules, real dates);
 - ``stages``: ``Stage``, the values of the dialogue's ``stage`` slot (equal to domain.yml's);
 - ``conversation_ids``: which channel a conversation belongs to (prefixes, ``channel_of``);
-- ``redis_options``: how every Redis client connects, so that a Redis restart costs no message.
+- ``redis_options``: how every Redis client connects, so that a Redis restart costs no message;
+- ``guarded_slots``: the slots ``action_validate_slot_mappings`` keeps to a string or nothing.
 """
