@@ -214,6 +214,20 @@ def kill(settings: ClusterSettings, name: str) -> None:
     deadline = time.monotonic() + 10
     while recorded_pid(settings, part.name) is not None and time.monotonic() < deadline:
         time.sleep(0.1)
+    _wait_for_port_released(part)
+
+
+# A Rasa replica's model process and its Sanic workers are children of bot.serve's supervisor in
+# process groups of their own: they die with it (PR_SET_PDEATHSIG), a moment after it. Until the
+# last of them has gone, its listening socket still takes connections, and a start right after
+# a kill found the port "taken by a process the cluster did not start" (a CI run, 6 December).
+RELEASE_S = 15.0
+
+
+def _wait_for_port_released(part: Part) -> None:
+    deadline = time.monotonic() + RELEASE_S
+    while _port_taken(part.port) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _stop(settings: ClusterSettings, part: Part) -> None:
@@ -226,6 +240,7 @@ def _stop(settings: ClusterSettings, part: Part) -> None:
             time.sleep(0.2)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+        _wait_for_port_released(part)
     _pid_file(settings, part.name).unlink(missing_ok=True)
 
 
