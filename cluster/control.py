@@ -2,7 +2,9 @@
 
 Each process runs in a session of its own (its Sanic workers or nginx workers with it), its
 pid in ``<state>/pids/NAME.pid``, its output in ``<state>/logs/NAME.log``. ``kill`` sends
-SIGKILL to the whole process group at once, as a crash of that machine would.
+SIGKILL to the whole process group at once, as a crash of that machine would. Where the machine
+allows, each Rasa replica and action server runs in a network namespace of its own
+(cluster/network.py; ``up`` says which layout it chose).
 """
 from __future__ import annotations
 
@@ -20,10 +22,11 @@ from typing import Dict, List, Optional
 
 import requests
 
-from cluster import stores
+from cluster import network, stores
+from cluster.network import Layout, NetworkError
 from cluster.settings import ROOT, ClusterSettings
-from cluster.topology import (PYTHON, Part, atomic_lock_store_available, channel_env, parts,
-                              render_nginx_conf)
+from cluster.topology import (NGINX, PYTHON, Part, atomic_lock_store_available, channel_env,
+                              parts, render_ambassador_conf, render_nginx_conf)
 
 
 class ClusterError(RuntimeError):
@@ -58,12 +61,12 @@ def healthy(part: Part) -> bool:
         return False
 
 
-def _port_taken(port: int) -> bool:
+def _port_taken(port: int, host: str = "127.0.0.1") -> bool:
     import socket
 
     with socket.socket() as probe:
         probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return probe.connect_ex((host, port)) == 0
 
 
 def _part(settings: ClusterSettings, name: str) -> Part:
@@ -96,6 +99,8 @@ def _spawn(settings: ClusterSettings, part: Part, nice: int = 0,
         marker.unlink(missing_ok=True)
     if part.name == "nginx":
         render_nginx_conf(settings)
+    if part.netns and part.name.startswith("rasa-"):
+        render_ambassador_conf(settings, network.current(settings), part.name)
     with open(settings.log_dir / f"{part.name}.log", "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {part.name}\n".encode())
         log.flush()
@@ -125,9 +130,9 @@ def _ensure(settings: ClusterSettings, part: Part, nice: int = 0,
         raise ClusterError(f"{part.name} is running: --env applies to a start, so stop it first "
                            f"(bin/cluster kill {part.name})")
     if pid is None:
-        if _port_taken(part.port):
-            raise ClusterError(f"{part.name}: port {part.port} is taken by a process the "
-                               "cluster did not start")
+        if _port_taken(part.port, part.host):
+            raise ClusterError(f"{part.name}: port {part.host}:{part.port} is taken by a "
+                               "process the cluster did not start")
         pid = _spawn(settings, part, nice, overrides)
         action = "started"
     deadline = time.monotonic() + part.start_timeout_s
@@ -143,7 +148,7 @@ def _ensure(settings: ClusterSettings, part: Part, nice: int = 0,
 
 
 def _prepare(settings: ClusterSettings) -> None:
-    if not Path("/usr/sbin/nginx").exists():
+    if not Path(NGINX).exists():
         raise ClusterError("nginx is missing: run bin/setup (it installs Debian's nginx-light)")
     if not settings.model.exists():
         _say(f"{settings.model} is missing: training it (python -m bot.model train --deploy)")
@@ -179,13 +184,46 @@ def _give_menu(settings: ClusterSettings) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
+def _network(settings: ClusterSettings) -> Layout:
+    """The layout to run in, its namespaces and bridge made. A cluster with parts running keeps
+    the layout it was started in (an ``up`` of a running cluster changes nothing of theirs);
+    otherwise the namespaces where the machine allows, said once, after removing any left by
+    a run that crashed."""
+    running = {p.name for p in parts(settings) if recorded_pid(settings, p.name) is not None}
+    if running:
+        layout = network.current(settings)
+        if layout.netns:
+            network.build(settings, layout, running)
+        return layout
+    network.tear_down(settings)  # stale namespaces, veths, bridge of an earlier run
+    reason = network.unavailable(settings)
+    if reason is None:
+        layout = network.planned(settings)
+        try:
+            network.build(settings, layout, running=set())
+        except NetworkError as error:
+            network.tear_down(settings, layout)
+            reason = str(error)
+    if reason is not None:
+        if settings.netns.lower() in ("on", "1", "yes", "true"):
+            raise ClusterError(f"TUIBAO_CLUSTER_NETNS=on but no namespaces here: {reason}")
+        layout = Layout("loopback", reason=reason)
+    network.save(settings, layout)
+    _say(network.describe(settings, layout))
+    return layout
+
+
 def up(settings: ClusterSettings) -> List[Dict]:
-    """Start whatever is not running, all at once, and return when everything is healthy."""
+    """Start whatever is not running and return when everything is healthy: the ingress first
+    (in the namespace layout it also carries the replicas' store connections), then the rest
+    all at once."""
     _prepare(settings)
-    everything = parts(settings)
-    with ThreadPoolExecutor(max_workers=len(everything)) as pool:
-        done = dict(zip([p.name for p in everything],
-                        pool.map(lambda p: _ensure(settings, p), everything)))
+    layout = _network(settings)
+    everything = parts(settings, layout)
+    done = {p.name: _ensure(settings, p) for p in everything if p.name == "nginx"}
+    rest = [p for p in everything if p.name not in done]
+    with ThreadPoolExecutor(max_workers=len(rest)) as pool:
+        done.update(zip([p.name for p in rest], pool.map(lambda p: _ensure(settings, p), rest)))
     if done.get("simulator") == "started":
         with contextlib.suppress(Exception):
             _give_menu(settings)
@@ -199,6 +237,10 @@ def start(settings: ClusterSettings, name: str,
     """Start ``name`` unless it runs. ``overrides``: settings for this start only (a drill, or
     DEBUG logs on one replica); the next plain start goes back to the cluster's own."""
     part = _part(settings, name)
+    layout = network.current(settings)
+    if part.netns and part.netns not in network.namespaces(layout.prefix):
+        running = {p.name for p in parts(settings, layout) if recorded_pid(settings, p.name)}
+        network.build(settings, layout, running)  # its namespace went since up: made again
     _ensure(settings, part, overrides=overrides)
     return _status_of(settings, part)
 
@@ -221,12 +263,14 @@ def kill(settings: ClusterSettings, name: str) -> None:
 # process groups of their own: they die with it (PR_SET_PDEATHSIG), a moment after it. Until the
 # last of them has gone, its listening socket still takes connections, and a start right after
 # a kill found the port "taken by a process the cluster did not start" (a CI run, 6 December).
+# In a namespace of its own, the part is gone once nothing runs in the namespace any more.
 RELEASE_S = 15.0
 
 
 def _wait_for_port_released(part: Part) -> None:
     deadline = time.monotonic() + RELEASE_S
-    while _port_taken(part.port) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (
+            _port_taken(part.port, part.host) or (part.netns and network.members(part.netns))):
         time.sleep(0.1)
 
 
@@ -246,9 +290,12 @@ def _stop(settings: ClusterSettings, part: Part) -> None:
 
 def down(settings: ClusterSettings, wipe: bool = False) -> None:
     """Stop everything the cluster started; ``wipe`` also drops its data."""
-    everything = parts(settings)
+    layout = network.current(settings)
+    everything = parts(settings, layout)
     with ThreadPoolExecutor(max_workers=len(everything)) as pool:
         list(pool.map(lambda p: _stop(settings, p), reversed(everything)))
+    network.tear_down(settings, layout)
+    network.forget(settings)
     if wipe:
         stores.drop_databases(settings)
         stores.forget_redis_keys(settings)
@@ -258,7 +305,8 @@ def down(settings: ClusterSettings, wipe: bool = False) -> None:
 def _status_of(settings: ClusterSettings, part: Part) -> Dict:
     pid = recorded_pid(settings, part.name)
     entry = {"name": part.name, "pid": pid, "port": part.port,
-             "healthy": pid is not None and healthy(part)}
+             "healthy": pid is not None and healthy(part),
+             "host": part.host, "netns": part.netns}  # where it lives (additive)
     marker = _overrides_file(settings, part.name)
     if pid is not None and marker.exists():
         entry["overrides"] = json.loads(marker.read_text())
@@ -300,7 +348,7 @@ def _serves(part: Part, model_name: str, checks: int = 6) -> bool:
     seen = set()
     for _ in range(checks):
         try:
-            answer = requests.get(f"http://127.0.0.1:{part.port}/status",
+            answer = requests.get(f"{part.url}/status",
                                   params={"token": API_TOKEN}, timeout=10)
             seen.add(Path(answer.json().get("model_file") or "").name)
         except (requests.RequestException, ValueError):
@@ -312,7 +360,7 @@ def _warm(part: Part) -> None:
     """First turns on a fresh process are slow (graphs, caches): take them before users do."""
     for number in range(WARM_TURNS):
         with contextlib.suppress(requests.RequestException):
-            requests.post(f"http://127.0.0.1:{part.port}/webhooks/rest/webhook",
+            requests.post(f"{part.url}/webhooks/rest/webhook",
                           json={"sender": f"cluster-promote-warmup-{number % 2}", "message": "你好"},
                           timeout=60)
 

@@ -20,6 +20,9 @@ API_TOKEN = "tuibao-demo-api-token"
 ACTION_SECRET = "tuibao-demo-action-secret"
 DEMO_TELEGRAM_BOT_TOKEN = "123456:tuibao-demo-telegram"
 DEMO_TELEGRAM_SECRET = "tuibao-demo-telegram-secret"
+# Every process's /metrics answers this bearer (as in production): a replica in a namespace of
+# its own sees a scrape from the host's bridge address, not from loopback.
+METRICS_TOKEN = "tuibao-cluster-metrics-token"
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,21 @@ class ClusterSettings:
     redis_channel_db: int = 6
     redis_prefix: str = "tuibao-cluster"
     rabbitmq_host: str = "127.0.0.1"
+    rabbitmq_port: int = 5672  # Rasa's pika broker dials this port (endpoints file: no port)
     rabbitmq_user: str = "guest"
     rabbitmq_password: str = "guest"
     sandbox_today: Optional[str] = None
+    # Network namespaces (cluster/network.py): "auto" puts each Rasa replica and action server
+    # in a namespace of its own where root and `ip netns` allow, "off" keeps every part on
+    # 127.0.0.1, "on" refuses to start without them. The subnet is the bridge's (the host
+    # has its first address); the prefix names the namespaces (tuibao-rasa-1), the bridge
+    # (tuibao-br) and the host's veth ends (tuibao-r1), so it stays short.
+    netns: str = "auto"
+    netns_subnet: str = "10.77.0.0/24"
+    netns_prefix: str = "tuibao"
+    # Where a namespaced replica finds the stores: nginx's TCP proxies on the bridge address.
+    bridge_pg_port: int = 5432
+    bridge_redis_port: int = 6379
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "ClusterSettings":
@@ -84,6 +99,9 @@ class ClusterSettings:
             rabbitmq_user=get("TUIBAO_RABBITMQ_USER", base.rabbitmq_user),
             rabbitmq_password=get("TUIBAO_RABBITMQ_PASSWORD", base.rabbitmq_password),
             sandbox_today=(env.get("SANDBOX_TODAY") or "").strip() or None,
+            netns=get("TUIBAO_CLUSTER_NETNS", base.netns),
+            netns_subnet=get("TUIBAO_CLUSTER_NETNS_SUBNET", base.netns_subnet),
+            netns_prefix=get("TUIBAO_CLUSTER_NETNS_PREFIX", base.netns_prefix),
         )
 
     def pg_url(self, database: str) -> str:
