@@ -18,17 +18,38 @@ What is kept, and what never is:
   for the model that made them (a promoted model starts with none of them);
 - the answer given is a deep copy: Rasa and our actions may change a parse in place.
 
-``python -m bot.serve`` installs it; ``TUIBAO_NLU_CACHE=0`` turns it off (for comparison).
+A second, narrower layer serves the messages with an identifier in them ("SBX1000000000012",
+"31002X", a bare SMS code: half the turns of a surrender, each text new). Their tokens reach the
+featurizers as placeholders (``IdentifierPlaceholders``: POLICYNUMBER …), so DIET and the
+ResponseSelector see the same features for every policy number. What a classifier computes from
+a message (``DIETClassifier._predict``: its model data and the TensorFlow run, about 80 % of a
+parse) depends on the message's features only, so it is kept per classifier instance, keyed by
+a digest of those features:
+
+- only when no token the featurizers read (``lemma``) has a numeric character left: the
+  identifiers became placeholders, and nothing else in the message carries a digit;
+- the key is a BLAKE2 digest of the features, never text; the value is the classifier's score
+  arrays (copied out and in);
+- at most ``MAX_ENTRIES`` per classifier, dropped with the model that made them.
+
+Tokenising, featurising and our extractors still run for every such message, so its entities
+(the identifiers' values) are always its own.
+
+``python -m bot.serve`` installs both; ``TUIBAO_NLU_CACHE=0`` turns them off (for comparison).
 ``tests/conversations/test_nlu_cache.py`` checks that a cached parse is the parse, and what is
 never kept.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Dict, Text, Tuple
+
+from bot.patching import Patch
 
 MAX_CHARS = 40
 MAX_ENTRIES = 4096
@@ -36,7 +57,6 @@ ENV = "TUIBAO_NLU_CACHE"
 
 _lock = threading.Lock()
 _parses: "OrderedDict[Tuple[Any, ...], Dict[Text, Any]]" = OrderedDict()
-_original: Optional[Callable[..., Dict[Text, Any]]] = None
 hits = 0
 misses = 0
 
@@ -56,7 +76,6 @@ def parse_with_graph(processor: Any, message: Any, tracker: Any,
                      only_output_properties: bool = True) -> Dict[Text, Any]:
     """``MessageProcessor._parse_message_with_graph``, its answer kept for a keepable text."""
     global hits, misses
-    assert _original is not None
     text = getattr(message, "text", None)
     if not keepable(text):
         return _original(processor, message, tracker, only_output_properties)
@@ -78,33 +97,95 @@ def parse_with_graph(processor: Any, message: Any, tracker: Any,
 
 
 def clear() -> None:
-    global hits, misses
+    """Forget every kept parse and prediction, and the counts."""
+    global hits, misses, classifier_hits, classifier_misses
     with _lock:
         _parses.clear()
-        hits = misses = 0
+        for classifier in list(_classifiers):
+            classifier.__dict__.get("_tuibao_kept_predictions", {}).clear()
+        hits = misses = classifier_hits = classifier_misses = 0
 
 
 def wanted() -> bool:
     return os.environ.get(ENV, "1") != "0"
 
 
-def install() -> None:
-    """Put the cache in front of Rasa's NLU graph (idempotent)."""
-    global _original
-    if _original is not None:
-        return
-    from rasa.core.processor import MessageProcessor
+_patch = Patch("rasa.core.processor:MessageProcessor", "_parse_message_with_graph",
+               parse_with_graph)
 
-    _original = MessageProcessor._parse_message_with_graph
-    MessageProcessor._parse_message_with_graph = parse_with_graph  # type: ignore[assignment]
+classifier_hits = 0
+classifier_misses = 0
+_classifiers: "weakref.WeakSet[Any]" = weakref.WeakSet()  # those holding kept predictions
+
+
+def _features_digest(message: Any) -> Any:
+    """A digest of the message's text features, or None when its tokens still carry a digit."""
+    from rasa.nlu.constants import TOKENS_NAMES
+    from rasa.shared.nlu.constants import TEXT
+
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    if not tokens or any(c.isnumeric() for token in tokens for c in (token.lemma or "")):
+        return None
+    digest = hashlib.blake2b(digest_size=20)
+    for feature in message.features:
+        if feature.attribute != TEXT:
+            continue
+        digest.update(f"{feature.type}|{feature.origin}|{feature.is_sparse()}|".encode())
+        matrix = feature.features
+        digest.update(repr(matrix.shape).encode())
+        if feature.is_sparse():
+            coo = matrix.tocoo()
+            for part in (coo.row, coo.col, coo.data):
+                digest.update(part.tobytes())
+        else:
+            digest.update(matrix.tobytes())
+    return digest.digest()
+
+
+def predict_with_features(classifier: Any, message: Any) -> Any:
+    """``DIETClassifier._predict`` (the ResponseSelector's too), kept by the message's features."""
+    global classifier_hits, classifier_misses
+    key = _features_digest(message)
+    if key is None:
+        return _patch_predict.original(classifier, message)
+    with _lock:
+        kept_by_classifier = classifier.__dict__.setdefault("_tuibao_kept_predictions",
+                                                            OrderedDict())
+        _classifiers.add(classifier)
+        kept = kept_by_classifier.get(key)
+        if kept is not None:
+            kept_by_classifier.move_to_end(key)
+            classifier_hits += 1
+    if kept is not None:
+        return copy.deepcopy(kept)
+    out = _patch_predict.original(classifier, message)
+    if out is None:
+        return out
+    with _lock:
+        classifier_misses += 1
+        kept_by_classifier[key] = copy.deepcopy(out)
+        while len(kept_by_classifier) > MAX_ENTRIES:
+            kept_by_classifier.popitem(last=False)
+    return out
+
+
+_patch_predict = Patch("rasa.nlu.classifiers.diet_classifier:DIETClassifier", "_predict",
+                       predict_with_features)
+
+
+def _original(processor: Any, message: Any, tracker: Any,
+              only_output_properties: bool = True) -> Dict[Text, Any]:
+    """Rasa's own parse (the cache is installed whenever this is called)."""
+    return _patch.original(processor, message, tracker, only_output_properties)
+
+
+def install() -> None:
+    """Put the caches in front of Rasa's NLU graph and its classifiers (idempotent)."""
+    _patch.install()
+    _patch_predict.install()
 
 
 def uninstall() -> None:
-    global _original
-    if _original is None:
-        return
-    from rasa.core.processor import MessageProcessor
-
-    MessageProcessor._parse_message_with_graph = _original  # type: ignore[assignment]
-    _original = None
+    _patch.uninstall()
+    _patch_predict.uninstall()
     clear()

@@ -128,8 +128,10 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
-        from bot import nlu_cache, slot_validation
+        from bot import graph_runner, nlu_cache, slot_validation
 
+        if graph_runner.wanted():  # the graph's nodes in an order computed once, not by dask
+            graph_runner.install()
         if nlu_cache.wanted():
             nlu_cache.install()
         if slot_validation.wanted():  # no action call to validate slots when none was filled

@@ -18,11 +18,12 @@ calls the action always.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, List
+
+from bot.patching import Patch
 
 ENV = "TUIBAO_SKIP_EMPTY_SLOT_VALIDATION"
 
-_original: Optional[Callable[..., Any]] = None
 skipped = 0
 
 
@@ -33,33 +34,24 @@ async def _execute_validation_action(self: Any, extraction_events: List[Any], ou
 
     from ground.guarded_slots import SCALAR_SLOTS
 
-    assert _original is not None
     candidates = [event for event in extraction_events if isinstance(event, SlotSet)]
     if not any(event.key in SCALAR_SLOTS for event in candidates):
         skipped += 1
         return list(candidates)  # what Rasa keeps when the action answers nothing
-    return await _original(self, extraction_events, output_channel, nlg, tracker, domain)
+    return await _patch.original(self, extraction_events, output_channel, nlg, tracker, domain)
 
 
 def wanted() -> bool:
     return os.environ.get(ENV, "1") != "0"
 
 
-def install() -> None:
-    global _original
-    if _original is not None:
-        return
-    from rasa.core.actions.action import ActionExtractSlots
+_patch = Patch("rasa.core.actions.action:ActionExtractSlots", "_execute_validation_action",
+               _execute_validation_action)
 
-    _original = ActionExtractSlots._execute_validation_action
-    ActionExtractSlots._execute_validation_action = _execute_validation_action  # type: ignore
+
+def install() -> None:
+    _patch.install()
 
 
 def uninstall() -> None:
-    global _original
-    if _original is None:
-        return
-    from rasa.core.actions.action import ActionExtractSlots
-
-    ActionExtractSlots._execute_validation_action = _original  # type: ignore
-    _original = None
+    _patch.uninstall()

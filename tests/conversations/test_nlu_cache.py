@@ -92,3 +92,55 @@ def test_a_parse_is_kept_per_model(processor):
     finally:
         processor.model_metadata.model_id = model_id
     assert nlu_cache.misses == 2 and nlu_cache.hits == 0
+
+
+def _uncached_parse(processor, text: str):
+    """The parse with both layers out of the way (Rasa's own pipeline end to end)."""
+    nlu_cache.uninstall()
+    try:
+        return _parse(processor, text)
+    finally:
+        nlu_cache.install()
+
+
+@pytest.mark.parametrize("first, then", [
+    ("SBX1000000000012", "SBX1000000000089"),           # a bare policy number, as the form asks
+    ("31002X", "52017X"),                                 # an ID suffix
+    ("482913", "730215"),                                 # a bare SMS code (or ID digits)
+    ("保单号 SBX1000000000012 退了能拿回多少", "保单号 SBX1000000000089 退了能拿回多少"),
+])
+def test_another_identifier_in_the_same_words_is_classified_from_the_kept_scores(processor, first, then):
+    _parse(processor, first)
+    hits = nlu_cache.classifier_hits
+    parse = _parse(processor, then)
+    assert nlu_cache.classifier_hits == hits + 2  # DIET and the ResponseSelector, not run again
+    assert parse == _uncached_parse(processor, then)
+    # its entities are its own: the values come from this message, never from the kept one
+    values = {e["value"] for e in parse["entities"]}
+    assert not values & {e["value"] for e in _uncached_parse(processor, first)["entities"]}
+
+
+@pytest.mark.parametrize("text", ["我要退3份", "退47.19元对吗", "身份证后四位 123X", "第二张也退了吧"])
+def test_a_digit_the_identifiers_left_in_the_words_keeps_nothing(processor, text):
+    _parse(processor, text)
+    _parse(processor, text)
+    assert nlu_cache.classifier_hits == 0 and nlu_cache.classifier_misses == 0
+
+
+def test_every_held_out_text_with_a_digit_parses_as_without_the_caches(processor):
+    texts = [m.get("text") for m in load_data(str(ROOT / "tests/heldout/real_users.yml"))
+             .training_examples]
+    numeric = [t for t in dict.fromkeys(texts) if not nlu_cache.keepable(t)]
+    assert len(numeric) > 20
+    cached = [_parse(processor, text) for text in numeric]
+    kept_first = nlu_cache.classifier_hits + nlu_cache.classifier_misses
+    assert kept_first >= 40  # those whose digits were all identifiers (placeholders)
+    cached += [_parse(processor, text) for text in numeric]
+    assert nlu_cache.classifier_hits - (kept_first - nlu_cache.classifier_misses) == kept_first
+    nlu_cache.uninstall()
+    try:
+        plain = [_parse(processor, text) for text in numeric + numeric]
+    finally:
+        nlu_cache.install()
+    for text, a, b in zip(numeric + numeric, cached, plain):
+        assert a == b, text
