@@ -128,10 +128,14 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
-        from bot import graph_runner, nlu_cache, slot_validation
+        from bot import action_calls, event_types, graph_runner, nlu_cache, slot_validation
 
         if graph_runner.wanted():  # the graph's nodes in an order computed once, not by dask
             graph_runner.install()
+        if event_types.wanted():  # a stored event's class found by a dict, not a class walk
+            event_types.install()
+        if action_calls.wanted():  # kept-alive connections to the action server, ujson bodies
+            action_calls.install()
         if nlu_cache.wanted():
             nlu_cache.install()
         if slot_validation.wanted():  # no action call to validate slots when none was filled
