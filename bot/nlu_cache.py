@@ -35,7 +35,8 @@ a digest of those features:
 Tokenising, featurising and our extractors still run for every such message, so its entities
 (the identifiers' values) are always its own.
 
-``python -m bot.serve`` installs both; ``TUIBAO_NLU_CACHE=0`` turns them off (for comparison).
+``python -m bot.serve`` installs both; ``TUIBAO_NLU_CACHE=0`` turns them off (for comparison),
+``TUIBAO_NLU_FEATURE_CACHE=0`` the second only.
 ``tests/conversations/test_nlu_cache.py`` checks that a cached parse is the parse, and what is
 never kept.
 """
@@ -54,6 +55,7 @@ from bot.patching import Patch
 MAX_CHARS = 40
 MAX_ENTRIES = 4096
 ENV = "TUIBAO_NLU_CACHE"
+FEATURES_ENV = "TUIBAO_NLU_FEATURE_CACHE"  # =0: the parse cache only (for comparison)
 
 _lock = threading.Lock()
 _parses: "OrderedDict[Tuple[Any, ...], Dict[Text, Any]]" = OrderedDict()
@@ -182,7 +184,8 @@ def _original(processor: Any, message: Any, tracker: Any,
 def install() -> None:
     """Put the caches in front of Rasa's NLU graph and its classifiers (idempotent)."""
     _patch.install()
-    _patch_predict.install()
+    if os.environ.get(FEATURES_ENV, "1") != "0":
+        _patch_predict.install()
 
 
 def uninstall() -> None:
