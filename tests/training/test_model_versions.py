@@ -206,3 +206,20 @@ def test_rollback_restores_what_ran_before_in_every_order(setup, order):
     # every archive ever written is still there, unchanged
     for n, archive in enumerate(sorted(p for p in models.glob("2*.tar.gz"))):
         assert archive.read_bytes() == f"model {n}".encode()
+
+
+@pytest.mark.parametrize("keep_cache", [False, True])
+def test_training_runs_without_rasa_s_cache_unless_asked(monkeypatch, keep_cache):
+    """A retrain over .rasa/cache gave another model than a fresh training of the same tree
+    (6 December): `make train` trains with the cache off, so the model depends on the tree only."""
+    seen = {}
+    monkeypatch.setattr(bot_model.subprocess, "call",
+                        lambda cmd, cwd, env: seen.update(env=env, cmd=cmd) or 1)  # "failed": nothing recorded
+    monkeypatch.delenv("RASA_MAX_CACHE_SIZE", raising=False)
+    if keep_cache:
+        monkeypatch.setenv("TUIBAO_TRAIN_CACHE", "1")
+    else:
+        monkeypatch.delenv("TUIBAO_TRAIN_CACHE", raising=False)
+    assert bot_model.train(force=True) == 1
+    assert "train" in seen["cmd"]
+    assert seen["env"].get("RASA_MAX_CACHE_SIZE") == (None if keep_cache else "0")
