@@ -3,8 +3,9 @@
     .venv/bin/python bench/graph_runner.py [--rounds 300]
 
 Times, in one process and the same run, a parse of a short message and a prediction on the
-tracker of a surrender half done (the policy number given), each way. Prints ms per run and the
-ratio. The model is models/tuibao.tar.gz (``make train``).
+tracker of a surrender half done (the policy number given), each way; then the prediction with
+RulePolicy scanning every rule and with bot.rule_lookup's memo. Prints ms per run and the
+ratios. The model is models/tuibao.tar.gz (``make train``).
 """
 from __future__ import annotations
 
@@ -59,9 +60,13 @@ def main() -> None:
             fn()
         return (time.perf_counter() - start) / args.rounds * 1000
 
+    def make_predict(agent):
+        kept = tracker(agent)
+        return lambda: agent.processor.predict_next_with_tracker(kept)
+
     rows = []
     for what, make in (
-        ("predict", lambda agent: (lambda t=tracker(agent): agent.processor.predict_next_with_tracker(t))),
+        ("predict", make_predict),
         ("parse", lambda agent: (lambda: agent.processor._parse_message_with_graph(
             UserMessage("我要退保", sender_id="bench"), DialogueStateTracker.from_events("bench", []))))):
         dask_ms = our_ms = 0.0
@@ -72,6 +77,20 @@ def main() -> None:
     print(f"{'run':<8} {'dask ms':>8} {'loop ms':>8} {'ratio':>6}   ({args.rounds} rounds each)")
     for what, dask_ms, our_ms in rows:
         print(f"{what:<8} {dask_ms:8.2f} {our_ms:8.2f} {dask_ms / our_ms:6.2f}")
+
+    # bot.rule_lookup: RulePolicy's matching rules kept per state (the loop runner both ways)
+    from bot import rule_lookup
+
+    predict = make_predict(ours)
+    scan = memo = 0.0
+    for _ in range(3):
+        rule_lookup.uninstall()
+        scan += timed(predict) / 3
+        rule_lookup.install()
+        memo += timed(predict) / 3
+    rule_lookup.uninstall()
+    print(f"predict, RulePolicy scanning every rule {scan:.2f} ms, rules kept per state "
+          f"{memo:.2f} ms, ratio {scan / memo:.2f}")
 
 
 if __name__ == "__main__":

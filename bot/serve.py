@@ -132,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
-        from bot import action_calls, event_types, graph_runner, nlu_cache, slot_validation
+        from bot import (action_calls, event_types, graph_runner, nlu_cache, rule_lookup,
+                         slot_validation)
 
         if graph_runner.wanted():  # the graph's nodes in an order computed once, not by dask
             graph_runner.install()
@@ -140,6 +141,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             event_types.install()
         if action_calls.wanted():  # kept-alive connections to the action server, ujson bodies
             action_calls.install()
+        if rule_lookup.wanted():  # the rules matching a dialogue state found once
+            rule_lookup.install()
         if nlu_cache.wanted():
             nlu_cache.install()
         if slot_validation.wanted():  # no action call to validate slots when none was filled

@@ -1,6 +1,7 @@
 """bot.graph_runner (issue 23): Rasa's graph run in an order computed once gives what dask gives,
 on the project's model: every parse of every held-out user text, and every prediction of every
-test story, with the same scores and the same policy."""
+test story, with the same scores and the same policy; and so does bot.rule_lookup's memo of the
+rules matching a state."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot import graph_runner
+from bot import graph_runner, rule_lookup
 from bot.graph_runner import SequentialGraphRunner, execution_order
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,17 @@ def test_every_test_story_is_predicted_as_with_dask(agents):
     before, after = predictions(dask_agent), predictions(ours)
     assert len(before) > 300
     assert after == before
+
+    # bot.rule_lookup on top (as bot.serve runs): the first pass fills it, the second is
+    # answered from it; both predict exactly as Rasa's scan of every rule
+    rule_lookup.install()
+    try:
+        filled, answered = predictions(ours), predictions(ours)
+        counts = (rule_lookup.hits, rule_lookup.misses)
+    finally:
+        rule_lookup.uninstall()
+    assert filled == before and answered == before
+    assert counts[0] > 3 * counts[1], counts
 
 
 def test_an_error_in_a_node_reaches_the_caller_as_with_dask(agents):
