@@ -19,6 +19,12 @@ Before handing over to Rasa's own command line it
   (``bot/slot_validation.py``; ``TUIBAO_SKIP_EMPTY_SLOT_VALIDATION=0`` calls it always);
 - skips TEDPolicy's network when a policy of higher priority is already certain, which changes
   no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
+- runs the model's graph in an order computed once instead of through dask
+  (``bot/graph_runner.py``), keeps the rules matching a dialogue state (``bot/rule_lookup.py``),
+  finds a stored event's class by a dict (``bot/event_types.py``), checks an action's answer
+  event by event against its own branch of Rasa's schema (``bot/action_answer_schema.py``), and
+  calls the action server on kept-alive connections with ujson bodies (``bot/action_calls.py``):
+  each the same outcome as Rasa's own, each with a switch back for comparison (README);
 - turns Rasa's telemetry off unless ``RASA_TELEMETRY_ENABLED`` says otherwise;
 - leaves TensorFlow's thread settings (``TF_INTRA_OP_PARALLELISM_THREADS`` /
   ``TF_INTER_OP_PARALLELISM_THREADS``) at their defaults: measured with
