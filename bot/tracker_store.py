@@ -236,19 +236,15 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 logger.info("conversation erased at the user's request (%d events)", erased)
                 return
             written = len(tracker.events)
+            rows = []
             for event in new_events:
                 data = self._redacted(event)
                 intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent,
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
+                rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
+                             "timestamp": data.get("timestamp"), "intent_name": intent,
+                             "action_name": data.get("name"), "data": json.dumps(data)})
+            if rows:  # one INSERT for the turn's events (executemany), in their order
+                session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
         setattr(tracker, STORED_ATTR, written)
 
