@@ -1,4 +1,4 @@
-"""``python -m cluster up|status|kill NAME|start NAME [--env K=V]|promote [--model M]|down [--wipe]``
+"""``python -m cluster up|status|network|kill NAME|start NAME [--env K=V]|promote [--model M]|down [--wipe]``
 (bin/cluster)."""
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start everything; return when all is healthy")
     commands.add_parser("status", help="JSON: one entry per process")
+    commands.add_parser("network", help="make the namespaces and bridge up would run in, now; "
+                                        "JSON: the layout and the host's bridge address")
     commands.add_parser("kill", help="SIGKILL one process at once").add_argument("name")
     begin = commands.add_parser("start", help="start one process; return when it is healthy")
     begin.add_argument("name")
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
             print(json.dumps(control.up(settings)))
         elif args.command == "status":
             print(json.dumps(control.status(settings)))
+        elif args.command == "network":
+            print(json.dumps(control.make_network(settings)))
         elif args.command == "kill":
             control.kill(settings, args.name)
         elif args.command == "start":

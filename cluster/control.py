@@ -195,22 +195,30 @@ def _network(settings: ClusterSettings) -> Layout:
         if layout.netns:
             network.build(settings, layout, running)
         return layout
-    network.tear_down(settings)  # stale namespaces, veths, bridge of an earlier run
     reason = network.unavailable(settings)
     if reason is None:
         layout = network.planned(settings)
-        try:
+        try:  # every namespace made afresh (a crashed run's removed first); the bridge kept
             network.build(settings, layout, running=set())
         except NetworkError as error:
-            network.tear_down(settings, layout)
             reason = str(error)
     if reason is not None:
+        network.tear_down(settings)  # whatever an earlier run left
         if settings.netns.lower() in ("on", "1", "yes", "true"):
             raise ClusterError(f"TUIBAO_CLUSTER_NETNS=on but no namespaces here: {reason}")
         layout = Layout("loopback", reason=reason)
     network.save(settings, layout)
     _say(network.describe(settings, layout))
     return layout
+
+
+def make_network(settings: ClusterSettings) -> Dict:
+    """The network ``up`` would run in, made now (``bin/cluster network``): a store of the
+    cluster's own that must listen on the bridge is started between this and ``up``."""
+    layout = _network(settings)
+    return {"kind": layout.kind, "reason": layout.reason, "subnet": layout.subnet or None,
+            "bridge": layout.bridge if layout.netns else None,
+            "bridge_address": layout.bridge_address}
 
 
 def up(settings: ClusterSettings) -> List[Dict]:

@@ -67,6 +67,11 @@ class ClusterSettings:
     # Where a namespaced replica finds the stores: nginx's TCP proxies on the bridge address.
     bridge_pg_port: int = 5432
     bridge_redis_port: int = 6379
+    # The cluster's Redis listens on the bridge address itself (a redis-server of the cluster's
+    # own, TUIBAO_CLUSTER_REDIS_ON_BRIDGE=1, as tests/cluster runs it): replicas dial it there,
+    # on redis_port, with no proxy between them (a Redis that is down then refuses connections,
+    # where a proxy would take them and close them).
+    redis_on_bridge: bool = False
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "ClusterSettings":
@@ -102,6 +107,8 @@ class ClusterSettings:
             netns=get("TUIBAO_CLUSTER_NETNS", base.netns),
             netns_subnet=get("TUIBAO_CLUSTER_NETNS_SUBNET", base.netns_subnet),
             netns_prefix=get("TUIBAO_CLUSTER_NETNS_PREFIX", base.netns_prefix),
+            redis_on_bridge=get("TUIBAO_CLUSTER_REDIS_ON_BRIDGE", "0").lower()
+            in ("1", "yes", "true", "on"),
         )
 
     def pg_url(self, database: str) -> str:

@@ -40,7 +40,9 @@ class Part:
     argv: List[str]
     health_path: str
     env: Dict[str, str] = field(default_factory=dict)
-    start_timeout_s: float = 60.0
+    # Generous: on a busy 2-core machine (replicas loading their models beside) a Python
+    # service took over 60 s to answer its first health check.
+    start_timeout_s: float = 120.0
     host: str = LOOPBACK_ADDRESS  # the address it listens on, as the host reaches it
     netns: Optional[str] = None   # its network namespace; None: the host's
 
@@ -91,7 +93,8 @@ def reach(settings: ClusterSettings, layout: Layout = network.LOOPBACK,
                      f"http://127.0.0.1:{settings.simulator_port}",
                      f"http://127.0.0.1:{settings.action_ingress_port}/webhook")
     bridge = layout.bridge_address
-    return Reach(bridge, settings.bridge_pg_port, bridge, settings.bridge_redis_port, bridge,
+    redis_port = settings.redis_port if settings.redis_on_bridge else settings.bridge_redis_port
+    return Reach(bridge, settings.bridge_pg_port, bridge, redis_port, bridge,
                  f"http://{bridge}:{settings.sandbox_port}",
                  f"http://127.0.0.1:{settings.simulator_port}",  # the namespace's ambassador
                  f"http://{bridge}:{settings.action_ingress_port}/webhook")
@@ -100,9 +103,10 @@ def reach(settings: ClusterSettings, layout: Layout = network.LOOPBACK,
 def bridge_proxies(settings: ClusterSettings) -> List[tuple]:
     """(port on the bridge address, where nginx passes it on the host, what): the TCP proxies
     that carry a namespaced replica's connections to what lives on the host."""
+    redis = [] if settings.redis_on_bridge else [
+        (settings.bridge_redis_port, f"{settings.redis_host}:{settings.redis_port}", "Redis")]
     return [(settings.bridge_pg_port, f"{settings.pg_host}:{settings.pg_port}", "PostgreSQL"),
-            (settings.bridge_redis_port, f"{settings.redis_host}:{settings.redis_port}",
-             "Redis"),
+            *redis,
             (settings.rabbitmq_port, f"{settings.rabbitmq_host}:{settings.rabbitmq_port}",
              "RabbitMQ"),
             (settings.sandbox_port, f"127.0.0.1:{settings.sandbox_port}", "sandbox insurer"),
@@ -143,7 +147,12 @@ def render_nginx_conf(settings: ClusterSettings, drained: Iterable[int] = (),
     in ``drained`` are marked ``down``: nginx sends them nothing new (a rolling promote). In the
     namespace layout the upstreams are the replicas' namespace addresses, the action ingress
     listens on the bridge address too, and a ``stream`` block proxies the stores and services
-    the replicas reach across the bridge (``reach``)."""
+    the replicas reach across the bridge (``reach``).
+
+    Mind what a TCP proxy changes: while what it passes to is down, it still takes a
+    connection, then closes it, where the server's host would refuse it. redis-py retries a
+    refused connect but not one closed during its handshake (ground/redis_options.py), so a
+    Redis of the cluster's own is better reached directly (``redis_on_bridge``)."""
     layout = layout if layout is not None else network.current(settings)
     drained = set(drained)
     state = settings.state_dir

@@ -136,6 +136,20 @@ def test_namespace_layout_ingress_and_proxies(tmp_path):
     assert argv[8:11] == [argv[8], "-m", "bot.serve"]
 
 
+def test_a_redis_of_the_clusters_own_on_the_bridge_is_dialled_directly(tmp_path):
+    """tests/cluster's private redis-server listens on the bridge address itself: the replicas
+    dial its own port there, and nginx proxies no Redis."""
+    settings = _settings(tmp_path, TUIBAO_CLUSTER_REDIS_ON_BRIDGE="1")
+    layout = network.planned(settings)
+    rasa = _by_name(settings, layout)["rasa-1"].env
+    assert (rasa["TUIBAO_REDIS_HOST"], rasa["TUIBAO_REDIS_PORT"]) == ("10.77.0.1", "16379")
+    assert rasa["WECHAT_DEDUPE_REDIS_URL"] == "redis://10.77.0.1:16379/6"
+    conf = render_nginx_conf(settings, layout=layout).read_text()
+    assert "16379" not in conf and "listen 10.77.0.1:6379;" not in conf
+    assert "listen 10.77.0.1:5432;" in conf
+    assert _by_name(settings, network.LOOPBACK)["rasa-1"].env["TUIBAO_REDIS_HOST"] == "127.0.0.1"
+
+
 def test_the_subnet_and_prefix_are_settings(tmp_path):
     settings = _settings(tmp_path, TUIBAO_CLUSTER_NETNS_SUBNET="10.213.4.0/26",
                          TUIBAO_CLUSTER_NETNS_PREFIX="tbci")
