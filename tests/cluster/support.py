@@ -29,7 +29,9 @@ SANDBOX = "http://127.0.0.1:9090"
 SIMULATOR = "http://127.0.0.1:9088"
 CONSOLE = "http://127.0.0.1:9080"
 API_TOKEN = "tuibao-demo-api-token"
-REPLICA_PORTS = {"rasa-1": 9011, "rasa-2": 9012}
+METRICS_TOKEN = "tuibao-cluster-metrics-token"  # cluster/settings.py: every /metrics wants it
+RASA_REPLICAS = ("rasa-1", "rasa-2")
+ACTION_SERVERS = ("actions-1", "actions-2")
 CASE_NUMBER = re.compile(r"TB\d{14}")
 SUBMITTED = "退保申请已提交"
 _FROM = re.compile(r"<FromUserName><!\[CDATA\[(.*?)\]\]></FromUserName>")
@@ -57,6 +59,15 @@ class Cluster:
 
     def healthy(self) -> Dict[str, bool]:
         return {entry["name"]: entry["healthy"] for entry in self.status()}
+
+    def url_of(self, name: str) -> str:
+        """Where ``name`` answers, as the cluster says (``status``: its namespace's address in
+        the namespace layout, 127.0.0.1 otherwise)."""
+        entry = next(e for e in self.status() if e["name"] == name)
+        return f"http://{entry.get('host') or '127.0.0.1'}:{entry['port']}"
+
+    def replica_urls(self) -> List[str]:
+        return [self.url_of(name) for name in RASA_REPLICAS]
 
     def kill(self, name: str) -> None:
         bin_cluster("kill", name, timeout=60)

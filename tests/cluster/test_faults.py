@@ -4,7 +4,6 @@ replicas, and two messages of one user reaching two replicas at the same moment.
 told something true, nothing happens twice, and the cluster is healthy again by itself."""
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +11,8 @@ from typing import Dict, List
 
 import requests
 
-from cluster.settings import ClusterSettings
-from tests.cluster.support import (API_TOKEN, CLUSTER_ENV, INGRESS, REPLICA_PORTS, SUBMITTED,
-                                   SurrenderingUser, WeChatServer)
+from tests.cluster.support import (API_TOKEN, INGRESS, SUBMITTED, SurrenderingUser,
+                                   WeChatServer)
 from harness.wechat_caller import new_openid, text_xml
 
 INSURER_DOWN = "保险公司的系统暂时没有响应"
@@ -53,14 +51,13 @@ def test_an_action_server_killed_without_the_action_ingress_fails_the_turn(clust
     ``actions-1`` is killed, the user's next message on ``rasa-1`` gets no identity check: the
     other action server is up, and nothing sends the call there. ``rasa-1`` and ``actions-1``
     go back to the cluster's own settings afterwards."""
-    settings = ClusterSettings.from_env({**os.environ, **CLUSTER_ENV})
-    direct = f"http://127.0.0.1:{settings.action_ports[0]}/webhook"
+    direct = f"{cluster.url_of('actions-1')}/webhook"
     cluster.kill("rasa-1")
     cluster.start("rasa-1", env={"TUIBAO_ACTION_URL": direct})
     try:
         policy = cluster.load_policies(1)[0]
         user = SurrenderingUser(new_openid(), policy, cluster,
-                                WeChatServer(f"http://127.0.0.1:{REPLICA_PORTS['rasa-1']}"))
+                                WeChatServer(cluster.url_of("rasa-1")))
         cluster.follow(user.openid)
         user.ask("我要退保", "保单号")
         user.ask(policy["policy_number"], "身份证")
@@ -159,7 +156,7 @@ def _resend_storm(cluster, openid: str, text: str):
     WeChat took (passive or pushed) and the user's messages the tracker holds."""
     xml = text_xml(openid, text)
     targets = [WeChatServer(INGRESS)] * 4 + [
-        WeChatServer(f"http://127.0.0.1:{port}") for port in REPLICA_PORTS.values()] * 4
+        WeChatServer(url) for url in cluster.replica_urls()] * 4
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         deliveries = list(pool.map(lambda server: server.send(xml), targets))
     assert all(d.status == 200 for d in deliveries), [d.status for d in deliveries]
@@ -230,7 +227,7 @@ def _turns_are_serial(events: List[Dict]) -> bool:
 
 def test_two_messages_of_one_user_at_two_replicas_at_once(cluster, healthy_again):
     """Rasa's lock store across replicas: each message is one turn, the turns never overlap."""
-    replicas = [WeChatServer(f"http://127.0.0.1:{port}") for port in REPLICA_PORTS.values()]
+    replicas = [WeChatServer(url) for url in cluster.replica_urls()]
     openids = [new_openid() for _ in range(8)]
     for openid in openids:
         cluster.follow(openid)

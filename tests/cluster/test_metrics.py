@@ -11,30 +11,32 @@ import subprocess
 import time
 from typing import Dict
 
-from tests.cluster.support import SUBMITTED, SurrenderingUser
+from tests.cluster.support import (ACTION_SERVERS, METRICS_TOKEN, RASA_REPLICAS, SUBMITTED,
+                                   SurrenderingUser)
 from tests.observability.scrape import scrape, value
 from harness.services import PYTHON, ROOT
 from harness.wechat_caller import new_openid
 
-RASA_REPLICAS = ("http://127.0.0.1:9011", "http://127.0.0.1:9012")
-ACTION_REPLICAS = ("http://127.0.0.1:9055", "http://127.0.0.1:9056")
 # Read straight from the machine's PostgreSQL (not through the tests' fault proxy).
 TRACKER_STORE = "postgresql://postgres@127.0.0.1:5432/tuibao_cluster"
 HANDOFF_DB = "postgresql://postgres@127.0.0.1:5432/tuibao_cluster_handoff"
 
 
 def _summed(urls, name: str, **labels: str) -> float:
-    """What Prometheus shows for ``name{labels}`` summed over the replicas."""
-    return sum(value(scrape(url), name, **labels) for url in urls)
+    """What Prometheus shows for ``name{labels}`` summed over the replicas (scraped where the
+    cluster says each one answers, with the cluster's metrics token)."""
+    return sum(value(scrape(url, METRICS_TOKEN), name, **labels) for url in urls)
 
 
-def _figures() -> Dict[str, float]:
+def _figures(cluster) -> Dict[str, float]:
+    rasa = [cluster.url_of(name) for name in RASA_REPLICAS]
+    actions = [cluster.url_of(name) for name in ACTION_SERVERS]
     return {
-        "turns": _summed(RASA_REPLICAS, "tuibao_turns_total", channel="wechat"),
-        "timed": _summed(RASA_REPLICAS, "tuibao_turn_seconds_count", channel="wechat"),
-        "started": _summed(ACTION_REPLICAS, "tuibao_surrender_funnel_total",
+        "turns": _summed(rasa, "tuibao_turns_total", channel="wechat"),
+        "timed": _summed(rasa, "tuibao_turn_seconds_count", channel="wechat"),
+        "started": _summed(actions, "tuibao_surrender_funnel_total",
                            insurer="sandbox", step="started"),
-        "case_created": _summed(ACTION_REPLICAS, "tuibao_surrender_funnel_total",
+        "case_created": _summed(actions, "tuibao_surrender_funnel_total",
                                 insurer="sandbox", step="case_created"),
     }
 
@@ -59,11 +61,11 @@ def test_one_surrender_through_the_ingress_adds_up_over_the_replicas(cluster, we
     deadline = time.monotonic() + 30  # following is a turn of its own (/greet): let it finish
     while "/greet" not in cluster.user_turns(user.openid) and time.monotonic() < deadline:
         time.sleep(0.5)
-    before, report_before = _figures(), _report()
+    before, report_before = _figures(cluster), _report()
     user.surrender()
     # Every message that became a turn (WeChat's resends of one message are one turn).
     sent = [text for text in cluster.user_turns(user.openid) if text != "/greet"]
-    after = _figures()
+    after = _figures(cluster)
     moved = {name: after[name] - before[name] for name in after}
     assert len(sent) == 5 and user.times_told(SUBMITTED) == 1, sent
     assert moved["turns"] == len(sent) and moved["timed"] == len(sent), moved

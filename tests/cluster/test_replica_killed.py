@@ -15,7 +15,7 @@ import requests
 from cluster.settings import ClusterSettings
 from cluster.stores import _admin_connection
 from harness.wechat_caller import new_openid, text_xml
-from tests.cluster.support import (API_TOKEN, CLUSTER_ENV, INGRESS, REPLICA_PORTS, SUBMITTED,
+from tests.cluster.support import (API_TOKEN, CLUSTER_ENV, INGRESS, SUBMITTED,
                                    SurrenderingUser, WeChatServer)
 
 USERS = 20
@@ -72,12 +72,13 @@ def test_a_replica_killed_without_a_shared_tracker_store_loses_the_conversation(
 
     sql(f'DROP DATABASE IF EXISTS "{alone}" WITH (FORCE)')
     sql(f'CREATE DATABASE "{alone}"')
+    rasa_2 = cluster.url_of("rasa-2")
     cluster.kill("rasa-2")
     cluster.start("rasa-2", env={"TUIBAO_PG_DB": alone})
     try:
         policy = cluster.load_policies(1)[0]
         user = SurrenderingUser(new_openid(), policy, cluster,
-                                WeChatServer(f"http://127.0.0.1:{REPLICA_PORTS['rasa-1']}"))
+                                WeChatServer(cluster.url_of("rasa-1")))
         cluster.follow(user.openid)
         user.ask("我要退保", "保单号")
         user.ask(policy["policy_number"], "身份证")
@@ -91,7 +92,7 @@ def test_a_replica_killed_without_a_shared_tracker_store_loses_the_conversation(
         assert seen, "rasa-2 told the user nothing"
         assert not any(f"{phone[:3]}****{phone[-4:]}" in text for text in seen), seen
         tracker = requests.get(
-            f"http://127.0.0.1:{REPLICA_PORTS['rasa-2']}/conversations/{user.openid}/tracker",
+            f"{rasa_2}/conversations/{user.openid}/tracker",
             params={"token": API_TOKEN}, timeout=10).json()
         said = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
         assert "我要退保" not in said and policy["policy_number"] not in said, said
