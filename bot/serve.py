@@ -131,6 +131,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         from observability import metrics, rasa_server
 
         metrics.prepare_multiprocess("rasa", rasa_server.port_of(argv))  # before anything counts
+        # kept-alive connections to the action server, ujson bodies (bot/action_calls.py): first,
+        # so that rasa_server's trace-id wrapper wraps it rather than being replaced by it
+        from bot import action_calls
+
+        if action_calls.wanted():
+            action_calls.install()
         rasa_server.install()
         # TED is not run behind a policy that is already certain (bot/lazy_ted.py); before any
         # model loads, as Rasa's graph binds the policies' methods when it loads one
@@ -138,15 +144,12 @@ def main(argv: Optional[List[str]] = None) -> None:
             from bot import lazy_ted
 
             lazy_ted.install()
-        from bot import (action_calls, event_types, graph_runner, nlu_cache, rule_lookup,
-                         slot_validation)
+        from bot import event_types, graph_runner, nlu_cache, rule_lookup, slot_validation
 
         if graph_runner.wanted():  # the graph's nodes in an order computed once, not by dask
             graph_runner.install()
         if event_types.wanted():  # a stored event's class found by a dict, not a class walk
             event_types.install()
-        if action_calls.wanted():  # kept-alive connections to the action server, ujson bodies
-            action_calls.install()
         if rule_lookup.wanted():  # the rules matching a dialogue state found once
             rule_lookup.install()
         if nlu_cache.wanted():
