@@ -48,7 +48,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Dict, Text, Tuple
+from typing import Any, Callable, Dict, Text, Tuple
 
 from bot.patching import Patch
 
@@ -82,20 +82,33 @@ def parse_with_graph(processor: Any, message: Any, tracker: Any,
     if not keepable(text):
         return _original(processor, message, tracker, only_output_properties)
     key = _key(processor, text, only_output_properties)
+    parse, hit = _kept_or_computed(
+        _parses, key, lambda: _original(processor, message, tracker, only_output_properties))
     with _lock:
-        kept = _parses.get(key)
-        if kept is not None:
-            _parses.move_to_end(key)
+        if hit:
             hits += 1
-    if kept is not None:
-        return copy.deepcopy(kept)
-    parse = _original(processor, message, tracker, only_output_properties)
-    with _lock:
-        misses += 1
-        _parses[key] = copy.deepcopy(parse)
-        while len(_parses) > MAX_ENTRIES:
-            _parses.popitem(last=False)
+        else:
+            misses += 1
     return parse
+
+
+def _kept_or_computed(kept: "OrderedDict[Any, Any]", key: Any,
+                      compute: Callable[[], Any]) -> Tuple[Any, bool]:
+    """A copy of ``kept[key]`` (now the most recently used), or ``compute()`` kept as a copy
+    (not a None), the least recently used dropped past ``MAX_ENTRIES``; and whether it was kept."""
+    with _lock:
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+    if found is not None:
+        return copy.deepcopy(found), True
+    value = compute()
+    if value is not None:
+        with _lock:
+            kept[key] = copy.deepcopy(value)
+            while len(kept) > MAX_ENTRIES:
+                kept.popitem(last=False)
+    return value, False
 
 
 def clear() -> None:
@@ -154,15 +167,14 @@ def predict_with_features(classifier: Any, message: Any) -> Any:
         kept_by_classifier = classifier.__dict__.setdefault("_tuibao_kept_predictions",
                                                             OrderedDict())
         _classifiers.add(classifier)
-        kept = kept_by_classifier.get(key)
-        if kept is not None:
-            kept_by_classifier.move_to_end(key)
+    out, hit = _kept_or_computed(kept_by_classifier, key,
+                                 lambda: _patch_predict.original(classifier, message))
+    with _lock:
+        if hit:
             classifier_hits += 1
-    if kept is not None:
-        return copy.deepcopy(kept)
-    out = _patch_predict.original(classifier, message)
-    if out is None:
-        return out
+        elif out is not None:
+            classifier_misses += 1
+    return out
     with _lock:
         classifier_misses += 1
         kept_by_classifier[key] = copy.deepcopy(out)
