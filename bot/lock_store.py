@@ -59,7 +59,7 @@ from rasa.core.lock_store import (
     LockStore,
 )
 
-from ground.redis_options import resilient
+from ground.redis_options import client as redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -253,12 +253,9 @@ class AtomicRedisLockStore(LockStore):
         self._connection = self._connection_settings(settings)
         self.address = self._describe(settings)
 
-        import redis
-
         settings = dict(self._connection)
-        url = settings.pop("url", None)
-        settings = resilient(**settings)  # a Redis restart costs no turn (ground/redis_options.py)
-        self.red = redis.Redis.from_url(url, **settings) if url else redis.Redis(**settings)
+        # a Redis restart costs no turn (ground/redis_options.py)
+        self.red = redis_client(settings.pop("url", None), **settings)
         self._sync_scripts = {name: self.red.register_script(text)
                               for name, text in _SCRIPTS.items()}
         self._async: Optional[Tuple[asyncio.AbstractEventLoop, Any, Dict[str, Any]]] = None
@@ -270,7 +267,7 @@ class AtomicRedisLockStore(LockStore):
         host = str(settings["host"] or "localhost")
         timeout = self.socket_timeout
         common: Dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
-                                      decode_responses=True)  # retries: resilient() below
+                                      decode_responses=True)  # retries: redis_client() below
         if host.startswith(("redis://", "rediss://", "unix://")):
             return {"url": host, **common}
         use_ssl = _as_bool(settings["use_ssl"])
@@ -295,12 +292,8 @@ class AtomicRedisLockStore(LockStore):
         belong to the loop that opened them; each Sanic worker runs its own loop)."""
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            import redis.asyncio as aredis
-
-            settings = resilient(asyncio=True, **self._connection)
-            url = settings.pop("url", None)
-            client = (aredis.Redis.from_url(url, **settings) if url
-                      else aredis.Redis(**settings))
+            settings = dict(self._connection)
+            client = redis_client(settings.pop("url", None), asyncio=True, **settings)
             self._async = (loop, client, {name: client.register_script(text)
                                           for name, text in _SCRIPTS.items()})
         return self._async[2]

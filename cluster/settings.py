@@ -68,9 +68,8 @@ class ClusterSettings:
     bridge_pg_port: int = 5432
     bridge_redis_port: int = 6379
     # The cluster's Redis listens on the bridge address itself (a redis-server of the cluster's
-    # own, TUIBAO_CLUSTER_REDIS_ON_BRIDGE=1, as tests/cluster runs it): replicas dial it there,
-    # on redis_port, with no proxy between them (a Redis that is down then refuses connections,
-    # where a proxy would take them and close them).
+    # own, TUIBAO_CLUSTER_REDIS_ON_BRIDGE=1): replicas dial it there, on redis_port, with no
+    # proxy between them.
     redis_on_bridge: bool = False
 
     @classmethod

@@ -150,9 +150,9 @@ def render_nginx_conf(settings: ClusterSettings, drained: Iterable[int] = (),
     the replicas reach across the bridge (``reach``).
 
     Mind what a TCP proxy changes: while what it passes to is down, it still takes a
-    connection, then closes it, where the server's host would refuse it. redis-py retries a
-    refused connect but not one closed during its handshake (ground/redis_options.py), so a
-    Redis of the cluster's own is better reached directly (``redis_on_bridge``)."""
+    connection, then closes it, where the server's host would refuse it. Tuibao's Redis
+    clients wait for either (ground/redis_options.py); a Redis of the cluster's own that
+    listens on the bridge can be dialled directly (``redis_on_bridge``)."""
     layout = layout if layout is not None else network.current(settings)
     drained = set(drained)
     state = settings.state_dir

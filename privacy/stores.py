@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from handoff.store import audit_log, chat_ref, engine_for as handoff_engine, handoff_chats, \
     handoff_feed, handoff_turns, purge_audit_before
-from ground.redis_options import resilient
+from ground.redis_options import client as redis_client
 from privacy.credentials import CredentialStore
 from privacy.settings import PrivacySettings
 
@@ -209,10 +209,8 @@ class ProjectStores:
     def _redis(self):
         if not self.settings.redis_url:
             return None
-        import redis  # only where Redis is configured
-
-        return redis.Redis.from_url(self.settings.redis_url, **resilient(
-            socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S))
+        return redis_client(self.settings.redis_url, socket_timeout=REDIS_TIMEOUT_S,
+                            socket_connect_timeout=REDIS_TIMEOUT_S)
 
     def connector_keys(self, conversation_id: str) -> List[str]:
         """The connector's Redis keys naming this user (``<prefix>:<kind>:<openid>…``)."""

@@ -13,7 +13,7 @@ import abc
 import time
 from typing import Dict
 
-from ground.redis_options import resilient
+from ground.redis_options import client as redis_client
 
 # How long a delivery-state command keeps trying while Redis is down (a restart): inside the
 # 5 seconds WeChat waits for an answer, with time left for the turn.
@@ -70,11 +70,9 @@ class RedisUpdateStore(UpdateStore):
     """Shared by every Rasa process (and replica) that serves the same bot."""
 
     def __init__(self, url: str, prefix: str = "tuibao:telegram", timeout_s: float = 2.0) -> None:
-        import redis.asyncio as aioredis  # imported here: the demo runs without Redis
-
-        self._redis = aioredis.from_url(url, **resilient(
-            asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-            decode_responses=True))
+        self._redis = redis_client(
+            url, asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            decode_responses=True)
         self._prefix = prefix
 
     def _k(self, *parts: str) -> str:

@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ground.redis_options import resilient
+from ground.redis_options import client as redis_client
 
 # How long a delivery-state command keeps trying while Redis is down (a restart): inside the
 # 5 seconds WeChat waits for an answer, with time left for the turn.
@@ -261,11 +261,9 @@ class RedisDedupeStore(DedupeStore):
     """Shared by every Rasa process (and replica) that serves the same official account."""
 
     def __init__(self, url: str, prefix: str = "tuibao:wechat", timeout_s: float = 2.0) -> None:
-        import redis.asyncio as aioredis  # imported here: the demo runs without Redis
-
-        self._redis = aioredis.from_url(url, **resilient(
-            asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-            decode_responses=True))
+        self._redis = redis_client(
+            url, asyncio=True, outage_s=CHANNEL_OUTAGE_S, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+            decode_responses=True)
         self._prefix = prefix
 
     @property
