@@ -105,3 +105,58 @@ def test_an_erased_conversation_starts_again_empty(tmp_path):
 
     asyncio.run(run())
     assert _rows(store, sender_id) == []
+
+
+def _reads_as_rasa_does(store) -> None:
+    """Three sessions (the last a new one with no turn yet), another conversation's events in
+    between, and a conversation with no ``session_started`` at all: what this store reads is
+    what Rasa's own ORM query reads, for the latest session and for all sessions."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    tag = uuid.uuid4().hex
+    sessions, other, sessionless = f"sessions-{tag}", f"other-{tag}", f"sessionless-{tag}"
+
+    async def run() -> None:
+        for sender_id in (sessions, other):
+            await store.save(DialogueStateTracker.from_events(
+                sender_id, [ActionExecuted("action_session_start"), SessionStarted(),
+                            ActionExecuted("action_listen"), *_turn(1)], slots=_domain().slots))
+        for started_at in (2, 3):
+            tracker = await store.retrieve(sender_id=sessions)
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted(timestamp=tracker.events[-1].timestamp + started_at))
+            if started_at == 2:
+                for event in _turn(started_at):
+                    tracker.update(event)
+            await store.save(tracker)
+        await store.save(DialogueStateTracker.from_events(
+            sessionless, [ActionExecuted("action_listen"), *_turn(4)], slots=_domain().slots))
+        for sender_id in (sessions, other, sessionless, f"nobody-{tag}"):
+            for everything in (False, True):
+                ours = await store._retrieve(sender_id, everything)
+                rasas = await SQLTrackerStore._retrieve(store, sender_id, everything)
+                assert (ours is None) == (rasas is None), sender_id
+                if ours is not None:
+                    assert [e.as_dict() for e in ours.events] == \
+                        [e.as_dict() for e in rasas.events], (sender_id, everything)
+        latest = await store.retrieve(sessions)
+        assert [e.type_name for e in latest.events] == ["session_started"]  # the third's
+        assert len((await store.retrieve_full_tracker(sessions)).events) > len(latest.events)
+
+    try:
+        asyncio.run(run())
+    finally:
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM events WHERE sender_id LIKE :s"),
+                               {"s": f"%-{tag}"})
+
+
+def test_sqlite_store_reads_what_rasas_query_reads(tmp_path):
+    _reads_as_rasa_does(RedactingSQLTrackerStore(domain=_domain(), dialect="sqlite",
+                                                 db=str(tmp_path / "tracker.db")))
+
+
+def test_postgresql_store_reads_what_rasas_query_reads():
+    _reads_as_rasa_does(RedactingSQLTrackerStore(
+        domain=_domain(), dialect="postgresql", host="127.0.0.1", port=5432, db="test",
+        username="postgres"))
