@@ -137,6 +137,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         if action_calls.wanted():
             action_calls.install()
+        # the workers share kept-alive connections (bot/connection_share.py): before
+        # rasa_server wraps configure_app, so that its wrapper wraps this one
+        from bot import connection_share
+
+        if connection_share.wanted():
+            connection_share.install()
         rasa_server.install()
         # TED is not run behind a policy that is already certain (bot/lazy_ted.py); before any
         # model loads, as Rasa's graph binds the policies' methods when it loads one

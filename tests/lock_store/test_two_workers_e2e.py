@@ -125,3 +125,71 @@ def test_a_promote_under_traffic_swaps_every_worker_and_loses_no_answer(stack, t
     assert answered[0] > 20
     print(f"promote under traffic: {answered[0]} answered, slowest {slowest[0]:.2f} s, "
           f"model before {before}")
+
+
+def test_kept_alive_connections_are_shared_by_both_workers(stack):
+    """16 clients keep their connections alive and parse without pause (bench/load.py does the
+    same through WeChat). Sanic's first worker to wake used to accept all of them and keep them:
+    one worker busy, the other idle (bot/connection_share.py). Each connection is now closed
+    after its 8th answer, and the ones opened again go to the worker that waits: both workers
+    work about as much (their CPU time while the clients run)."""
+    import http.client
+    import re
+    import subprocess
+    import time
+    from urllib.parse import urlsplit
+
+    from harness.stack import API_TOKEN
+
+    address = urlsplit(stack.rasa_url)
+    stop, closes, failures = threading.Event(), [0], []
+
+    def client() -> None:
+        connection, answered_on_it = None, 0
+        while not stop.is_set():
+            if connection is None:
+                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+                answered_on_it = 0
+            try:
+                connection.request("POST", f"/model/parse?token={API_TOKEN}",
+                                   body='{"text": "我要退保"}'.encode(),
+                                   headers={"Content-Type": "application/json"})
+                reply = connection.getresponse()
+                reply.read()
+                assert reply.status == 200, reply.status
+            except Exception as error:
+                failures.append(repr(error))
+                connection = None
+                continue
+            answered_on_it += 1
+            if reply.getheader("Connection", "").lower() == "close":
+                assert answered_on_it == 8, answered_on_it
+                closes[0] += 1
+                connection.close()
+                connection = None
+
+    def listening_pids() -> set:
+        shown = subprocess.run(
+            ["ss", "-Hltnp", f"( sport = :{address.port} )"],
+            capture_output=True, text=True, check=True).stdout
+        return set(re.findall(r"pid=(\d+)", shown))
+
+    def cpu_ticks(pid: str) -> int:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    pids = listening_pids()  # the workers, their parent and the handover supervisor
+    before = {pid: cpu_ticks(pid) for pid in pids}
+    clients = [threading.Thread(target=client) for _ in range(16)]
+    [c.start() for c in clients]
+    try:
+        time.sleep(10)
+    finally:
+        stop.set()
+        [c.join(60) for c in clients]
+    busiest, second = sorted((cpu_ticks(pid) - before[pid] for pid in pids), reverse=True)[:2]
+    assert not failures, failures[:3]
+    assert closes[0] >= 16, closes[0]
+    # both workers did a fair part of the work (one of them did nearly all of it before)
+    assert second >= 0.5 * busiest, (busiest, second)
