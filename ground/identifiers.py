@@ -49,6 +49,15 @@ _CHINESE_DIGITS = {
 }
 # 洞/拐/勾 are radio-style digits some people dictate; they only count inside digit runs.
 _CN_DIGIT_CLASS = "".join(_CHINESE_DIGITS)
+# Any character an identifier can be read from: a digit of any script (full-width included)
+# or a Chinese digit. A text without one holds no identifier of any kind.
+_ANY_DIGIT = re.compile(r"[\d" + _CN_DIGIT_CLASS + r"]")
+
+
+def may_hold_identifier(text: str) -> bool:
+    """False when ``text`` has no digit at all (Arabic, full-width or Chinese): then neither
+    ``find_identifiers`` nor any reading of digits can find anything in it."""
+    return _ANY_DIGIT.search(text) is not None
 _SEPARATORS = " \t\u00a0-_–—‐‑‒―−~"
 _SEP = "[" + re.escape(_SEPARATORS) + "]"
 # A run of digits (Arabic or Chinese) with at most two separator characters between them.
