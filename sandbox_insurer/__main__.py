@@ -49,8 +49,10 @@ def main(argv=None) -> int:
 
     import uvicorn
 
+    # access_log=False: the app logs each request itself (observability.web.TraceAndMetrics:
+    # method, path, status, time and trace id); uvicorn's line said the same again.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=log_config(), timeout_graceful_shutdown=3)
+                log_config=log_config(), timeout_graceful_shutdown=3, access_log=False)
     return 0
 
 
