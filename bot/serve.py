@@ -15,8 +15,9 @@ Before handing over to Rasa's own command line it
 - keeps what the NLU made of short messages without digits (你好, 我要退保, 确认), per model,
   so the same words are not parsed again (``bot/nlu_cache.py``; ``TUIBAO_NLU_CACHE=0`` turns
   it off);
-- does not call the action server to validate the slots a message filled when it filled none
-  (``bot/slot_validation.py``; ``TUIBAO_SKIP_EMPTY_SLOT_VALIDATION=0`` calls it always);
+- answers ``action_validate_slot_mappings`` itself, by the guard's one rule, instead of a
+  round trip to the action server (``bot/slot_validation.py``;
+  ``TUIBAO_SKIP_EMPTY_SLOT_VALIDATION=0`` calls it always);
 - skips TEDPolicy's network when a policy of higher priority is already certain, which changes
   no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
 - runs the model's graph in an order computed once instead of through dask
