@@ -18,6 +18,8 @@ Before handing over to Rasa's own command line it
 - answers ``action_validate_slot_mappings`` itself, by the guard's one rule, instead of a
   round trip to the action server (``bot/slot_validation.py``;
   ``TUIBAO_SKIP_EMPTY_SLOT_VALIDATION=0`` calls it always);
+- sends the domain only to the action calls that read it, the forms' validation
+  (``bot/action_domain.py``; ``TUIBAO_SELECTIVE_DOMAIN=0`` sends it always);
 - skips TEDPolicy's network when a policy of higher priority is already certain, which changes
   no prediction (``bot/lazy_ted.py``; ``TUIBAO_LAZY_TED=0`` runs it always, for comparison);
 - runs the model's graph in an order computed once instead of through dask
@@ -163,6 +165,10 @@ def main(argv: Optional[List[str]] = None) -> None:
             nlu_cache.install()
         if slot_validation.wanted():  # no action call to validate slots when none was filled
             slot_validation.install()
+        from bot import action_domain
+
+        if action_domain.wanted():  # the domain only to the actions that read it
+            action_domain.install()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *argv]
