@@ -64,7 +64,8 @@ class IdentityChallenge(Base):
     __tablename__ = "sbx_identity_challenges"
 
     id = Column(String(64), primary_key=True)
-    policy_id = Column(Integer, ForeignKey("sbx_policies.id", ondelete="CASCADE"), nullable=False)
+    policy_id = Column(Integer, ForeignKey("sbx_policies.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
     code_hash = Column(String(64), nullable=False)
     created_at = Column(UtcDateTime, nullable=False)
     expires_at = Column(UtcDateTime, nullable=False)
