@@ -9,6 +9,10 @@
 #
 # The base tree is `git archive AB_BASE` (default: the commit before issue 23's work) with this
 # tree's sandbox_insurer/ (load-policies, spec addition 5, which the load needs), .venv and model.
+# The tuned tree is a copy of this working tree (its tracked and untracked files, changes
+# included). Both start with an empty var/: the tracker, sandbox and credential databases of
+# this checkout grow with every run (200,000 events, 32,000 policies after a day), and a stack
+# on them is not compared with one on empty ones.
 # Needs the demo's ports free (stop `make demo` first) and Redis for the tuned stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,12 @@ git archive "$BASE" | tar -x -C "$WORK/base"
 rm -rf "$WORK/base/sandbox_insurer" && cp -r sandbox_insurer "$WORK/base/"
 ln -s "$ROOT/.venv" "$WORK/base/.venv"
 cp models/tuibao.tar.gz "$WORK/base/models/"
+ln -s "$(readlink -f models/current.tar.gz)" "$WORK/base/models/current.tar.gz"
+mkdir -p "$WORK/tuned/models" "$WORK/tuned/var"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -x -C "$WORK/tuned"
+ln -s "$ROOT/.venv" "$WORK/tuned/.venv"
+ln -s "$(readlink -f models/tuibao.tar.gz)" "$WORK/tuned/models/tuibao.tar.gz"
+ln -s "$(readlink -f models/current.tar.gz)" "$WORK/tuned/models/current.tar.gz"
 
 stack_pid=""
 stop_stack() {
@@ -60,7 +70,7 @@ run() {  # run <label> <dir>
 for which in $ORDER; do
   case $which in
     base) run "base ($BASE)" "$WORK/base" "$@" ;;
-    tuned) run "tuned ($(git rev-parse --short HEAD)$(git diff --quiet || echo +))" "$ROOT" "$@" ;;
+    tuned) run "tuned ($(git rev-parse --short HEAD)$(git diff --quiet || echo +))" "$WORK/tuned" "$@" ;;
   esac
 done
 echo "logs and JSON figures: $WORK"
