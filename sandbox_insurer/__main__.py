@@ -49,10 +49,8 @@ def main(argv=None) -> int:
 
     import uvicorn
 
-    # access_log=False: the app logs each request itself (observability.web.TraceAndMetrics:
-    # method, path, status, time and trace id); uvicorn's line said the same again.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=log_config(), timeout_graceful_shutdown=3, access_log=False)
+                log_config=log_config(), timeout_graceful_shutdown=3)
     return 0
 
 
