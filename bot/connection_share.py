@@ -43,22 +43,28 @@ def wanted() -> bool:
     return requests_per_connection() > 0
 
 
-async def close_after_its_share(request: Any, response: Any) -> None:
-    """A response middleware: the connection's n-th answer says ``Connection: close``."""
-    limit = requests_per_connection()
-    info = getattr(request, "conn_info", None)
-    stream = getattr(request, "stream", None)
-    if not limit or info is None or stream is None or not hasattr(stream, "keep_alive"):
-        return
-    served = getattr(info.ctx, "tuibao_answered", 0) + 1
-    info.ctx.tuibao_answered = served
-    if served >= limit:
-        stream.keep_alive = False
+def close_after(limit: int):
+    """A response middleware: a connection's ``limit``-th answer says ``Connection: close``
+    (the limit read once, when the app is made, not on every answer)."""
+
+    async def close_after_its_share(request: Any, response: Any) -> None:
+        info = getattr(request, "conn_info", None)
+        stream = getattr(request, "stream", None)
+        if info is None or stream is None or not hasattr(stream, "keep_alive"):
+            return
+        served = getattr(info.ctx, "tuibao_answered", 0) + 1
+        info.ctx.tuibao_answered = served
+        if served >= limit:
+            stream.keep_alive = False
+
+    return close_after_its_share
 
 
 def configure_app(*args: Any, **kwargs: Any) -> Any:
     app = _patch.original(*args, **kwargs)
-    app.register_middleware(close_after_its_share, "response")
+    limit = requests_per_connection()
+    if limit:
+        app.register_middleware(close_after(limit), "response")
     return app
 
 
