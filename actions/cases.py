@@ -14,6 +14,7 @@ from ground.stages import Stage
 from insurers.base import CaseNotFound, NotRevocable, SessionExpired, SurrenderCase
 
 CASE_REQUESTS = {"check_surrender_status": "status", "withdraw_surrender": "withdraw"}
+CASE_REQUEST_HEARD = {"status": "utter_case_request_status", "withdraw": "utter_case_request_withdraw"}
 
 
 class ActionStartCaseRequest(Action):
@@ -25,10 +26,16 @@ class ActionStartCaseRequest(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        acknowledge_complaint(dispatcher, tracker)  # "钱还没到，怎么回事": heard, then looked up
+        # "钱还没到，怎么回事": heard, then looked up.
+        heard = acknowledge_complaint(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         request = CASE_REQUESTS.get(intent) or tracker.get_slot("case_request") or "status"
         events: List[EventType] = [SlotSet("case_request", request), SlotSet("stage", None)]
+        if CASE_REQUESTS.get(intent) and not heard and insurer_calls.verified_marker(tracker) is None:
+            # The identity question comes next: first say what it is for, so that "查进度" or
+            # "撤回" said at another form's question is seen to be heard (not the same question
+            # back as if the words were lost).
+            dispatcher.utter_message(response=CASE_REQUEST_HEARD[request])
         names_policy = next(tracker.get_latest_entity_values("policy_number"), None)
         names_case = next(tracker.get_latest_entity_values("case_number"), None)
         if names_policy and not names_case:

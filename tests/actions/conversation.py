@@ -12,6 +12,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 
+# The entity each identifier slot is filled from (domain.yml): a value the user typed this turn
+# arrives as that entity too, as in Rasa (the forms tell a typed value from one left over).
+SLOT_ENTITIES = {"id_suffix": "id_number"}
+
+
 class Conversation:
     def __init__(self, sender_id: str, domain: Dict[str, Any]) -> None:
         self.sender_id = sender_id
@@ -21,7 +26,12 @@ class Conversation:
         self.active_loop: Optional[str] = None
 
     def tracker(self, intent: str, extracted: Dict[str, Any], text: str = "",
-                entities: Iterable[Dict[str, Any]] = ()) -> Tracker:
+                entities: Iterable[Dict[str, Any]] = (), carried: Iterable[str] = ()) -> Tracker:
+        entities = list(entities)
+        named = {e.get("entity") for e in entities}
+        entities += [{"entity": SLOT_ENTITIES[k], "value": v} for k, v in extracted.items()
+                     if k in SLOT_ENTITIES and SLOT_ENTITIES[k] not in named and isinstance(v, str)
+                     and v != "******" and k not in carried]
         user = {"event": "user", "text": text,
                 "parse_data": {"intent": {"name": intent, "confidence": 1.0},
                                "entities": list(entities), "text": text}}
@@ -39,13 +49,17 @@ class Conversation:
         })
 
     async def run(self, action: Action, intent: str = "inform", extracted: Optional[Dict[str, Any]] = None,
-                  text: str = "", entities: Iterable[Dict[str, Any]] = ()
+                  text: str = "", entities: Iterable[Dict[str, Any]] = (), carried: Iterable[str] = ()
                   ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
-        """Run ``action`` on this turn; apply its SlotSet events to the conversation."""
+        """Run ``action`` on this turn; apply its SlotSet events to the conversation.
+
+        ``carried``: slots of ``extracted`` filled in an earlier turn (a form validating, on
+        activation, what was already there): this turn's message does not hold them."""
         extracted = dict(extracted or {})
         self.slots.update(extracted)
         dispatcher = CollectingDispatcher()
-        events = await action.run(dispatcher, self.tracker(intent, extracted, text, entities), self.domain)
+        events = await action.run(dispatcher, self.tracker(intent, extracted, text, entities, carried),
+                                   self.domain)
         for event in events:
             if event.get("event") == "slot":
                 self.slots[event["name"]] = event["value"]

@@ -124,3 +124,41 @@ def test_naming_a_policy_forgets_a_case_remembered_from_earlier(insurer, domain)
         ActionStartCaseRequest(), intent="check_surrender_status",
         entities=[{"entity": "policy_number", "value": POLICY_7[0]}]))
     assert events == [SlotSet("case_request", "status"), SlotSet("stage", None), SlotSet("case_number", None)]
+
+
+def test_digits_typed_at_the_menu_are_not_sent_as_the_id_suffix_of_a_later_request(insurer, domain):
+    """The user's finding: after a case was filed, six digits typed while no form asked (an old
+    SMS code) filled the ID suffix slot; "我要查一下进度" then sent them to the insurer, answered
+    "对不上" and asked for the suffix again, though the identity had been checked minutes
+    before. Now the case is shown at once; without a checked identity the suffix is asked for,
+    with no "对不上" for words never said."""
+    conv = Conversation("wx-user-digits-at-menu", domain)
+
+    async def flow():
+        await verified(conv, insurer, POLICY_1)
+        await conv.run(ActionQuoteSurrender())
+        filed = slot_values((await conv.run(ActionSubmitSurrender(), intent="affirm"))[0])
+        conv.slots["id_suffix"] = "626336"  # the mapping with active_loop null, at the menu
+        start = await conv.run(ActionStartCaseRequest(), intent="check_surrender_status")
+        conv.active_loop, conv.slots["requested_slot"] = "case_form", None
+        form = await conv.run(FORM, intent="check_surrender_status", carried=["id_suffix"],
+                              extracted={"id_suffix": "626336", "case_number": filed["case_number"]})
+        conv.active_loop = None
+        return filed["case_number"], start, form, await conv.run(ActionCaseFollowup())
+
+    case_number, (_, start), (events, checked), (_, shown) = asyncio.run(flow())
+    assert start == []  # verified in this conversation: no "我来帮您查询" before the answer
+    assert checked == [] and slot_values(events)["id_suffix"] == MASKED
+    assert SlotSet("requested_slot", None) in events
+    assert responses(shown) == ["utter_case_status_apply"] and case_number in conv.render(shown[0])
+
+    stranger = Conversation("wx-user-digits-no-identity", domain)
+    stranger.slots["id_suffix"] = "626336"
+    _, start = asyncio.run(stranger.run(ActionStartCaseRequest(), intent="withdraw_surrender"))
+    assert [stranger.render(m) for m in start] == ["好的，我来帮您撤销退保申请。"]
+    stranger.active_loop = "case_form"
+    events, said = asyncio.run(stranger.run(FORM, intent="withdraw_surrender", carried=["id_suffix"],
+                                            extracted={"id_suffix": "626336",
+                                                       "case_number": case_number}))
+    assert said == [] and slot_values(events)["id_suffix"] is None  # asked, not "对不上"
+    assert SlotSet("requested_slot", "id_suffix") in events

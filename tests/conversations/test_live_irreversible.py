@@ -155,3 +155,45 @@ def test_how_do_i_surrender_after_the_hand_back_gets_the_forms_next_step(stack):
     assert "接着办退保" in goes_on and "后六位" in goes_on and "不知道该怎么接" not in goes_on, goes_on
     readback = say(stack, user, SUFFIX)
     assert "验证码" in readback, readback
+
+
+def test_an_old_code_typed_at_the_menu_does_not_stop_status_or_withdrawal(stack):
+    """A user's finding (7 December): after a surrender was filed, the suffix and an old SMS code
+    typed at the menu were later sent to the insurer as the ID suffix: "我要查一下进度" got "对不上"
+    and the suffix question, and "算了不退了，撤回" the same question again. Now the identity
+    checked in this conversation still holds: the status is shown, the withdrawal asked."""
+    reset(stack)
+    user = "live-old-code-at-menu"
+    say(stack, user, f"我要退保，保单号SBX1000000000012，身份证后六位{SUFFIX}")
+    old_code = stack.sms_code(PHONE)
+    say(stack, user, old_code)
+    [case] = case_numbers(say(stack, user, "确认退保"))
+    assert "不能重复申请" in say(stack, user, "我还要退保SBX1000000000012")
+    say(stack, user, SUFFIX)
+    say(stack, user, old_code)
+    status = say(stack, user, "我要查一下进度")
+    assert case in status and "正在审核" in status and "对不上" not in status, status
+    assert "后六位" not in status
+    withdraw = say(stack, user, "算了不退了，撤回")
+    assert case in withdraw and "确认撤销吗" in withdraw, withdraw
+    assert stack.cases_at_insurer("SBX1000000000012", SUFFIX, PHONE) == [case]  # nothing undone yet
+
+
+def test_a_case_request_at_another_policys_code_question_is_answered_as_heard(stack):
+    """The same finding, on another policy of the same holder: at the SMS code question of that
+    surrender, "我要查一下进度" and then "算了不退了，撤回" each say what the bot is now doing before
+    asking who is there (the identity checked was for the other policy)."""
+    reset(stack)
+    user = "live-case-request-at-code"
+    say(stack, user, f"我要退保，保单号SBX1000000000012，身份证后六位{SUFFIX}")
+    say(stack, user, stack.sms_code(PHONE))
+    [case] = case_numbers(say(stack, user, "确认退保"))
+    say(stack, user, "我还要退保SBX1000000000056")
+    assert "验证码已发送" in say(stack, user, SUFFIX)
+    status = say(stack, user, "我要查一下进度")
+    assert status.startswith("好的，我来帮您查询退保进度。") and "后六位" in status, status
+    withdraw = say(stack, user, "算了不退了，撤回")
+    assert withdraw.startswith("好的，我来帮您撤销退保申请。") and "后六位" in withdraw, withdraw
+    say(stack, user, SUFFIX)
+    asked = say(stack, user, stack.sms_code(PHONE))
+    assert case in asked and "确认撤销吗" in asked, asked
