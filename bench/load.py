@@ -258,7 +258,10 @@ async def phase(channel_name: str, args, groups: Dict[str, List[int]]) -> dict:
                                          started + args.seconds, results)
                                for _ in range(args.users)))
         wall = time.monotonic() - started
-        groups = {name: process_group(PORTS[name]) or pids for name, pids in groups.items()}
+        # Found again (a Sanic worker restarted meanwhile); groups named by another caller
+        # (bench/cluster_load.py: replicas on ports of their own) keep the processes they had.
+        groups = {name: (process_group(PORTS[name]) if name in PORTS else []) or pids
+                  for name, pids in groups.items()}
         cpu_after, own_after = snapshot(groups), resource.getrusage(resource.RUSAGE_SELF)
     lat = sorted(results.latencies)
 
