@@ -7,7 +7,8 @@
 #   bench/ab.sh [load.py arguments...]          e.g. bench/ab.sh --users 20 --seconds 60
 #   AB_BASE=<commit> AB_ORDER="tuned base" bench/ab.sh ...
 #
-# The base tree is `git archive AB_BASE` (default: the commit before issue 23's work) with this
+# The base tree is `git archive AB_BASE` (default: c18c00f; the commit before issue 23's work,
+# 08c1d07, no longer loads today's model nor runs today's sandbox) with this
 # tree's sandbox_insurer/ (load-policies, spec addition 5, which the load needs), .venv and model.
 # The tuned tree is a copy of this working tree (its tracked and untracked files, changes
 # included). Both start with an empty var/: the tracker, sandbox and credential databases of
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-BASE=${AB_BASE:-08c1d07}
+BASE=${AB_BASE:-c18c00f}
 ORDER=${AB_ORDER:-base tuned}
 WORK=$(mktemp -d /tmp/tuibao-ab.XXXXXX)
 for port in 5005 5055 8080 8088 8090; do
