@@ -29,9 +29,10 @@ class ActionStartCaseRequest(Action):
         # "钱还没到，怎么回事": heard, then looked up.
         heard = acknowledge_complaint(dispatcher, tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        request = CASE_REQUESTS.get(intent) or tracker.get_slot("case_request") or "status"
+        asked = CASE_REQUESTS.get(intent)
+        request = asked or tracker.get_slot("case_request") or "status"
         events: List[EventType] = [SlotSet("case_request", request), SlotSet("stage", None)]
-        if CASE_REQUESTS.get(intent) and not heard and insurer_calls.verified_marker(tracker) is None:
+        if asked and not heard and insurer_calls.verified_marker(tracker) is None:
             # The identity question comes next: first say what it is for, so that "查进度" or
             # "撤回" said at another form's question is seen to be heard (not the same question
             # back as if the words were lost).

@@ -175,7 +175,7 @@ class IdentityFormValidation(FormValidationAction, metaclass=abc.ABCMeta):
         stale = value != MASKED and value not in tracker.get_latest_entity_values("id_number")
         if value == MASKED or stale:
             # A value the latest message did not bring is the form's own marker, or six digits
-            # typed while no form asked (an SMS code at the menu, issue 23's user finding):
+            # typed while no form asked (an SMS code at the menu, a user's finding of 7 December):
             # never sent to the insurer as a suffix the user did not give for this request
             # (a false "对不上" and an attempt spent); an identity already checked still holds.
             holds = (tracker.get_slot("challenge_id") or verified_marker(tracker)) and (

@@ -11,6 +11,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.forms import MASKED
+
 
 # The entity each identifier slot is filled from (domain.yml): a value the user typed this turn
 # arrives as that entity too, as in Rasa (the forms tell a typed value from one left over).
@@ -31,7 +33,7 @@ class Conversation:
         named = {e.get("entity") for e in entities}
         entities += [{"entity": SLOT_ENTITIES[k], "value": v} for k, v in extracted.items()
                      if k in SLOT_ENTITIES and SLOT_ENTITIES[k] not in named and isinstance(v, str)
-                     and v != "******" and k not in carried]
+                     and v != MASKED and k not in carried]
         user = {"event": "user", "text": text,
                 "parse_data": {"intent": {"name": intent, "confidence": 1.0},
                                "entities": list(entities), "text": text}}
